@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Runs Keywarden on SQLite: installs what is missing, builds (release), migrates, serves on
+# KEYWARDEN_LISTEN (default 127.0.0.1:3000).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install-tools.sh
+
+# cargo-leptos needs wasm-opt for release builds. Debian's binaryen produces wasm that breaks
+# hydration, so a pinned one from npm is installed into .tools/ (once).
+if [ ! -x .tools/node_modules/.bin/wasm-opt ]; then
+  echo "==> installing wasm-opt (npm binaryen@132.0.0) into .tools/" >&2
+  npm install --silent --no-fund --no-audit --prefix .tools binaryen@132.0.0 >/dev/null
+fi
+export PATH="$PWD/.tools/node_modules/.bin:$PATH"
+
+echo "==> building Keywarden (release; the first build takes several minutes)" >&2
+cargo leptos build --release
+
+export LEPTOS_SITE_ROOT="$PWD/target/site"
+export KEYWARDEN_DATABASE_URL="${KEYWARDEN_DATABASE_URL:-sqlite://keywarden.db}"
+export KEYWARDEN_LISTEN="${KEYWARDEN_LISTEN:-127.0.0.1:3000}"
+
+target/release/keywarden migrate
+
+cat >&2 <<MSG
+
+Keywarden is starting on http://${KEYWARDEN_LISTEN} (database: ${KEYWARDEN_DATABASE_URL}).
+Create the first administrator from another terminal, in this directory:
+
+    KEYWARDEN_DATABASE_URL=${KEYWARDEN_DATABASE_URL} target/release/keywarden admin create --email you@example.com
+
+Stop the server with Ctrl-C.
+
+MSG
+exec target/release/keywarden serve

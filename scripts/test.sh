@@ -1,0 +1,241 @@
+#!/usr/bin/env bash
+# Runs every Keywarden test: the Rust unit and integration tests (SQLite and PostgreSQL), then the
+# browser tests (Playwright on the system Chromium) against a freshly built server.
+#
+# Outside CI a missing PostgreSQL or Chromium only skips the tests that need it, with a warning;
+# with CI=true it is an error. The exit status is non-zero when any step fails.
+#
+# Environment (all optional):
+#   CI                            "true" makes missing services fatal
+#   KEYWARDEN_TEST_POSTGRES_URL   server the Rust tests create their databases on
+#                                 (postgres://postgres@127.0.0.1:5432/postgres)
+#   E2E_CHROMIUM                  browser for Playwright (/usr/bin/chromium)
+#   E2E_PORT                      port of the server under browser test (3100)
+#   KEYWARDEN_TEST_SMTP_PORT      SMTP port of the maildev mail sink (1025)
+#   KEYWARDEN_TEST_MAILDEV_PORT   web/REST port of that maildev (1080)
+#
+# maildev (end2end/node_modules, installed by npm ci) is started on those ports for the run and
+# stopped at the end; a maildev already answering there is reused instead. The Rust tests and
+# Playwright find it through KEYWARDEN_TEST_SMTP_PORT and KEYWARDEN_TEST_MAILDEV_URL.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
+
+log() { printf '==> %s\n' "$*"; }
+warn() { printf '==> WARNING: %s\n' "$*" >&2; }
+die() { printf '==> ERROR: %s\n' "$*" >&2; exit 1; }
+is_ci() { case "${CI:-}" in true | TRUE | True | 1) return 0 ;; *) return 1 ;; esac; }
+
+# Root-only commands (apt-get, pg_ctlcluster) go through sudo when it works without a password.
+SUDO=()
+if [[ $EUID -ne 0 ]] && command -v sudo >/dev/null 2>&1; then SUDO=(sudo -n); fi
+
+failed=()
+skipped=()
+
+# step DESCRIPTION COMMAND...: runs COMMAND, records a failure instead of stopping the script, so
+# one run reports every failing step.
+step() {
+  local name="$1" rc
+  shift
+  log "$name"
+  if "$@"; then
+    return 0
+  else
+    rc=$?
+    warn "$name failed (exit status $rc)"
+    failed+=("$name")
+    return 1
+  fi
+}
+
+# --- build tools ------------------------------------------------------------------------------
+log "checking build tools (scripts/install-tools.sh)"
+bash scripts/install-tools.sh
+
+# --- PostgreSQL -------------------------------------------------------------------------------
+export KEYWARDEN_TEST_POSTGRES_URL="${KEYWARDEN_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+
+postgres_up() {
+  if command -v pg_isready >/dev/null 2>&1; then
+    pg_isready -q -t 3 -d "$KEYWARDEN_TEST_POSTGRES_URL"
+  elif command -v psql >/dev/null 2>&1; then
+    psql "$KEYWARDEN_TEST_POSTGRES_URL" -qAtc 'select 1' >/dev/null 2>&1
+  else
+    return 1
+  fi
+}
+
+start_local_postgres() {
+  command -v pg_ctlcluster >/dev/null 2>&1 || return 1
+  [[ -d /etc/postgresql ]] || return 1
+  local version
+  version="$(ls /etc/postgresql | sort -V | tail -n 1)"
+  [[ -n "$version" ]] || return 1
+  log "starting the local PostgreSQL $version cluster"
+  "${SUDO[@]}" pg_ctlcluster --skip-systemctl-redirect "$version" main start || return 1
+  for _ in $(seq 1 30); do
+    postgres_up && return 0
+    sleep 0.5
+  done
+  return 1
+}
+
+if [[ "${KEYWARDEN_TEST_SKIP_POSTGRES:-}" == 1 ]]; then
+  warn "KEYWARDEN_TEST_SKIP_POSTGRES=1 is set: the PostgreSQL tests will be skipped"
+  skipped+=("PostgreSQL tests (KEYWARDEN_TEST_SKIP_POSTGRES=1)")
+else
+  log "checking PostgreSQL ($KEYWARDEN_TEST_POSTGRES_URL)"
+  if ! postgres_up && ! start_local_postgres; then
+    if is_ci; then
+      die "PostgreSQL is unreachable at $KEYWARDEN_TEST_POSTGRES_URL (CI=true: it is required)"
+    fi
+    warn "PostgreSQL is unreachable at $KEYWARDEN_TEST_POSTGRES_URL: skipping the PostgreSQL tests"
+    export KEYWARDEN_TEST_SKIP_POSTGRES=1
+    skipped+=("PostgreSQL tests (no server at $KEYWARDEN_TEST_POSTGRES_URL)")
+  fi
+fi
+
+# --- Chromium and Node ------------------------------------------------------------------------
+CHROMIUM="${E2E_CHROMIUM:-/usr/bin/chromium}"
+export E2E_CHROMIUM="$CHROMIUM"
+browser_tests=1
+# Node.js runs Playwright and maildev, the SMTP sink of the Rust mail tests too.
+node_tools=1
+
+log "checking Chromium ($CHROMIUM)"
+if [[ ! -x "$CHROMIUM" && "$CHROMIUM" == /usr/bin/chromium ]] && command -v apt-get >/dev/null 2>&1; then
+  export DEBIAN_FRONTEND=noninteractive
+  log "installing Chromium (apt-get install -y chromium)"
+  if ! "${SUDO[@]}" apt-get install -y chromium; then
+    log "retrying after apt-get update"
+    { "${SUDO[@]}" apt-get update && "${SUDO[@]}" apt-get install -y chromium; } || true
+  fi
+fi
+if [[ ! -x "$CHROMIUM" ]]; then
+  is_ci && die "Chromium is missing at $CHROMIUM (CI=true: the browser tests are required)"
+  warn "Chromium is missing at $CHROMIUM: skipping the browser tests"
+  browser_tests=0
+  skipped+=("browser tests (no Chromium at $CHROMIUM)")
+fi
+if ! command -v npm >/dev/null 2>&1 || ! command -v npx >/dev/null 2>&1 || ! command -v node >/dev/null 2>&1; then
+  is_ci && die "Node.js (node, npm, npx) is missing (CI=true: the browser tests and the mail sink are required)"
+  warn "Node.js (node, npm, npx) is missing: skipping the browser tests and the mail delivery tests"
+  node_tools=0
+  if ((browser_tests)); then skipped+=("browser tests (no Node.js)"); fi
+  browser_tests=0
+fi
+
+# --- Node packages (Playwright, maildev) ------------------------------------------------------
+npm_ci() { (cd end2end && npm ci --no-audit --no-fund); }
+
+if ((node_tools)); then
+  if ! step "installing Playwright and maildev (npm ci in end2end/)" npm_ci; then
+    node_tools=0
+    browser_tests=0
+  fi
+fi
+
+# --- mail sink (maildev) ----------------------------------------------------------------------
+smtp_port="${KEYWARDEN_TEST_SMTP_PORT:-1025}"
+maildev_port="${KEYWARDEN_TEST_MAILDEV_PORT:-1080}"
+maildev_url="http://127.0.0.1:$maildev_port"
+maildev_bin="end2end/node_modules/.bin/maildev"
+maildev_pid=""
+maildev_dir=""
+
+stop_maildev() {
+  if [[ -n "$maildev_pid" ]]; then
+    kill "$maildev_pid" 2>/dev/null || true
+    wait "$maildev_pid" 2>/dev/null || true
+    maildev_pid=""
+  fi
+  if [[ -n "$maildev_dir" ]]; then
+    rm -rf -- "$maildev_dir"
+    maildev_dir=""
+  fi
+}
+trap stop_maildev EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# http_ok URL: true when URL answers 2xx within 2 seconds.
+http_ok() {
+  if command -v curl >/dev/null 2>&1; then
+    curl -fsS -o /dev/null -m 2 "$1" 2>/dev/null
+  else
+    node -e 'fetch(process.argv[1], { signal: AbortSignal.timeout(2000) })
+      .then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))' "$1" 2>/dev/null
+  fi
+}
+
+# smtp_open: true when something accepts TCP connections on the SMTP port.
+smtp_open() { (exec 3<>"/dev/tcp/127.0.0.1/$smtp_port") 2>/dev/null; }
+
+maildev_up() { http_ok "$maildev_url/healthz" && smtp_open; }
+
+start_maildev() {
+  [[ -x "$maildev_bin" ]] || { warn "$maildev_bin is missing"; return 1; }
+  maildev_dir="$(mktemp -d "${TMPDIR:-/tmp}/keywarden-maildev.XXXXXX")"
+  log "starting maildev (SMTP 127.0.0.1:$smtp_port, REST $maildev_url)"
+  "$maildev_bin" --smtp "$smtp_port" --web "$maildev_port" --ip 127.0.0.1 \
+    --mail-directory "$maildev_dir/mail" >"$maildev_dir/maildev.log" 2>&1 &
+  maildev_pid=$!
+  for _ in $(seq 1 60); do
+    maildev_up && return 0
+    kill -0 "$maildev_pid" 2>/dev/null || break
+    sleep 0.25
+  done
+  warn "maildev did not come up on ports $smtp_port/$maildev_port; its output:"
+  sed 's/^/    /' "$maildev_dir/maildev.log" >&2 || true
+  stop_maildev
+  return 1
+}
+
+mail_sink=0
+if ((node_tools)); then
+  log "checking the mail sink (maildev on $maildev_url)"
+  if maildev_up; then
+    log "reusing the maildev already running on $maildev_url (SMTP port $smtp_port)"
+    mail_sink=1
+  elif start_maildev; then
+    mail_sink=1
+  fi
+fi
+if ((mail_sink)); then
+  export KEYWARDEN_TEST_SMTP_PORT="$smtp_port"
+  export KEYWARDEN_TEST_MAILDEV_URL="$maildev_url"
+else
+  is_ci && die "maildev cannot run on ports $smtp_port/$maildev_port (CI=true: the mail tests are required)"
+  warn "no mail sink: skipping the mail delivery tests"
+  unset KEYWARDEN_TEST_SMTP_PORT KEYWARDEN_TEST_MAILDEV_URL
+  skipped+=("mail delivery tests (no maildev on ports $smtp_port/$maildev_port)")
+fi
+
+# --- Rust tests -------------------------------------------------------------------------------
+step "Rust tests (cargo test --features ssr)" \
+  cargo test --features ssr -- --test-threads=2 || true
+
+# --- browser tests ----------------------------------------------------------------------------
+playwright() { (cd end2end && npx playwright test); }
+
+if ((browser_tests)); then
+  if step "building the server and the site (cargo leptos build)" cargo leptos build; then
+    step "browser tests (npx playwright test in end2end/)" playwright || true
+  fi
+fi
+
+# --- summary ----------------------------------------------------------------------------------
+for what in "${skipped[@]}"; do warn "skipped: $what"; done
+if ((${#failed[@]})); then
+  for what in "${failed[@]}"; do printf '==> FAILED: %s\n' "$what" >&2; done
+  exit 1
+fi
+if ((${#skipped[@]})); then
+  log "all tests that ran passed (some were skipped, see above)"
+else
+  log "all tests passed"
+fi

@@ -1,0 +1,81 @@
+//! The HTML shell and the routes.
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::{ParamSegment, SsrMode, StaticSegment};
+
+use crate::features::admin::pages::AdminHome;
+use crate::features::audit::pages::AuditTrailPage;
+use crate::features::auth::pages::{
+    AccountPage, ForgotPasswordPage, ResetPasswordPage, ResetTaskPage, SignInPage, SignUpPage,
+};
+use crate::features::home::HomePage;
+use crate::features::mail::pages::{MailAdminPage, TemplateEditorPage};
+use crate::features::security::pages::SecurityPage;
+use crate::features::users::pages::{UserDetailsPage, UsersPage};
+use crate::ui::{provide_viewer, NotFound, SiteHeader};
+
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/keywarden.css"/>
+        <Link rel="icon" href="/favicon.svg" type_="image/svg+xml"/>
+        <Meta name="color-scheme" content="light"/>
+        <Title formatter=|text: String| format!("{text} · Keywarden")/>
+        <Router>
+            <Layout/>
+        </Router>
+    }
+}
+
+/// Everything inside the router: the signed-in user is re-read on every navigation, so the
+/// header and pages follow sign-in, sign-out and revocation without a full reload.
+#[component]
+fn Layout() -> impl IntoView {
+    provide_viewer();
+    view! {
+            <SiteHeader/>
+            <main id="main" class="main">
+                <Routes fallback=NotFound>
+                    <Route path=StaticSegment("") view=HomePage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("sign-in") view=SignInPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("sign-up") view=SignUpPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("forgot-password") view=ForgotPasswordPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("reset-password") view=ResetPasswordPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("account") view=AccountPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("reset-task") view=ResetTaskPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("admin"), StaticSegment("users")) view=UsersPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("admin"), StaticSegment("users"), ParamSegment("id")) view=UserDetailsPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("admin"), StaticSegment("security")) view=SecurityPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("admin") view=AdminHome ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("admin"), StaticSegment("email")) view=MailAdminPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("admin"), StaticSegment("audit")) view=AuditTrailPage ssr=SsrMode::Async/>
+                    <Route
+                        path=(StaticSegment("admin"), StaticSegment("email"), StaticSegment("templates"), ParamSegment("kind"))
+                        view=TemplateEditorPage
+                        ssr=SsrMode::Async
+                    />
+                </Routes>
+            </main>
+            <footer class="site-footer">"Keywarden · self-hosted identity"</footer>
+    }
+}

@@ -1,0 +1,306 @@
+//! The command line: serve (default), migrate, config, admin create.
+
+use std::io::{BufRead, IsTerminal};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use secrecy::SecretString;
+
+use crate::clock::SystemClock;
+use crate::config::Config;
+use crate::domain::Role;
+use crate::error::AppError;
+use crate::features::audit::{Actor, RequestMeta, Verification};
+use crate::features::auth::service;
+use crate::startup::{shutdown_signal, Application};
+use crate::state::AppState;
+use crate::storage::{users, Store};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "keywarden",
+    version,
+    about = "Keywarden: self-hosted identity built for the day credentials leak"
+)]
+struct Cli {
+    /// A TOML configuration file (default: ./keywarden.toml when present). Environment variables
+    /// KEYWARDEN_* override it.
+    #[arg(long, global = true, env = "KEYWARDEN_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the web server (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Print the effective configuration, secrets redacted.
+    Config,
+    /// Manage administrators.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+    /// Work with the audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Incident response, the same actions as the console (recorded with actor CLI).
+    #[command(subcommand)]
+    Incident(IncidentCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum IncidentCommand {
+    /// Set every existing password as compromised (O(1): one watermark).
+    CompromiseAll {
+        /// Also sign out every session now.
+        #[arg(long)]
+        sign_out: bool,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Set one user's password as compromised.
+    CompromiseUser {
+        #[arg(long)]
+        email: String,
+        /// Also sign out all of the user's sessions.
+        #[arg(long)]
+        sign_out: bool,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Sign out every session now.
+    SignOutAll {
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Walk the hash chain: prints OK, or the first broken entry and exits non-zero.
+    Verify,
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Create an administrator. The password is asked for on a terminal, or read as one line
+    /// from standard input otherwise.
+    Create {
+        #[arg(long)]
+        email: String,
+    },
+}
+
+pub async fn run() -> ExitCode {
+    let cli = Cli::parse();
+    match execute(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn execute(cli: Cli) -> anyhow::Result<()> {
+    let config = Config::load(cli.config.as_deref())?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(config).await,
+        Command::Migrate => {
+            Store::connect(secrecy::ExposeSecret::expose_secret(&config.database_url))
+                .await?
+                .migrate()
+                .await?;
+            println!("Database is up to date.");
+            Ok(())
+        }
+        Command::Config => {
+            print!("{}", config.redacted_toml());
+            Ok(())
+        }
+        Command::Admin(AdminCommand::Create { email }) => create_admin(config, &email).await,
+        Command::Incident(cmd) => incident(config, cmd).await,
+        Command::Audit(AuditCommand::Verify) => {
+            let store =
+                Store::connect(secrecy::ExposeSecret::expose_secret(&config.database_url)).await?;
+            store.migrate().await?;
+            let result = crate::features::audit::verify(&store).await;
+            store.close().await;
+            match result? {
+                Verification::Intact { entries } => {
+                    println!("OK: {entries} audit entries, chain intact.");
+                    Ok(())
+                }
+                Verification::Broken { seq, problem } => {
+                    anyhow::bail!("audit chain broken at entry {seq}: {problem}")
+                }
+            }
+        }
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    crate::telemetry::init(config.log_format);
+    let base_url = config.base_url.clone();
+    let app = Application::build(config, Arc::new(SystemClock)).await?;
+    let mut conn = app.state().store.pool().acquire().await?;
+    let admins = users::counts(&mut conn)
+        .await
+        .context("count administrators")?
+        .admins;
+    drop(conn);
+    tracing::info!(port = app.port(), "Keywarden is listening on {base_url}");
+    if admins == 0 {
+        tracing::warn!(
+            "No administrator yet. Create one with: keywarden admin create --email you@example.com"
+        );
+    }
+    app.run_until(shutdown_signal()).await
+}
+
+async fn create_admin(config: Config, email: &str) -> anyhow::Result<()> {
+    let password = read_password(email)?;
+    let state = AppState::build(config, Arc::new(SystemClock)).await?;
+    let actor = Actor::Cli { os_user: os_user() };
+    let result = service::create_user(
+        &state,
+        email,
+        password,
+        Role::Admin,
+        Some(actor),
+        &RequestMeta::default(),
+    )
+    .await;
+    state.store.close().await;
+    match result {
+        Ok(id) => {
+            println!("Created administrator {} (id {id}).", email.trim());
+            Ok(())
+        }
+        Err(AppError::Field { field, message }) => anyhow::bail!("{field}: {message}"),
+        Err(e) => anyhow::bail!("{e}"),
+    }
+}
+
+fn os_user() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+async fn incident(config: Config, cmd: IncidentCommand) -> anyhow::Result<()> {
+    use crate::features::security::service::{self as security, Operator};
+    let state = AppState::build(config, Arc::new(SystemClock)).await?;
+    let op = Operator::cli(&os_user());
+    let meta = RequestMeta::default();
+    let result = match cmd {
+        IncidentCommand::CompromiseAll { sign_out, reason } => {
+            security::compromise_all(&state, &op, sign_out, &reason, &meta)
+                .await
+                .map(|at| {
+                    let sessions = if sign_out {
+                        " and every session issued until then is signed out"
+                    } else {
+                        ""
+                    };
+                    format!(
+                        "Every password set until {} is now compromised{sessions}.",
+                        crate::ui::format::utc(at)
+                    )
+                })
+        }
+        IncidentCommand::SignOutAll { reason } => {
+            security::sign_out_everyone(&state, &op, &reason, &meta)
+                .await
+                .map(|at| {
+                    format!(
+                        "Every session issued until {} is signed out.",
+                        crate::ui::format::utc(at)
+                    )
+                })
+        }
+        IncidentCommand::CompromiseUser {
+            email,
+            sign_out,
+            reason,
+        } => compromise_user(&state, &op, &email, sign_out, &reason).await,
+    };
+    state.store.close().await;
+    match result {
+        Ok(message) => {
+            println!("{message}");
+            Ok(())
+        }
+        Err(AppError::Field { field, message }) => anyhow::bail!("{field}: {message}"),
+        Err(e) => anyhow::bail!("{e}"),
+    }
+}
+
+async fn compromise_user(
+    state: &AppState,
+    op: &crate::features::security::service::Operator,
+    email: &str,
+    sign_out: bool,
+    reason: &str,
+) -> crate::error::Result<String> {
+    let normalized = crate::domain::Email::parse(email)
+        .map_err(|e| AppError::field("email", e))?
+        .normalized();
+    let mut conn = state
+        .store
+        .pool()
+        .acquire()
+        .await
+        .context("acquire connection")?;
+    let user = users::find_by_email(&mut conn, &normalized)
+        .await
+        .context("look up user")?;
+    drop(conn);
+    let user =
+        user.ok_or_else(|| AppError::field("email", format!("no user with e-mail {normalized}")))?;
+    crate::features::users::service::compromise(
+        state,
+        op,
+        user.id,
+        reason,
+        sign_out,
+        &RequestMeta::default(),
+    )
+    .await?;
+    let sessions = if sign_out {
+        " and all of their sessions are signed out"
+    } else {
+        ""
+    };
+    Ok(format!(
+        "The password of {} is now compromised{sessions}.",
+        user.email
+    ))
+}
+
+/// On a terminal: asks twice without echo. Otherwise: one line from stdin, with only the line
+/// ending removed (the policy checks the password exactly as given).
+fn read_password(email: &str) -> anyhow::Result<SecretString> {
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password(format!("Password for {}: ", email.trim()))
+            .context("cannot read password")?;
+        let second =
+            rpassword::prompt_password("Repeat the password: ").context("cannot read password")?;
+        anyhow::ensure!(first == second, "the passwords do not match");
+        return Ok(first.into());
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("cannot read the password from standard input")?;
+    let line = line.strip_suffix('\n').unwrap_or(&line);
+    let line = line.strip_suffix('\r').unwrap_or(line);
+    anyhow::ensure!(!line.is_empty(), "no password given on standard input");
+    Ok(SecretString::from(line.to_owned()))
+}

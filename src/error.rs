@@ -1,0 +1,111 @@
+//! The one application error. It crosses the wire from server functions to pages, so pages match
+//! variants instead of strings. Internal causes are logged on the server and never sent.
+
+use leptos::server_fn::codec::JsonEncoding;
+use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use serde::{Deserialize, Serialize};
+
+pub type Result<T, E = AppError> = std::result::Result<T, E>;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum AppError {
+    /// Input that failed validation, shown next to the named form field.
+    #[error("{message}")]
+    Field { field: String, message: String },
+    /// The same answer for an unknown e-mail and a wrong password.
+    #[error("Incorrect email or password.")]
+    InvalidCredentials,
+    #[error("Please sign in to continue.")]
+    Unauthenticated,
+    #[error("You do not have permission to do this.")]
+    Forbidden,
+    #[error("Too many attempts. Please wait a moment and try again.")]
+    RateLimited,
+    /// A restricted session asked for anything but the reset-password task.
+    #[error("Password reset required. Finish resetting your password to continue.")]
+    PasswordResetRequired,
+    /// The password is compromised and the reset-password task is switched off.
+    #[error("Your password was set as compromised and can no longer be used. Use \"Forgot your password?\" to choose a new one.")]
+    PasswordCompromised,
+    #[error("Something went wrong on our side. Please try again.")]
+    Internal,
+    /// Transport or encoding failures raised by the server-function framework itself.
+    #[error("The request could not be completed: {0}")]
+    Request(String),
+}
+
+impl AppError {
+    pub fn field(field: &str, message: impl ToString) -> Self {
+        Self::Field {
+            field: field.to_owned(),
+            message: message.to_string(),
+        }
+    }
+
+    /// The message for one form field, if this error is about it.
+    pub fn for_field(&self, name: &str) -> Option<String> {
+        match self {
+            Self::Field { field, message } if field == name => Some(message.clone()),
+            _ => None,
+        }
+    }
+
+    /// A message for the form as a whole (everything that is not a field error).
+    pub fn form_message(&self) -> Option<String> {
+        match self {
+            Self::Field { .. } => None,
+            other => Some(other.to_string()),
+        }
+    }
+
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::Field { .. } => 422,
+            Self::InvalidCredentials | Self::Unauthenticated => 401,
+            Self::Forbidden | Self::PasswordResetRequired | Self::PasswordCompromised => 403,
+            Self::RateLimited => 429,
+            Self::Internal => 500,
+            Self::Request(_) => 400,
+        }
+    }
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        Self::Request(value.to_string())
+    }
+}
+
+#[cfg(feature = "ssr")]
+mod server {
+    use super::AppError;
+
+    impl AppError {
+        /// Logs the cause with its context chain and returns the generic error the client sees.
+        pub fn internal(cause: impl Into<anyhow::Error>) -> Self {
+            let cause = cause.into();
+            tracing::error!(error = format!("{cause:#}"), "internal error");
+            Self::Internal
+        }
+    }
+
+    impl From<anyhow::Error> for AppError {
+        fn from(e: anyhow::Error) -> Self {
+            Self::internal(e)
+        }
+    }
+
+    impl From<sqlx::Error> for AppError {
+        fn from(e: sqlx::Error) -> Self {
+            Self::internal(e)
+        }
+    }
+
+    impl From<tower_sessions::session::Error> for AppError {
+        fn from(e: tower_sessions::session::Error) -> Self {
+            Self::internal(anyhow::Error::new(e).context("session store"))
+        }
+    }
+}

@@ -1,0 +1,228 @@
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::{Form, A};
+use leptos_router::hooks::use_query_map;
+
+use super::{list_audit, AuditEntryDto, AuditFilter, AuditPage, ChainStatus, VerifyAuditChain};
+use crate::error::AppError;
+use crate::ui::AdminOnly;
+
+#[component]
+pub fn AuditTrailPage() -> impl IntoView {
+    view! { <AdminOnly><AuditTrail/></AdminOnly> }
+}
+
+/// Filters and the cursor live in the URL, so a filtered view can be bookmarked and shared, and
+/// the form works without JavaScript.
+#[component]
+fn AuditTrail() -> impl IntoView {
+    let query = use_query_map();
+    let filter = Memo::new(move |_| AuditFilter::from_query(&query.read()));
+    let before = Memo::new(move |_| {
+        query
+            .read()
+            .get("before")
+            .and_then(|b| b.parse::<i64>().ok())
+    });
+    let page = Resource::new(
+        move || (filter.get(), before.get()),
+        |(f, before)| list_audit(f.actor, f.target, f.action, f.from, f.to, before),
+    );
+    view! {
+        <Title text="Audit trail"/>
+        <section class="page-header">
+            <h1>"Audit trail"</h1>
+            <p class="muted">"Every security event and administrator action, newest first."</p>
+        </section>
+        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                let result = page.await;
+                let f = filter.get();
+                let field_error = result.as_ref().err().cloned();
+                let body = match result {
+                    Ok(p) => view! { <Entries page=p filter=f.clone()/> }.into_any(),
+                    Err(AppError::Field { .. }) => ().into_any(),
+                    Err(e) => view! { <p class="alert alert-error" role="alert">{e.to_string()}</p> }.into_any(),
+                };
+                view! { <Filters filter=f error=field_error/> {body} }
+            })}
+        </Transition>
+        <ChainCheck/>
+    }
+}
+
+#[component]
+fn Filters(filter: AuditFilter, error: Option<AppError>) -> impl IntoView {
+    let err = move |name: &str| error.as_ref().and_then(|e| e.for_field(name));
+    view! {
+        <section class="panel" aria-labelledby="filters-heading">
+            <h2 id="filters-heading">"Filters"</h2>
+            <Form method="get" action="/admin/audit" attr:class="audit-filters">
+                <FilterField label="Actor" name="actor" value=filter.actor.clone()
+                    hint="An e-mail, or anonymous, user, admin, cli, system." error=err("actor")/>
+                <FilterField label="Target user email" name="target" kind="email" value=filter.target.clone() error=err("target")/>
+                <FilterField label="Action" name="action" value=filter.action.clone()
+                    hint="Exact, or a prefix ending in “.” such as password_reset." error=err("action")/>
+                <FilterField label="From" name="from" kind="date" value=filter.from.clone() error=err("from")/>
+                <FilterField label="To" name="to" kind="date" value=filter.to.clone() error=err("to")/>
+                <p class="audit-filter-actions">
+                    <button type="submit" class="btn btn-primary">"Apply filters"</button>
+                    <A href="/admin/audit">"Clear"</A>
+                </p>
+            </Form>
+        </section>
+    }
+}
+
+/// A labelled input prefilled from the URL, with its hint and error linked for screen readers.
+#[component]
+fn FilterField(
+    label: &'static str,
+    name: &'static str,
+    #[prop(default = "text")] kind: &'static str,
+    value: Option<String>,
+    #[prop(optional)] hint: Option<&'static str>,
+    error: Option<String>,
+) -> impl IntoView {
+    let id = format!("audit-{name}");
+    let hint_id = format!("{id}-hint");
+    let error_id = format!("{id}-error");
+    let described_by = [
+        hint.map(|_| hint_id.clone()),
+        error.as_ref().map(|_| error_id.clone()),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(" ");
+    let invalid = error.is_some();
+    view! {
+        <div class="field" class:field-invalid=invalid>
+            <label for=id.clone()>{label}</label>
+            {hint.map(|h| view! { <p class="field-hint" id=hint_id>{h}</p> })}
+            <input
+                id=id
+                name=name
+                type=kind
+                value=value.unwrap_or_default()
+                aria-invalid=invalid.then_some("true")
+                aria-describedby=(!described_by.is_empty()).then_some(described_by)
+            />
+            {error.map(|e| view! { <p class="field-error" id=error_id>{e}</p> })}
+        </div>
+    }
+}
+
+#[component]
+fn Entries(page: AuditPage, filter: AuditFilter) -> impl IntoView {
+    let exports = filter.query_string(None);
+    let newer = page
+        .newer
+        .map(|n| format!("/admin/audit{}", filter.query_string(n.before)));
+    let older = page
+        .next_before
+        .map(|b| format!("/admin/audit{}", filter.query_string(Some(b))));
+    let empty = page.entries.is_empty();
+    view! {
+        <section class="panel" aria-labelledby="entries-heading">
+            <div class="audit-toolbar">
+                <h2 id="entries-heading">"Entries"</h2>
+                <p class="audit-exports">
+                    // Real downloads, not client-side routes.
+                    <a href=format!("/admin/audit/export.csv{exports}") rel="external" download="">"Export CSV"</a>
+                    <a href=format!("/admin/audit/export.jsonl{exports}") rel="external" download="">"Export JSON Lines"</a>
+                </p>
+            </div>
+            {if empty {
+                view! { <p class="muted">"No entries match these filters."</p> }.into_any()
+            } else {
+                view! {
+                    <div class="table-scroll">
+                        <table class="table audit-table" aria-label="Audit entries">
+                            <thead>
+                                <tr>
+                                    <th scope="col">"Time"</th>
+                                    <th scope="col">"Actor"</th>
+                                    <th scope="col">"Action"</th>
+                                    <th scope="col">"Target"</th>
+                                    <th scope="col">"From"</th>
+                                    <th scope="col">"Reason"</th>
+                                    <th scope="col">"Details"</th>
+                                </tr>
+                            </thead>
+                            <tbody>{page.entries.into_iter().map(|e| view! { <EntryRow e=e/> }).collect_view()}</tbody>
+                        </table>
+                    </div>
+                }.into_any()
+            }}
+            <nav class="pagination" aria-label="Audit pages">
+                {newer.map(|href| view! { <A href=href attr:rel="prev">"← Newer"</A> })}
+                {older.map(|href| view! { <A href=href attr:rel="next">"Older →"</A> })}
+            </nav>
+        </section>
+    }
+}
+
+#[component]
+fn EntryRow(e: AuditEntryDto) -> impl IntoView {
+    let short_ua = e.short_user_agent();
+    let actor = match (&e.actor_kind[..], e.actor_label.clone()) {
+        (_, Some(label)) => {
+            view! { {label} <span class="badge">{e.actor_kind.clone()}</span> }.into_any()
+        }
+        (kind, None) => view! { <span class="muted">{kind.to_owned()}</span> }.into_any(),
+    };
+    let target = match (e.target_email.clone(), e.target_user_id) {
+        (Some(email), _) => email,
+        (None, Some(id)) => format!("user #{id} (deleted)"),
+        (None, None) => "—".to_owned(),
+    };
+    let details = if e.details == "{}" {
+        "—".to_owned()
+    } else {
+        e.details.clone()
+    };
+    view! {
+        <tr>
+            <td class="nowrap mono">{e.time.clone()}</td>
+            <td>{actor}</td>
+            <td class="mono">{e.action.clone()}</td>
+            <td>{target}</td>
+            <td>
+                {e.ip.clone().unwrap_or_else(|| "—".to_owned())}
+                {short_ua.map(|ua| view! { <br/><span class="muted small" title=e.user_agent.clone()>{ua}</span> })}
+            </td>
+            <td>{e.reason.clone().unwrap_or_else(|| "—".to_owned())}</td>
+            <td><code class="mono audit-details">{details}</code></td>
+        </tr>
+    }
+}
+
+#[component]
+fn ChainCheck() -> impl IntoView {
+    let verify = ServerAction::<VerifyAuditChain>::new();
+    let result = move || {
+        verify.value().get().map(|r| match r {
+            Ok(ChainStatus::Intact { entries }) => {
+                view! { <p class="alert alert-success" role="status">{format!("Chain intact: {entries} entries")}</p> }.into_any()
+            }
+            Ok(ChainStatus::Broken { seq, problem }) => {
+                view! { <p class="alert alert-error" role="alert">{format!("Chain broken at entry {seq}: {problem}")}</p> }.into_any()
+            }
+            Err(e) => view! { <p class="alert alert-error" role="alert">{e.to_string()}</p> }.into_any(),
+        })
+    };
+    view! {
+        <section class="panel" aria-labelledby="chain-heading">
+            <h2 id="chain-heading">"Chain integrity"</h2>
+            <p class="muted">
+                "Each entry carries the hash of the one before it, so an edited, removed or reordered entry breaks the chain. "
+                "Check it here, or on the server with " <code>"keywarden audit verify"</code> "."
+            </p>
+            <ActionForm action=verify>
+                <button type="submit" class="btn btn-secondary" disabled=move || verify.pending().get()>"Verify chain"</button>
+            </ActionForm>
+            {result}
+        </section>
+    }
+}

@@ -1,0 +1,8 @@
+//! Admin e-mail settings: product name and support e-mail, outbox state, template editing.
+
+mod api;
+pub mod pages;
+#[cfg(feature = "ssr")]
+mod service;
+
+pub use api::*;

@@ -1,0 +1,9 @@
+pub mod admin;
+pub mod audit;
+pub mod auth;
+pub mod home;
+pub mod mail;
+pub mod security;
+#[cfg(feature = "ssr")]
+pub mod sessions;
+pub mod users;

@@ -1,0 +1,186 @@
+//! Admin server functions for instance-wide containment and security settings. Each checks the
+//! admin role first; dangerous ones check the typed confirmation and step-up on the server.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::AppError;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecuritySettings {
+    pub reset_task_enabled: bool,
+    pub password_min_length: i64,
+    pub session_idle_timeout_minutes: i64,
+    pub session_absolute_lifetime_hours: i64,
+    pub passwords_compromised_before: Option<i64>,
+    pub passwords_compromised_by: Option<String>,
+    pub passwords_compromised_reason: Option<String>,
+    pub sessions_revoked_before: Option<i64>,
+    pub sessions_revoked_by: Option<String>,
+    pub sessions_revoked_reason: Option<String>,
+}
+
+/// What an instance-wide action touches.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Impact {
+    pub users_with_password: i64,
+    pub live_sessions: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecurityOverview {
+    pub settings: SecuritySettings,
+    pub impact: Impact,
+    /// Whether the admin must type their password again (no proof in the last 5 minutes).
+    pub step_up_needed: bool,
+}
+
+pub const COMPROMISE_ALL_PHRASE: &str = "COMPROMISE ALL PASSWORDS";
+pub const SIGN_OUT_ALL_PHRASE: &str = "SIGN OUT EVERYONE";
+
+/// Requires: admin.
+#[server(endpoint = "admin_security_overview")]
+pub async fn get_security_overview() -> Result<SecurityOverview, AppError> {
+    use crate::http::context::{require_admin, respond, state};
+    respond(
+        async {
+            let admin = require_admin()?;
+            let state = state()?;
+            let impact = super::service::impact(&state).await?;
+            let step_up_needed =
+                state.now() - admin.authenticated_at > super::service::STEP_UP_WINDOW_MS;
+            Ok(SecurityOverview {
+                settings: super::service::settings(&state),
+                impact,
+                step_up_needed,
+            })
+        }
+        .await,
+    )
+}
+
+/// Requires: admin, the typed phrase and a recent password. Sets every password as
+/// compromised; with `sign_out`, signs out every session too (the admin's own is re-issued
+/// unless `sign_out_me` is set).
+#[server(endpoint = "admin_compromise_all")]
+pub async fn compromise_all_passwords(
+    reason: Option<String>,
+    confirmation: Option<String>,
+    password: Option<String>,
+    sign_out: Option<String>,
+    sign_out_me: Option<String>,
+) -> Result<(), AppError> {
+    use crate::http::context::{request_meta, require_admin, respond, session, state};
+    respond(
+        async {
+            let admin = require_admin()?;
+            let state = state()?;
+            let reason = super::service::guard_dangerous(
+                &state,
+                &admin,
+                COMPROMISE_ALL_PHRASE,
+                reason,
+                confirmation,
+                password,
+            )
+            .await?;
+            let op = super::service::Operator::admin(&admin);
+            let sign_out = sign_out.is_some();
+            super::service::compromise_all(&state, &op, sign_out, &reason, &request_meta()).await?;
+            if sign_out && sign_out_me.is_none() {
+                crate::features::auth::service::reissue_session(&state, &session().await?).await?;
+            }
+            leptos_axum::redirect(if sign_out && sign_out_me.is_some() {
+                "/sign-in"
+            } else {
+                "/admin/security?done=compromised"
+            });
+            Ok(())
+        }
+        .await,
+    )
+}
+
+/// Requires: admin, the typed phrase and a recent password. Signs out every session.
+#[server(endpoint = "admin_sign_out_everyone")]
+pub async fn sign_out_everyone(
+    reason: Option<String>,
+    confirmation: Option<String>,
+    password: Option<String>,
+    sign_out_me: Option<String>,
+) -> Result<(), AppError> {
+    use crate::http::context::{request_meta, require_admin, respond, session, state};
+    respond(
+        async {
+            let admin = require_admin()?;
+            let state = state()?;
+            let reason = super::service::guard_dangerous(
+                &state,
+                &admin,
+                SIGN_OUT_ALL_PHRASE,
+                reason,
+                confirmation,
+                password,
+            )
+            .await?;
+            super::service::sign_out_everyone(
+                &state,
+                &super::service::Operator::admin(&admin),
+                &reason,
+                &request_meta(),
+            )
+            .await?;
+            if sign_out_me.is_none() {
+                crate::features::auth::service::reissue_session(&state, &session().await?).await?;
+            }
+            leptos_axum::redirect(if sign_out_me.is_some() {
+                "/sign-in"
+            } else {
+                "/admin/security?done=signed_out"
+            });
+            Ok(())
+        }
+        .await,
+    )
+}
+
+/// Requires: admin.
+#[server(endpoint = "admin_save_security_settings")]
+pub async fn save_security_settings(
+    reset_task_enabled: Option<String>,
+    password_min_length: String,
+    session_idle_timeout_minutes: String,
+    session_absolute_lifetime_hours: String,
+) -> Result<(), AppError> {
+    use crate::http::context::{request_meta, require_admin, respond, state};
+    respond(
+        async {
+            let admin = require_admin()?;
+            let state = state()?;
+            let number = |field: &str, v: &str| {
+                v.trim()
+                    .parse::<i64>()
+                    .map_err(|_| AppError::field(field, "Enter a whole number."))
+            };
+            let mut new = super::service::settings(&state);
+            new.reset_task_enabled = reset_task_enabled.is_some();
+            new.password_min_length = number("password_min_length", &password_min_length)?;
+            new.session_idle_timeout_minutes = number(
+                "session_idle_timeout_minutes",
+                &session_idle_timeout_minutes,
+            )?;
+            new.session_absolute_lifetime_hours = number(
+                "session_absolute_lifetime_hours",
+                &session_absolute_lifetime_hours,
+            )?;
+            super::service::save_settings(
+                &state,
+                &super::service::Operator::admin(&admin),
+                &new,
+                &request_meta(),
+            )
+            .await
+        }
+        .await,
+    )
+}

@@ -1,0 +1,234 @@
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+
+use super::{
+    get_security_overview, CompromiseAllPasswords, SaveSecuritySettings, SecurityOverview,
+    SignOutEveryone, COMPROMISE_ALL_PHRASE, SIGN_OUT_ALL_PHRASE,
+};
+use crate::error::AppError;
+use crate::ui::format::{count, utc};
+use crate::ui::{AdminOnly, FormError, Notice};
+
+#[component]
+pub fn SecurityPage() -> impl IntoView {
+    view! { <AdminOnly><Security/></AdminOnly> }
+}
+
+#[component]
+fn Security() -> impl IntoView {
+    let settings = ServerAction::<SaveSecuritySettings>::new();
+    let query = use_query_map();
+    // The dangerous actions redirect here with `?done=…`: re-read then too, not only after a save.
+    let overview = Resource::new(
+        move || (settings.version().get(), query.read().get("done")),
+        |_| get_security_overview(),
+    );
+    let done = Signal::derive(move || {
+        match query.read().get("done").as_deref() {
+        Some("compromised") => Some("Done: every existing password is now compromised. The action is recorded in the audit trail."),
+        Some("signed_out") => Some("Done: every session issued until now is signed out. Your own session was re-issued."),
+        _ => None,
+    }
+    });
+    view! {
+        <Title text="Security"/>
+        <section class="page-header">
+            <h1>"Security"</h1>
+            <p class="muted">"Contain an incident for the whole instance, and set the password and session rules."</p>
+        </section>
+        <Notice message=done/>
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match overview.await {
+                    Ok(o) => view! { <IncidentPanel o=o.clone()/> <SettingsPanel o=o action=settings/> }.into_any(),
+                    Err(e) => view! { <p class="alert alert-error" role="alert">{e.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+fn field_error(
+    value: Signal<Option<Result<(), AppError>>>,
+    name: &'static str,
+) -> impl Fn() -> Option<AnyView> + Send + Sync + Clone {
+    move || {
+        value
+            .get()
+            .and_then(|r| r.err())
+            .and_then(|e| e.for_field(name))
+            .map(|m| view! { <p class="field-error" role="alert">{m}</p> }.into_any())
+    }
+}
+
+#[component]
+fn IncidentPanel(o: SecurityOverview) -> impl IntoView {
+    let compromise = ServerAction::<CompromiseAllPasswords>::new();
+    let sign_out = ServerAction::<SignOutEveryone>::new();
+    let with_sign_out = RwSignal::new(true);
+    let users = count(o.impact.users_with_password);
+    let sessions = count(o.impact.live_sessions);
+    let impact = {
+        let (users, sessions) = (users.clone(), sessions.clone());
+        move || {
+            if with_sign_out.get() {
+                format!("Affects {users} users with a password and signs out {sessions} sessions.")
+            } else {
+                format!("Affects {users} users with a password. Sessions stay signed in until they end.")
+            }
+        }
+    };
+    let s = &o.settings;
+    let step_up = o.step_up_needed;
+    let c_err = Signal::derive(move || compromise.value().get());
+    let s_err = Signal::derive(move || sign_out.value().get());
+    view! {
+        <section class="panel panel-danger" aria-labelledby="incident-heading">
+            <h2 id="incident-heading">"Incident response"</h2>
+            <ul class="watermarks">
+                <li>{match s.passwords_compromised_before {
+                    Some(at) => format!("Passwords set before {} are compromised (by {}: {}).", utc(at), s.passwords_compromised_by.clone().unwrap_or_default(), s.passwords_compromised_reason.clone().unwrap_or_default()),
+                    None => "No instance-wide password compromise so far.".to_owned(),
+                }}</li>
+                <li>{match s.sessions_revoked_before {
+                    Some(at) => format!("Sessions issued before {} are signed out (by {}: {}).", utc(at), s.sessions_revoked_by.clone().unwrap_or_default(), s.sessions_revoked_reason.clone().unwrap_or_default()),
+                    None => "No instance-wide sign-out so far.".to_owned(),
+                }}</li>
+            </ul>
+            <details class="danger-dialog">
+                <summary class="btn btn-danger">"Set all passwords as compromised…"</summary>
+                <div class="dialog-body">
+                    <h3>"Set all passwords as compromised"</h3>
+                    <p class="impact" role="status">{impact}</p>
+                    <p>"Every user must prove control of their e-mail and choose a new password at their next sign-in. "
+                       <strong>"This cannot be undone."</strong></p>
+                    <FormError message=Signal::derive(move || c_err.get().and_then(|r| r.err()).and_then(|e| e.form_message()))/>
+                    <ActionForm action=compromise attr:class="form form-wide" attr:novalidate=true>
+                        <label class="check">
+                            <input type="checkbox" name="sign_out" checked=true on:change=move |ev| with_sign_out.set(event_target_checked(&ev))/>
+                            " And sign out every session now"
+                        </label>
+                        <label class="check">
+                            <input type="checkbox" name="sign_out_me"/>
+                            " Sign me out too (otherwise your own session is re-issued)"
+                        </label>
+                        <div class="field">
+                            <label for="compromise-reason">"Reason"</label>
+                            <textarea id="compromise-reason" name="reason" rows="2" placeholder="e.g. credential dump of 2026-11-21"></textarea>
+                            {field_error(c_err, "reason")}
+                        </div>
+                        <div class="field">
+                            <label for="compromise-confirmation">"Confirmation"</label>
+                            <p class="field-hint">"Type " <strong class="mono">{COMPROMISE_ALL_PHRASE}</strong> " to confirm."</p>
+                            <input id="compromise-confirmation" name="confirmation" autocomplete="off"/>
+                            {field_error(c_err, "confirmation")}
+                        </div>
+                        <StepUp needed=step_up id="compromise-password" error=c_err/>
+                        <p><button type="submit" class="btn btn-danger">"Set all passwords as compromised"</button></p>
+                    </ActionForm>
+                </div>
+            </details>
+            <details class="danger-dialog">
+                <summary class="btn btn-secondary">"Sign out everyone…"</summary>
+                <div class="dialog-body">
+                    <h3>"Sign out everyone"</h3>
+                    <p class="impact" role="status">{format!("Signs out {sessions} sessions. Passwords stay valid.")}</p>
+                    <p><strong>"This cannot be undone."</strong></p>
+                    <FormError message=Signal::derive(move || s_err.get().and_then(|r| r.err()).and_then(|e| e.form_message()))/>
+                    <ActionForm action=sign_out attr:class="form form-wide" attr:novalidate=true>
+                        <label class="check">
+                            <input type="checkbox" name="sign_out_me"/>
+                            " Sign me out too (otherwise your own session is re-issued)"
+                        </label>
+                        <div class="field">
+                            <label for="signout-reason">"Reason"</label>
+                            <textarea id="signout-reason" name="reason" rows="2"></textarea>
+                            {field_error(s_err, "reason")}
+                        </div>
+                        <div class="field">
+                            <label for="signout-confirmation">"Confirmation"</label>
+                            <p class="field-hint">"Type " <strong class="mono">{SIGN_OUT_ALL_PHRASE}</strong> " to confirm."</p>
+                            <input id="signout-confirmation" name="confirmation" autocomplete="off"/>
+                            {field_error(s_err, "confirmation")}
+                        </div>
+                        <StepUp needed=step_up id="signout-password" error=s_err/>
+                        <p><button type="submit" class="btn btn-danger">"Sign out everyone"</button></p>
+                    </ActionForm>
+                </div>
+            </details>
+        </section>
+    }
+}
+
+/// The admin's password, asked again when their last proof is older than five minutes.
+#[component]
+fn StepUp(
+    needed: bool,
+    id: &'static str,
+    error: Signal<Option<Result<(), AppError>>>,
+) -> impl IntoView {
+    let shown = RwSignal::new(needed);
+    Effect::new(move |_| {
+        if error
+            .get()
+            .and_then(|r| r.err())
+            .and_then(|e| e.for_field("password"))
+            .is_some()
+        {
+            shown.set(true);
+        }
+    });
+    view! {
+        {move || if shown.get() {
+            view! {
+                <div class="field">
+                    <label for=id>"Your password"</label>
+                    <p class="field-hint">"You signed in more than 5 minutes ago: confirm it is you."</p>
+                    <input id=id name="password" type="password" autocomplete="current-password"/>
+                    {field_error(error, "password")}
+                </div>
+            }.into_any()
+        } else {
+            view! { <p class="muted small">"You signed in less than 5 minutes ago, so your password is not asked again."</p> }.into_any()
+        }}
+    }
+}
+
+#[component]
+fn SettingsPanel(o: SecurityOverview, action: ServerAction<SaveSecuritySettings>) -> impl IntoView {
+    let s = o.settings;
+    let value = Signal::derive(move || action.value().get());
+    let saved = Signal::derive(move || {
+        matches!(value.get(), Some(Ok(()))).then_some("Security settings saved.")
+    });
+    view! {
+        <section class="panel" aria-labelledby="settings-heading">
+            <h2 id="settings-heading">"Password and session rules"</h2>
+            <Notice message=saved/>
+            <FormError message=Signal::derive(move || value.get().and_then(|r| r.err()).and_then(|e| e.form_message()))/>
+            <ActionForm action=action attr:class="form form-wide" attr:novalidate=true>
+                <label class="check">
+                    <input type="checkbox" name="reset_task_enabled" checked=s.reset_task_enabled/>
+                    " Reset-password task: a user with a compromised password proves their e-mail and sets a new password at sign-in (otherwise they must use \"Forgot your password?\")"
+                </label>
+                <div class="field">
+                    <label for="password_min_length">"Minimum password length"</label>
+                    <input id="password_min_length" name="password_min_length" inputmode="numeric" value=s.password_min_length.to_string()/>
+                    {field_error(value, "password_min_length")}
+                </div>
+                <div class="field">
+                    <label for="session_idle_timeout_minutes">"Session idle timeout (minutes)"</label>
+                    <input id="session_idle_timeout_minutes" name="session_idle_timeout_minutes" inputmode="numeric" value=s.session_idle_timeout_minutes.to_string()/>
+                    {field_error(value, "session_idle_timeout_minutes")}
+                </div>
+                <div class="field">
+                    <label for="session_absolute_lifetime_hours">"Session lifetime (hours)"</label>
+                    <input id="session_absolute_lifetime_hours" name="session_absolute_lifetime_hours" inputmode="numeric" value=s.session_absolute_lifetime_hours.to_string()/>
+                    {field_error(value, "session_absolute_lifetime_hours")}
+                </div>
+                <p><button type="submit" class="btn btn-primary">"Save rules"</button></p>
+            </ActionForm>
+        </section>
+    }
+}

@@ -1,0 +1,287 @@
+//! Instance-wide containment and security settings. Each action is one transaction: one row
+//! written plus one audit entry, whatever the number of users (O(1)); this node's cache is
+//! refreshed right after the commit, so the very next request sees it.
+
+use anyhow::Context;
+use secrecy::SecretString;
+use serde_json::json;
+
+use super::watermarks::fresh_time;
+use super::{Impact, SecuritySettings};
+use crate::error::{AppError, Result};
+use crate::features::audit::{self, Actor, Event, RequestMeta};
+use crate::state::AppState;
+use crate::storage::{security, sessions, users};
+
+/// Step-up: an admin who proved their password this recently need not type it again.
+pub const STEP_UP_WINDOW_MS: i64 = 5 * 60 * 1000;
+
+/// What an instance-wide action would touch, for the confirmation dialog.
+pub async fn impact(state: &AppState) -> Result<Impact> {
+    let snap = state.security.get();
+    let mut conn = state
+        .store
+        .pool()
+        .acquire()
+        .await
+        .context("acquire connection")?;
+    let users_with_password = users::count_with_password(&mut conn)
+        .await
+        .context("count users")?;
+    let live_sessions = sessions::count_live(
+        &mut conn,
+        state.now(),
+        snap.idle_ms,
+        snap.row.sessions_revoked_before,
+    )
+    .await
+    .context("count sessions")?;
+    Ok(Impact {
+        users_with_password,
+        live_sessions,
+    })
+}
+
+/// Who is acting, as written in watermarks and the audit trail.
+pub struct Operator {
+    pub actor: Actor,
+    pub label: String,
+}
+
+impl Operator {
+    pub fn admin(v: &crate::features::auth::Viewer) -> Self {
+        Self {
+            actor: Actor::Admin {
+                id: v.user_id,
+                email: v.email.clone(),
+            },
+            label: v.email.clone(),
+        }
+    }
+
+    /// The command line, named by the operating-system user.
+    pub fn cli(os_user: &str) -> Self {
+        Self {
+            actor: Actor::Cli {
+                os_user: os_user.to_owned(),
+            },
+            label: format!("CLI ({os_user})"),
+        }
+    }
+}
+
+/// Sets every existing password as compromised, optionally signing out every session too.
+pub async fn compromise_all(
+    state: &AppState,
+    op: &Operator,
+    sign_out: bool,
+    reason: &str,
+    meta: &RequestMeta,
+) -> Result<i64> {
+    let reason = check_reason(reason)?;
+    let snap = state.security.get();
+    let at = fresh_time(state.now(), None, &snap);
+    let mut tx = state.store.begin().await.context("begin")?;
+    security::compromise_passwords(&mut tx, at, &op.label, reason)
+        .await
+        .context("set password watermark")?;
+    if sign_out {
+        security::revoke_sessions(&mut tx, at, &op.label, reason)
+            .await
+            .context("set session watermark")?;
+    }
+    let details = json!({"watermark": at, "signed_out_sessions": sign_out});
+    let event = Event {
+        actor: op.actor.clone(),
+        action: "instance.passwords_compromised",
+        target_user_id: None,
+        reason: Some(reason),
+        details,
+    };
+    audit::record(&mut tx, at, meta, event).await?;
+    tx.commit().await.context("commit")?;
+    state.security_changed().await?;
+    Ok(at)
+}
+
+/// Signs out every session issued until now.
+pub async fn sign_out_everyone(
+    state: &AppState,
+    op: &Operator,
+    reason: &str,
+    meta: &RequestMeta,
+) -> Result<i64> {
+    let reason = check_reason(reason)?;
+    let snap = state.security.get();
+    let at = fresh_time(state.now(), None, &snap);
+    let mut tx = state.store.begin().await.context("begin")?;
+    security::revoke_sessions(&mut tx, at, &op.label, reason)
+        .await
+        .context("set session watermark")?;
+    let event = Event {
+        actor: op.actor.clone(),
+        action: "instance.sessions_revoked",
+        target_user_id: None,
+        reason: Some(reason),
+        details: json!({"watermark": at}),
+    };
+    audit::record(&mut tx, at, meta, event).await?;
+    tx.commit().await.context("commit")?;
+    state.security_changed().await?;
+    Ok(at)
+}
+
+pub fn check_reason(reason: &str) -> Result<&str> {
+    let reason = reason.trim();
+    if reason.chars().count() < 3 || reason.chars().count() > 500 {
+        return Err(AppError::field(
+            "reason",
+            "Give a reason of 3 to 500 characters; it is kept in the audit trail.",
+        ));
+    }
+    Ok(reason)
+}
+
+/// The typed confirmation must match exactly (case-sensitive, surrounding spaces ignored).
+pub fn check_phrase(typed: &str, expected: &str) -> Result<()> {
+    if typed.trim() == expected {
+        Ok(())
+    } else {
+        Err(AppError::field(
+            "confirmation",
+            format!("Type {expected} exactly to confirm."),
+        ))
+    }
+}
+
+/// The checks every instance-wide action makes before anything changes: the typed phrase, a
+/// reason, and step-up. Returns the trimmed reason.
+pub async fn guard_dangerous(
+    state: &AppState,
+    admin: &crate::features::auth::Viewer,
+    phrase: &str,
+    reason: Option<String>,
+    confirmation: Option<String>,
+    password: Option<String>,
+) -> Result<String> {
+    check_phrase(confirmation.as_deref().unwrap_or(""), phrase)?;
+    let reason = check_reason(reason.as_deref().unwrap_or(""))?.to_owned();
+    check_step_up(
+        state,
+        admin.user_id,
+        admin.authenticated_at,
+        password.as_deref().unwrap_or(""),
+    )
+    .await?;
+    Ok(reason)
+}
+
+/// Step-up: the admin's password, unless they proved it in the last five minutes.
+pub async fn check_step_up(
+    state: &AppState,
+    user_id: i64,
+    authenticated_at: i64,
+    password: &str,
+) -> Result<()> {
+    if password.is_empty() && state.now() - authenticated_at <= STEP_UP_WINDOW_MS {
+        return Ok(());
+    }
+    let mut conn = state
+        .store
+        .pool()
+        .acquire()
+        .await
+        .context("acquire connection")?;
+    let user = users::find_by_id(&mut conn, user_id)
+        .await
+        .context("load admin")?;
+    drop(conn);
+    let ok = state
+        .hasher
+        .verify(
+            SecretString::from(password.to_owned()),
+            user.map(|u| u.password_hash),
+        )
+        .await?;
+    if ok {
+        Ok(())
+    } else {
+        Err(AppError::field(
+            "password",
+            "Enter your current password to confirm it is you.",
+        ))
+    }
+}
+
+pub fn settings(state: &AppState) -> SecuritySettings {
+    let s = state.security.get();
+    SecuritySettings {
+        reset_task_enabled: s.reset_task_enabled,
+        password_min_length: s.password_min_length as i64,
+        session_idle_timeout_minutes: s.idle_ms / 60_000,
+        session_absolute_lifetime_hours: s.absolute_ms / 3_600_000,
+        passwords_compromised_before: (s.row.passwords_compromised_before > 0)
+            .then_some(s.row.passwords_compromised_before),
+        passwords_compromised_by: s.row.passwords_compromised_by.clone(),
+        passwords_compromised_reason: s.row.passwords_compromised_reason.clone(),
+        sessions_revoked_before: (s.row.sessions_revoked_before > 0)
+            .then_some(s.row.sessions_revoked_before),
+        sessions_revoked_by: s.row.sessions_revoked_by.clone(),
+        sessions_revoked_reason: s.row.sessions_revoked_reason.clone(),
+    }
+}
+
+pub async fn save_settings(
+    state: &AppState,
+    op: &Operator,
+    new: &SecuritySettings,
+    meta: &RequestMeta,
+) -> Result<()> {
+    if !(8..=256).contains(&new.password_min_length) {
+        return Err(AppError::field(
+            "password_min_length",
+            "Choose a minimum length between 8 and 256.",
+        ));
+    }
+    if !(5..=7 * 24 * 60).contains(&new.session_idle_timeout_minutes) {
+        return Err(AppError::field(
+            "session_idle_timeout_minutes",
+            "Choose an idle timeout between 5 minutes and 7 days.",
+        ));
+    }
+    if !(1..=24 * 90).contains(&new.session_absolute_lifetime_hours)
+        || new.session_absolute_lifetime_hours * 60 < new.session_idle_timeout_minutes
+    {
+        return Err(AppError::field(
+            "session_absolute_lifetime_hours",
+            "Choose a lifetime between 1 hour and 90 days, and at least as long as the idle timeout.",
+        ));
+    }
+    let mut tx = state.store.begin().await.context("begin")?;
+    security::update_settings(
+        &mut tx,
+        new.reset_task_enabled,
+        new.password_min_length,
+        new.session_idle_timeout_minutes * 60,
+        new.session_absolute_lifetime_hours * 3600,
+    )
+    .await
+    .context("save settings")?;
+    let details = json!({
+        "reset_task_enabled": new.reset_task_enabled,
+        "password_min_length": new.password_min_length,
+        "session_idle_timeout_minutes": new.session_idle_timeout_minutes,
+        "session_absolute_lifetime_hours": new.session_absolute_lifetime_hours,
+    });
+    let event = Event {
+        actor: op.actor.clone(),
+        action: "settings.security_updated",
+        target_user_id: None,
+        reason: None,
+        details,
+    };
+    audit::record(&mut tx, state.now(), meta, event).await?;
+    tx.commit().await.context("commit")?;
+    state.security_changed().await?;
+    Ok(())
+}

@@ -1,0 +1,236 @@
+//! The containment rules, computed from watermarks held in memory.
+//!
+//! A password is compromised when it was set at or before the instance password watermark or the
+//! user's own one. A session is signed out when it was issued at or before the instance session
+//! watermark or the user's own one. Setting a watermark is one row written, whatever the number of
+//! users; checking one is a comparison. New passwords and sessions are stamped strictly after every
+//! watermark ([`fresh_time`]), so an action and a re-issue in the same millisecond stay ordered.
+
+use std::sync::{Arc, RwLock};
+
+use anyhow::Context;
+
+use crate::config::Config;
+use crate::storage::security::{self, SecurityRow};
+use crate::storage::users::UserRow;
+use crate::storage::Store;
+
+/// The instance security state as this node last read it.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub row: SecurityRow,
+    pub password_min_length: usize,
+    pub idle_ms: i64,
+    pub absolute_ms: i64,
+    pub reset_task_enabled: bool,
+}
+
+impl Snapshot {
+    fn from_row(row: SecurityRow, config: &Config) -> Self {
+        let secs = |v: Option<i64>, d: u64| v.and_then(|s| u64::try_from(s).ok()).unwrap_or(d);
+        let ms = |s: u64| i64::try_from(s.saturating_mul(1000)).unwrap_or(i64::MAX);
+        Self {
+            password_min_length: row
+                .password_min_length
+                .and_then(|v| usize::try_from(v).ok())
+                .unwrap_or(config.password_min_length),
+            idle_ms: ms(secs(
+                row.session_idle_timeout_secs,
+                config.session_idle_timeout_secs,
+            )),
+            absolute_ms: ms(secs(
+                row.session_absolute_lifetime_secs,
+                config.session_absolute_lifetime_secs,
+            )),
+            reset_task_enabled: row.reset_task_enabled != 0,
+            row,
+        }
+    }
+}
+
+/// Shared by every request of this node; replaced whole after each change.
+#[derive(Clone)]
+pub struct SecurityCache {
+    current: Arc<RwLock<Arc<Snapshot>>>,
+    config: Arc<Config>,
+}
+
+impl SecurityCache {
+    pub async fn load(store: &Store, config: Arc<Config>) -> anyhow::Result<Self> {
+        let mut conn = store.pool().acquire().await.context("acquire connection")?;
+        let row = security::load(&mut conn)
+            .await
+            .context("load security state")?;
+        let snapshot = Snapshot::from_row(row, &config);
+        Ok(Self {
+            current: Arc::new(RwLock::new(Arc::new(snapshot))),
+            config,
+        })
+    }
+
+    pub fn get(&self) -> Arc<Snapshot> {
+        self.current.read().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Re-reads the row (after a change here, or when another node says it changed).
+    pub async fn refresh(&self, store: &Store) -> anyhow::Result<()> {
+        let mut conn = store.pool().acquire().await.context("acquire connection")?;
+        let row = security::load(&mut conn)
+            .await
+            .context("load security state")?;
+        if let Ok(mut current) = self.current.write() {
+            *current = Arc::new(Snapshot::from_row(row, &self.config));
+        }
+        Ok(())
+    }
+
+    /// The version this node holds, to notice changes made by other nodes.
+    pub fn version(&self) -> i64 {
+        self.get().row.version
+    }
+}
+
+/// Where a compromise came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    User,
+    Instance,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Compromise {
+    pub scope: Scope,
+    pub at: i64,
+    pub by: Option<String>,
+    pub reason: Option<String>,
+}
+
+/// Whether the user's current password is compromised, and by which watermark.
+pub fn password_compromise(user: &UserRow, s: &Snapshot) -> Option<Compromise> {
+    if let Some(at) = user
+        .password_compromised_at
+        .filter(|at| user.password_set_at <= *at)
+    {
+        return Some(Compromise {
+            scope: Scope::User,
+            at,
+            by: user.password_compromised_by.clone(),
+            reason: user.password_compromised_reason.clone(),
+        });
+    }
+    let at = s.row.passwords_compromised_before;
+    (at > 0 && user.password_set_at <= at).then(|| Compromise {
+        scope: Scope::Instance,
+        at,
+        by: s.row.passwords_compromised_by.clone(),
+        reason: s.row.passwords_compromised_reason.clone(),
+    })
+}
+
+/// Why a session issued at `issued_at` no longer counts, if it does not.
+pub fn session_revocation(issued_at: i64, user: &UserRow, s: &Snapshot) -> Option<String> {
+    if user
+        .sessions_revoked_before
+        .is_some_and(|at| issued_at <= at)
+    {
+        return Some(
+            user.sessions_revoked_reason
+                .clone()
+                .unwrap_or_else(|| "signed_out_by_admin".into()),
+        );
+    }
+    let at = s.row.sessions_revoked_before;
+    (at > 0 && issued_at <= at).then(|| "instance_sign_out".to_owned())
+}
+
+/// A timestamp for a new password or session: now, but strictly after every watermark that
+/// could apply, so it is never caught by an action taken in the same millisecond.
+pub fn fresh_time(now: i64, user: Option<&UserRow>, s: &Snapshot) -> i64 {
+    let mut floor = s
+        .row
+        .passwords_compromised_before
+        .max(s.row.sessions_revoked_before);
+    if let Some(u) = user {
+        floor = floor
+            .max(u.password_compromised_at.unwrap_or(0))
+            .max(u.sessions_revoked_before.unwrap_or(0));
+    }
+    now.max(floor + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(password_set_at: i64) -> UserRow {
+        UserRow {
+            id: 1,
+            email: "ada@example.org".into(),
+            name: None,
+            role: "member".into(),
+            password_hash: String::new(),
+            password_set_at,
+            created_at: 0,
+            disabled_at: None,
+            password_compromised_at: None,
+            password_compromised_by: None,
+            password_compromised_reason: None,
+            sessions_revoked_before: None,
+            sessions_revoked_reason: None,
+        }
+    }
+
+    fn snapshot(pw: i64, sessions: i64) -> Snapshot {
+        Snapshot {
+            row: SecurityRow {
+                passwords_compromised_before: pw,
+                sessions_revoked_before: sessions,
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn an_instance_watermark_catches_older_passwords_only() {
+        let s = snapshot(100, 0);
+        assert_eq!(
+            password_compromise(&user(100), &s).unwrap().scope,
+            Scope::Instance
+        );
+        assert!(password_compromise(&user(101), &s).is_none());
+        assert!(
+            password_compromise(&user(5), &snapshot(0, 0)).is_none(),
+            "no watermark, nothing compromised"
+        );
+    }
+
+    #[test]
+    fn a_user_watermark_wins_and_a_new_password_clears_it() {
+        let mut u = user(50);
+        u.password_compromised_at = Some(60);
+        assert_eq!(
+            password_compromise(&u, &snapshot(0, 0)).unwrap().scope,
+            Scope::User
+        );
+        u.password_set_at = fresh_time(60, Some(&u), &snapshot(0, 0));
+        assert!(password_compromise(&u, &snapshot(0, 0)).is_none());
+    }
+
+    #[test]
+    fn sessions_issued_at_or_before_a_watermark_are_revoked() {
+        let s = snapshot(0, 200);
+        assert_eq!(
+            session_revocation(200, &user(0), &s).as_deref(),
+            Some("instance_sign_out")
+        );
+        assert!(session_revocation(fresh_time(200, None, &s), &user(0), &s).is_none());
+        let mut u = user(0);
+        u.sessions_revoked_before = Some(300);
+        u.sessions_revoked_reason = Some("password_compromised".into());
+        assert_eq!(
+            session_revocation(250, &u, &s).as_deref(),
+            Some("password_compromised")
+        );
+    }
+}

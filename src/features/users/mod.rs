@@ -1,0 +1,8 @@
+//! Admin users: the searchable list, the details page and per-user containment actions.
+
+mod api;
+pub mod pages;
+#[cfg(feature = "ssr")]
+pub mod service;
+
+pub use api::*;

@@ -1,0 +1,398 @@
+//! Per-user containment. A per-user action writes the user's own watermark (one row) plus its
+//! audit entry, in one transaction; the user's session rows are also marked ended so lists show
+//! the reason at once.
+
+use anyhow::Context;
+use serde_json::json;
+
+use super::{
+    CompromiseInfo, HistoryItem, PasswordStatus, SessionItem, UserDetails, UserListItem,
+    UserListPage,
+};
+use crate::error::{AppError, Result};
+use crate::features::audit::{self, Event, RequestMeta};
+use crate::features::auth::{reset, Viewer};
+use crate::features::security::service::{check_reason, Operator};
+use crate::features::security::watermarks::{
+    password_compromise, session_revocation, Scope, Snapshot,
+};
+use crate::state::AppState;
+use crate::storage::users::{self, UserFilter, UserRow, UserStatus};
+use crate::storage::{audit as audit_store, resets, sessions, Conn};
+
+const PAGE: i64 = 50;
+
+fn status_label(u: &UserRow, s: &Snapshot, reset_pending: bool) -> &'static str {
+    if u.disabled_at.is_some() {
+        "Disabled"
+    } else if password_compromise(u, s).is_some() {
+        if reset_pending {
+            "Reset pending"
+        } else {
+            "Password compromised"
+        }
+    } else {
+        "Active"
+    }
+}
+
+async fn has_code(conn: &mut Conn, user_id: i64) -> Result<bool> {
+    Ok(resets::code(conn, user_id)
+        .await
+        .context("load code")?
+        .is_some())
+}
+
+pub async fn list(
+    state: &AppState,
+    q: Option<String>,
+    status: Option<String>,
+    role: Option<String>,
+    after: i64,
+) -> Result<UserListPage> {
+    let status = match status.as_deref().unwrap_or("") {
+        "" => None,
+        "active" => Some(UserStatus::Active),
+        "compromised" => Some(UserStatus::Compromised),
+        "reset_pending" => Some(UserStatus::ResetPending),
+        "disabled" => Some(UserStatus::Disabled),
+        _ => return Err(AppError::field("status", "Unknown status filter.")),
+    };
+    let role = match role.as_deref().unwrap_or("") {
+        "" => None,
+        r @ ("admin" | "member") => Some(r.to_owned()),
+        _ => return Err(AppError::field("role", "Unknown role filter.")),
+    };
+    let search = q.map(|s| s.trim().to_lowercase()).filter(|s| !s.is_empty());
+    let snap = state.security.get();
+    let filter = UserFilter {
+        search,
+        role,
+        status,
+        after_id: after,
+        limit: PAGE + 1,
+    };
+    let mut conn = state
+        .store
+        .pool()
+        .acquire()
+        .await
+        .context("acquire connection")?;
+    let mut rows = users::list(&mut conn, &filter, snap.row.passwords_compromised_before)
+        .await
+        .context("list users")?;
+    let next_after = (rows.len() as i64 > PAGE).then(|| rows[PAGE as usize - 1].id);
+    rows.truncate(PAGE as usize);
+    let mut out = Vec::with_capacity(rows.len());
+    for u in rows {
+        let pending = password_compromise(&u, &snap).is_some() && has_code(&mut conn, u.id).await?;
+        out.push(UserListItem {
+            status: status_label(&u, &snap, pending).into(),
+            id: u.id,
+            email: u.email,
+            name: u.name,
+            role: u.role,
+            created_at: u.created_at,
+        });
+    }
+    Ok(UserListPage {
+        users: out,
+        next_after,
+    })
+}
+
+async fn load(conn: &mut Conn, id: i64) -> Result<UserRow> {
+    users::find_by_id(conn, id)
+        .await
+        .context("load user")?
+        .ok_or_else(|| AppError::field("user", "No such user."))
+}
+
+fn device_of(user_agent: Option<&str>) -> String {
+    let Some(ua) = user_agent.filter(|u| !u.is_empty()) else {
+        return "Unknown device".into();
+    };
+    match woothee::parser::Parser::new().parse(ua) {
+        Some(r) if r.name != "UNKNOWN" => {
+            let version = r.version.split('.').next().unwrap_or_default();
+            format!("{} {} on {} ({})", r.name, version, r.os, r.category).replace("  ", " ")
+        }
+        _ => ua.chars().take(60).collect(),
+    }
+}
+
+pub async fn details(state: &AppState, admin: &Viewer, id: i64) -> Result<UserDetails> {
+    let snap = state.security.get();
+    let now = state.now();
+    let mut conn = state
+        .store
+        .pool()
+        .acquire()
+        .await
+        .context("acquire connection")?;
+    let u = load(&mut conn, id).await?;
+    let pending = has_code(&mut conn, u.id).await?;
+    let info = |scope: &Scope, at, by: Option<String>, reason: Option<String>| CompromiseInfo {
+        scope: if *scope == Scope::User {
+            "This user".into()
+        } else {
+            "Instance-wide".into()
+        },
+        at,
+        by,
+        reason,
+    };
+    let compromised = password_compromise(&u, &snap).map(|c| info(&c.scope, c.at, c.by, c.reason));
+    // Compromises that applied to this user and were resolved by a newer password.
+    let mut resolved = Vec::new();
+    if let Some(at) = u
+        .password_compromised_at
+        .filter(|at| u.password_set_at > *at)
+    {
+        resolved.push((
+            info(
+                &Scope::User,
+                at,
+                u.password_compromised_by.clone(),
+                u.password_compromised_reason.clone(),
+            ),
+            u.password_set_at,
+        ));
+    }
+    let wm = snap.row.passwords_compromised_before;
+    if wm > 0 && u.created_at <= wm && u.password_set_at > wm {
+        let c = info(
+            &Scope::Instance,
+            wm,
+            snap.row.passwords_compromised_by.clone(),
+            snap.row.passwords_compromised_reason.clone(),
+        );
+        resolved.push((c, u.password_set_at));
+    }
+    let rows = sessions::for_user(&mut conn, u.id, 50)
+        .await
+        .context("load sessions")?;
+    let session_items = rows
+        .into_iter()
+        .map(|s| {
+            let revoked = session_revocation(s.created_at, &u, &snap);
+            let expired = now >= s.expires_at || now - s.last_seen_at >= snap.idle_ms;
+            let (active, label) = match (&s.end_reason, s.ended_at, revoked, expired) {
+                (Some(reason), Some(at), _, _) => (
+                    false,
+                    format!(
+                        "Ended {}: {}",
+                        crate::ui::format::utc(at),
+                        crate::ui::format::end_reason(reason)
+                    ),
+                ),
+                (_, _, Some(reason), _) => (
+                    false,
+                    format!("Ended: {}", crate::ui::format::end_reason(&reason)),
+                ),
+                (_, _, _, true) => (false, "Ended: Expired".to_owned()),
+                _ => (true, "Active".to_owned()),
+            };
+            SessionItem {
+                key: s.id_hash,
+                device: device_of(s.user_agent.as_deref()),
+                ip: s.ip,
+                created_at: s.created_at,
+                last_seen_at: s.last_seen_at,
+                active,
+                state: label,
+            }
+        })
+        .collect();
+    let history = audit_store::recent(&mut conn, Some(u.id), 50)
+        .await
+        .context("load history")?
+        .into_iter()
+        .map(|e| HistoryItem {
+            at: e.at,
+            action: e.action,
+            actor: e.actor_label.unwrap_or(e.actor_kind),
+            reason: e.reason,
+            ip: e.ip,
+        })
+        .collect();
+    Ok(UserDetails {
+        status: status_label(&u, &snap, pending).into(),
+        is_self: admin.user_id == u.id,
+        id: u.id,
+        email: u.email,
+        name: u.name,
+        role: u.role,
+        created_at: u.created_at,
+        disabled_at: u.disabled_at,
+        password: PasswordStatus {
+            set_at: u.password_set_at,
+            compromised,
+            resolved,
+        },
+        sessions: session_items,
+        history,
+    })
+}
+
+/// Ends all of the user's sessions: the user's session watermark (covering every session issued so
+/// far) plus the rows, with `reason`.
+async fn end_sessions(conn: &mut Conn, u: &UserRow, now: i64, reason: &str) -> Result<u64> {
+    let at = now.max(
+        sessions::newest_issue_time(conn, u.id)
+            .await
+            .context("newest session")?,
+    );
+    users::revoke_sessions(conn, u.id, at, reason)
+        .await
+        .context("set session watermark")?;
+    Ok(sessions::end_all_for_user(conn, u.id, None, reason, now)
+        .await
+        .context("end sessions")?)
+}
+
+/// Sets the user's current password as compromised (and optionally signs out their sessions).
+pub async fn compromise(
+    state: &AppState,
+    op: &Operator,
+    user_id: i64,
+    reason: &str,
+    sign_out: bool,
+    meta: &RequestMeta,
+) -> Result<()> {
+    let reason = check_reason(reason)?;
+    let now = state.now();
+    let mut tx = state.store.begin().await.context("begin")?;
+    let u = load(&mut tx, user_id).await?;
+    users::compromise_password(&mut tx, u.id, now.max(u.password_set_at), &op.label, reason)
+        .await
+        .context("set password watermark")?;
+    let ended = if sign_out {
+        end_sessions(&mut tx, &u, now, "password_compromised").await?
+    } else {
+        0
+    };
+    let details = json!({"signed_out_sessions": sign_out, "sessions_ended": ended});
+    let event = Event {
+        actor: op.actor.clone(),
+        action: "user.password_compromised",
+        target_user_id: Some(u.id),
+        reason: Some(reason),
+        details,
+    };
+    audit::record(&mut tx, now, meta, event).await?;
+    tx.commit().await.context("commit")?;
+    Ok(())
+}
+
+pub async fn sign_out_all(
+    state: &AppState,
+    op: &Operator,
+    user_id: i64,
+    meta: &RequestMeta,
+) -> Result<()> {
+    let now = state.now();
+    let mut tx = state.store.begin().await.context("begin")?;
+    let u = load(&mut tx, user_id).await?;
+    let ended = end_sessions(&mut tx, &u, now, "signed_out_by_admin").await?;
+    let event = Event {
+        actor: op.actor.clone(),
+        action: "user.sessions_revoked",
+        target_user_id: Some(u.id),
+        reason: None,
+        details: json!({"sessions_ended": ended}),
+    };
+    audit::record(&mut tx, now, meta, event).await?;
+    tx.commit().await.context("commit")?;
+    Ok(())
+}
+
+pub async fn revoke_one(
+    state: &AppState,
+    op: &Operator,
+    user_id: i64,
+    key: &str,
+    meta: &RequestMeta,
+) -> Result<()> {
+    let now = state.now();
+    let mut tx = state.store.begin().await.context("begin")?;
+    let u = load(&mut tx, user_id).await?;
+    if sessions::end_for_user(&mut tx, key, u.id, "signed_out_by_admin", now)
+        .await
+        .context("end session")?
+        != 1
+    {
+        return Err(AppError::field(
+            "session",
+            "This session has already ended.",
+        ));
+    }
+    let event = Event {
+        actor: op.actor.clone(),
+        action: "session.revoked",
+        target_user_id: Some(u.id),
+        reason: None,
+        details: json!({"session": &key[..12.min(key.len())]}),
+    };
+    audit::record(&mut tx, now, meta, event).await?;
+    tx.commit().await.context("commit")?;
+    Ok(())
+}
+
+pub async fn send_reset(
+    state: &AppState,
+    op: &Operator,
+    user_id: i64,
+    meta: &RequestMeta,
+) -> Result<()> {
+    let now = state.now();
+    let mut tx = state.store.begin().await.context("begin")?;
+    let u = load(&mut tx, user_id).await?;
+    let superseded = reset::send_link(&mut tx, state, &u, meta).await?;
+    let event = Event {
+        actor: op.actor.clone(),
+        action: "password_reset.sent_by_admin",
+        target_user_id: Some(u.id),
+        reason: None,
+        details: json!({"superseded_links": superseded}),
+    };
+    audit::record(&mut tx, now, meta, event).await?;
+    tx.commit().await.context("commit")?;
+    state.mail_wake.notify_one();
+    Ok(())
+}
+
+pub async fn set_disabled(
+    state: &AppState,
+    op: &Operator,
+    user_id: i64,
+    disabled: bool,
+    meta: &RequestMeta,
+) -> Result<()> {
+    let now = state.now();
+    let mut tx = state.store.begin().await.context("begin")?;
+    let u = load(&mut tx, user_id).await?;
+    users::set_disabled(&mut tx, u.id, disabled.then_some(now))
+        .await
+        .context("set disabled")?;
+    let ended = if disabled {
+        end_sessions(&mut tx, &u, now, "account_disabled").await?
+    } else {
+        0
+    };
+    let action = if disabled {
+        "user.disabled"
+    } else {
+        "user.enabled"
+    };
+    let event = Event {
+        actor: op.actor.clone(),
+        action,
+        target_user_id: Some(u.id),
+        reason: None,
+        details: json!({"sessions_ended": ended}),
+    };
+    audit::record(&mut tx, now, meta, event).await?;
+    tx.commit().await.context("commit")?;
+    Ok(())
+}

@@ -1,0 +1,96 @@
+//! What a server function may ask of the current request. Permission helpers are meant to be the
+//! first line of every server function that needs them.
+
+use std::net::SocketAddr;
+
+use axum::extract::ConnectInfo;
+use http::request::Parts;
+use leptos::prelude::*;
+use leptos_axum::ResponseOptions;
+use tower_sessions::Session;
+
+use crate::error::{AppError, Result};
+use crate::features::audit::RequestMeta;
+use crate::features::auth::Viewer;
+use crate::state::AppState;
+
+pub fn state() -> Result<AppState> {
+    use_context::<AppState>()
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("AppState missing from context")))
+}
+
+/// The signed-in user, resolved once per request by [`crate::http::gate`].
+pub fn viewer() -> Option<Viewer> {
+    use_context::<Parts>().and_then(|p| p.extensions.get::<Viewer>().cloned())
+}
+
+/// A signed-in user with a full session (a restricted session gets "password reset required").
+pub fn require_viewer() -> Result<Viewer> {
+    let v = viewer().ok_or(AppError::Unauthenticated)?;
+    if v.reset_required {
+        return Err(AppError::PasswordResetRequired);
+    }
+    Ok(v)
+}
+
+/// A signed-in user whose session is restricted to the reset-password task.
+pub fn require_task_viewer() -> Result<Viewer> {
+    let v = viewer().ok_or(AppError::Unauthenticated)?;
+    if !v.reset_required {
+        return Err(AppError::Forbidden);
+    }
+    Ok(v)
+}
+
+/// Admins only: checked before anything else is read.
+pub fn require_admin() -> Result<Viewer> {
+    let v = require_viewer()?;
+    if v.is_admin() {
+        Ok(v)
+    } else {
+        Err(AppError::Forbidden)
+    }
+}
+
+pub async fn session() -> Result<Session> {
+    leptos_axum::extract::<Session>()
+        .await
+        .map_err(|e| AppError::internal(anyhow::anyhow!("session layer missing: {e}")))
+}
+
+/// The client's IP (the TCP peer) and user agent, for sessions and the audit trail.
+pub fn request_meta() -> RequestMeta {
+    let Some(parts) = use_context::<Parts>() else {
+        return RequestMeta::default();
+    };
+    let ip = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string());
+    let ua = parts
+        .headers
+        .get(http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.chars().take(512).collect());
+    RequestMeta { ip, user_agent: ua }
+}
+
+/// Gives a failed server function the HTTP status that matches its error. A plain form post
+/// (no JavaScript) is left alone: the framework answers it with a redirect back to the form.
+pub fn respond<T>(result: Result<T>) -> Result<T> {
+    let is_plain_form_post = use_context::<Parts>().is_some_and(|p| {
+        p.headers
+            .get(http::header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|a| a.contains("text/html"))
+    });
+    if let (Err(e), false) = (&result, is_plain_form_post) {
+        if let (Some(opts), Ok(status)) = (
+            use_context::<ResponseOptions>(),
+            http::StatusCode::from_u16(e.status()),
+        ) {
+            opts.set_status(status);
+        }
+    }
+    result
+}

@@ -1,0 +1,7 @@
+//! (ssr) The HTTP edge: request guards, health endpoints and the helpers server functions use.
+
+pub mod context;
+pub mod csrf;
+pub mod gate;
+pub mod headers;
+pub mod health;

@@ -1,0 +1,240 @@
+//! Building the application: state, router, listener; running it with graceful shutdown.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::http::{header, HeaderValue};
+use axum::routing::get;
+use axum::{middleware, Router};
+use leptos::prelude::*;
+use leptos_axum::{file_and_error_handler_with_context, generate_route_list, LeptosRoutes};
+use secrecy::ExposeSecret;
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Notify};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+
+use crate::app::{shell, App};
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::email::{transport, worker::Worker};
+use crate::features::auth::PasswordHasher;
+use crate::features::security::watermarks::SecurityCache;
+use crate::features::sessions::DbSessionStore;
+use crate::http::{csrf, gate, headers, health};
+use crate::ratelimit::RateLimiter;
+use crate::state::AppState;
+use crate::storage::{sessions, Store};
+
+/// Ended sessions stay listed (with their reason) this long before they are forgotten.
+const ENDED_SESSION_RETENTION_MS: i64 = 30 * 24 * 60 * 60 * 1000;
+
+impl AppState {
+    /// Connects to the database, runs migrations and prepares the password hasher.
+    pub async fn build(config: Config, clock: SharedClock) -> anyhow::Result<Self> {
+        let store = Store::connect(config.database_url.expose_secret()).await?;
+        store.migrate().await?;
+        let hasher = PasswordHasher::new(
+            config.argon2_memory_kib,
+            config.argon2_iterations,
+            config.argon2_parallelism,
+            config.max_concurrent_hashes,
+        )?;
+        let config = Arc::new(config);
+        let security = SecurityCache::load(&store, config.clone()).await?;
+        Ok(Self {
+            config,
+            security,
+            store,
+            clock,
+            hasher,
+            leptos_options: leptos_options(),
+            limiter: RateLimiter::default(),
+            mail_wake: Arc::new(Notify::new()),
+        })
+    }
+}
+
+/// Where the compiled site (wasm, JS, CSS) lives; cargo-leptos sets `LEPTOS_SITE_ROOT` when it
+/// runs the server, and the default matches its build output.
+fn leptos_options() -> LeptosOptions {
+    let var = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_owned());
+    LeptosOptions::builder()
+        .output_name("keywarden")
+        .site_root(var("LEPTOS_SITE_ROOT", "target/site"))
+        .site_pkg_dir(var("LEPTOS_SITE_PKG_DIR", "pkg"))
+        .build()
+}
+
+pub fn router(state: AppState) -> Router {
+    let config = &state.config;
+    let session_store = DbSessionStore::new(
+        state.store.clone(),
+        state.clock.clone(),
+        state.security.clone(),
+    );
+    let lifetime = time::Duration::seconds(
+        i64::try_from(config.session_absolute_lifetime_secs).unwrap_or(i64::MAX),
+    );
+    let sessions = SessionManagerLayer::new(session_store)
+        .with_name(config.session_cookie_name())
+        .with_secure(config.cookies_secure())
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(lifetime));
+
+    let context = {
+        let state = state.clone();
+        move || provide_context(state.clone())
+    };
+    let app_shell = {
+        let options = state.leptos_options.clone();
+        move || shell(options.clone())
+    };
+    let header =
+        |name, value| SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value));
+
+    Router::new()
+        .leptos_routes_with_context(&state, generate_route_list(App), context.clone(), app_shell)
+        .merge(crate::features::audit::export::router())
+        .fallback(file_and_error_handler_with_context::<AppState, _>(
+            context, shell,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            gate::resolve_viewer,
+        ))
+        .layer(sessions)
+        .layer(middleware::from_fn_with_state(state.clone(), csrf::guard))
+        .layer(middleware::from_fn(headers::protect_token_pages))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .layer(header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .layer(header(header::X_FRAME_OPTIONS, "DENY"))
+        .layer(header(header::REFERRER_POLICY, "same-origin"))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Application {
+    pub async fn build(config: Config, clock: SharedClock) -> anyhow::Result<Self> {
+        let listen = config.listen.clone();
+        let state = AppState::build(config, clock).await?;
+        let listener = TcpListener::bind(&listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        Ok(Self { listener, state })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// This node's outbox worker, with the configured transport.
+    pub fn mail_worker(&self) -> anyhow::Result<Worker> {
+        let config = &self.state.config;
+        Ok(Worker {
+            store: self.state.store.clone(),
+            clock: self.state.clock.clone(),
+            transport: Arc::from(transport::from_config(config)?),
+            max_attempts: config.outbox_max_attempts,
+            owner: format!("{}-{}", std::process::id(), rand::random::<u32>()),
+        })
+    }
+
+    /// Serves until `shutdown` resolves, lets in-flight requests finish, then stops the
+    /// background workers and closes the pool.
+    pub async fn run_until(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let (stop, stopped) = watch::channel(false);
+        let sweeper = tokio::spawn(sweep_sessions(self.state.clone(), stopped.clone()));
+        let mailer = match self.state.config.mail_worker_enabled {
+            true => Some(tokio::spawn(
+                self.mail_worker()?
+                    .run(self.state.mail_wake.clone(), stopped),
+            )),
+            false => None,
+        };
+        let app = router(self.state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+        let served = axum::serve(self.listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await;
+        let _ = stop.send(true);
+        let _ = sweeper.await;
+        if let Some(mailer) = mailer {
+            let _ = mailer.await;
+        }
+        self.state.store.close().await;
+        served.context("server error")
+    }
+}
+
+/// Marks idle and over-age sessions as expired and forgets long-ended ones, once a minute.
+async fn sweep_sessions(state: AppState, mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = stop.changed() => break,
+            _ = tokio::time::sleep(Duration::from_secs(60)) => {}
+        }
+        let result = async {
+            let mut conn = state.store.pool().acquire().await?;
+            sessions::sweep(
+                &mut conn,
+                state.now(),
+                state.security.get().idle_ms,
+                ENDED_SESSION_RETENTION_MS,
+            )
+            .await
+        }
+        .await;
+        if let Err(e) = state.security.refresh(&state.store).await {
+            tracing::warn!(error = format!("{e:#}"), "security state refresh failed");
+        }
+        match result {
+            Ok((expired, deleted)) if expired + deleted > 0 => {
+                tracing::info!(expired, deleted, "session sweep")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "session sweep failed"),
+        }
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutdown requested: finishing in-flight requests");
+}

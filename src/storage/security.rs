@@ -1,0 +1,91 @@
+//! SQL for the instance security row: watermarks and runtime settings.
+
+use sqlx::FromRow;
+
+use super::Conn;
+
+#[derive(Debug, Clone, Default, FromRow, PartialEq, Eq)]
+pub struct SecurityRow {
+    pub passwords_compromised_before: i64,
+    pub passwords_compromised_by: Option<String>,
+    pub passwords_compromised_reason: Option<String>,
+    pub sessions_revoked_before: i64,
+    pub sessions_revoked_by: Option<String>,
+    pub sessions_revoked_reason: Option<String>,
+    pub reset_task_enabled: i64,
+    pub password_min_length: Option<i64>,
+    pub session_idle_timeout_secs: Option<i64>,
+    pub session_absolute_lifetime_secs: Option<i64>,
+    pub version: i64,
+}
+
+pub async fn load(conn: &mut Conn) -> sqlx::Result<SecurityRow> {
+    sqlx::query_as(
+        "SELECT passwords_compromised_before, passwords_compromised_by, passwords_compromised_reason, \
+                sessions_revoked_before, sessions_revoked_by, sessions_revoked_reason, reset_task_enabled, \
+                password_min_length, session_idle_timeout_secs, session_absolute_lifetime_secs, version \
+         FROM security_state WHERE id = 1",
+    )
+    .fetch_one(conn)
+    .await
+}
+
+/// One row written: every password set at or before `at` is compromised.
+pub async fn compromise_passwords(
+    conn: &mut Conn,
+    at: i64,
+    by: &str,
+    reason: &str,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE security_state SET passwords_compromised_before = $1, passwords_compromised_by = $2, \
+         passwords_compromised_reason = $3, version = version + 1 WHERE id = 1",
+    )
+    .bind(at)
+    .bind(by)
+    .bind(reason)
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+/// One row written: every session issued at or before `at` is signed out.
+pub async fn revoke_sessions(conn: &mut Conn, at: i64, by: &str, reason: &str) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE security_state SET sessions_revoked_before = $1, sessions_revoked_by = $2, \
+         sessions_revoked_reason = $3, version = version + 1 WHERE id = 1",
+    )
+    .bind(at)
+    .bind(by)
+    .bind(reason)
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+pub async fn update_settings(
+    conn: &mut Conn,
+    reset_task_enabled: bool,
+    min_length: i64,
+    idle_secs: i64,
+    absolute_secs: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE security_state SET reset_task_enabled = $1, password_min_length = $2, session_idle_timeout_secs = $3, \
+         session_absolute_lifetime_secs = $4, version = version + 1 WHERE id = 1",
+    )
+    .bind(i64::from(reset_task_enabled))
+    .bind(min_length)
+    .bind(idle_secs)
+    .bind(absolute_secs)
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+pub async fn version(conn: &mut Conn) -> sqlx::Result<i64> {
+    let (v,): (i64,) = sqlx::query_as("SELECT version FROM security_state WHERE id = 1")
+        .fetch_one(conn)
+        .await?;
+    Ok(v)
+}

@@ -1,0 +1,212 @@
+//! SQL for the `sessions` table: written by the tower-sessions store, read by user.
+
+use sqlx::FromRow;
+
+use super::Conn;
+
+#[derive(Debug, Clone, FromRow)]
+pub struct SessionRow {
+    pub id_hash: String,
+    pub user_id: Option<i64>,
+    pub data: String,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    pub expires_at: i64,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub ended_at: Option<i64>,
+    pub end_reason: Option<String>,
+}
+
+const COLUMNS: &str = "id_hash, user_id, data, created_at, last_seen_at, expires_at, ip, user_agent, ended_at, end_reason";
+
+pub struct NewSession<'a> {
+    pub id_hash: &'a str,
+    pub user_id: Option<i64>,
+    pub data: &'a str,
+    pub now: i64,
+    pub expires_at: i64,
+    pub ip: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
+}
+
+/// Inserts a new row; fails with a unique violation if the id is taken.
+pub async fn insert(conn: &mut Conn, s: NewSession<'_>) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO sessions (id_hash, user_id, data, created_at, last_seen_at, expires_at, ip, user_agent) \
+         VALUES ($1, $2, $3, $4, $4, $5, $6, $7)",
+    )
+    .bind(s.id_hash)
+    .bind(s.user_id)
+    .bind(s.data)
+    .bind(s.now)
+    .bind(s.expires_at)
+    .bind(s.ip)
+    .bind(s.user_agent)
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+/// Updates the data of a live session; an ended session is never revived.
+pub async fn update_data(
+    conn: &mut Conn,
+    id_hash: &str,
+    user_id: Option<i64>,
+    data: &str,
+    now: i64,
+) -> sqlx::Result<u64> {
+    sqlx::query("UPDATE sessions SET data = $2, user_id = $3, last_seen_at = $4 WHERE id_hash = $1 AND ended_at IS NULL")
+        .bind(id_hash)
+        .bind(data)
+        .bind(user_id)
+        .bind(now)
+        .execute(conn)
+        .await
+        .map(|r| r.rows_affected())
+}
+
+pub async fn find(conn: &mut Conn, id_hash: &str) -> sqlx::Result<Option<SessionRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM sessions WHERE id_hash = $1"
+    ))
+    .bind(id_hash)
+    .fetch_optional(conn)
+    .await
+}
+
+pub async fn touch(conn: &mut Conn, id_hash: &str, now: i64) -> sqlx::Result<()> {
+    sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE id_hash = $1 AND ended_at IS NULL")
+        .bind(id_hash)
+        .bind(now)
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+/// Ends one session with a reason; a session already ended keeps its first reason.
+pub async fn end(conn: &mut Conn, id_hash: &str, reason: &str, now: i64) -> sqlx::Result<u64> {
+    sqlx::query("UPDATE sessions SET ended_at = $2, end_reason = $3 WHERE id_hash = $1 AND ended_at IS NULL")
+        .bind(id_hash)
+        .bind(now)
+        .bind(reason)
+        .execute(conn)
+        .await
+        .map(|r| r.rows_affected())
+}
+
+/// Marks sessions past their absolute or idle limit as expired, and forgets rows that ended
+/// more than `retain_ms` ago. Returns (expired, deleted).
+pub async fn sweep(
+    conn: &mut Conn,
+    now: i64,
+    idle_ms: i64,
+    retain_ms: i64,
+) -> sqlx::Result<(u64, u64)> {
+    let expired = sqlx::query(
+        "UPDATE sessions SET ended_at = $1, end_reason = 'expired' \
+         WHERE ended_at IS NULL AND (expires_at <= $1 OR last_seen_at <= $2)",
+    )
+    .bind(now)
+    .bind(now - idle_ms)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    let deleted = sqlx::query("DELETE FROM sessions WHERE ended_at IS NOT NULL AND ended_at < $1")
+        .bind(now - retain_ms)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    Ok((expired, deleted))
+}
+
+pub async fn count_active(conn: &mut Conn, now: i64, idle_ms: i64) -> sqlx::Result<i64> {
+    let (n,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM sessions WHERE ended_at IS NULL AND user_id IS NOT NULL AND expires_at > $1 AND last_seen_at > $2",
+    )
+    .bind(now)
+    .bind(now - idle_ms)
+    .fetch_one(conn)
+    .await?;
+    Ok(n)
+}
+
+/// Ends every live session of a user, except `keep` when given. Returns how many ended.
+pub async fn end_all_for_user(
+    conn: &mut Conn,
+    user_id: i64,
+    keep: Option<&str>,
+    reason: &str,
+    now: i64,
+) -> sqlx::Result<u64> {
+    sqlx::query(
+        "UPDATE sessions SET ended_at = $2, end_reason = $3 \
+         WHERE user_id = $1 AND ended_at IS NULL AND ($4 IS NULL OR id_hash <> $4)",
+    )
+    .bind(user_id)
+    .bind(now)
+    .bind(reason)
+    .bind(keep)
+    .execute(conn)
+    .await
+    .map(|r| r.rows_affected())
+}
+
+/// Sessions that still count: not ended, not expired, issued after both session watermarks.
+pub async fn count_live(
+    conn: &mut Conn,
+    now: i64,
+    idle_ms: i64,
+    instance_watermark: i64,
+) -> sqlx::Result<i64> {
+    let (n,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM sessions s JOIN users u ON u.id = s.user_id \
+         WHERE s.ended_at IS NULL AND s.expires_at > $1 AND s.last_seen_at > $2 AND s.created_at > $3 \
+           AND (u.sessions_revoked_before IS NULL OR s.created_at > u.sessions_revoked_before)",
+    )
+    .bind(now)
+    .bind(now - idle_ms)
+    .bind(instance_watermark)
+    .fetch_one(conn)
+    .await?;
+    Ok(n)
+}
+
+/// A user's sessions, newest first (live and recently ended).
+pub async fn for_user(conn: &mut Conn, user_id: i64, limit: i64) -> sqlx::Result<Vec<SessionRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM sessions WHERE user_id = $1 ORDER BY created_at DESC LIMIT $2"
+    ))
+    .bind(user_id)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+/// Ends one session of a given user (so an admin cannot end another user's session by id).
+pub async fn end_for_user(
+    conn: &mut Conn,
+    id_hash: &str,
+    user_id: i64,
+    reason: &str,
+    now: i64,
+) -> sqlx::Result<u64> {
+    sqlx::query("UPDATE sessions SET ended_at = $3, end_reason = $4 WHERE id_hash = $1 AND user_id = $2 AND ended_at IS NULL")
+        .bind(id_hash)
+        .bind(user_id)
+        .bind(now)
+        .bind(reason)
+        .execute(conn)
+        .await
+        .map(|r| r.rows_affected())
+}
+
+/// The newest issue time among a user's sessions (a per-user watermark must cover it).
+pub async fn newest_issue_time(conn: &mut Conn, user_id: i64) -> sqlx::Result<i64> {
+    let (n,): (Option<i64>,) =
+        sqlx::query_as("SELECT MAX(created_at) FROM sessions WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_one(conn)
+            .await?;
+    Ok(n.unwrap_or(0))
+}

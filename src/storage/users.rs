@@ -1,0 +1,250 @@
+//! SQL for the `users` table.
+
+use sqlx::FromRow;
+
+use super::Conn;
+
+/// A user row. Holds the password hash, so it is neither `Serialize` nor shown by `Debug`.
+#[derive(Clone, FromRow)]
+pub struct UserRow {
+    pub id: i64,
+    pub email: String,
+    pub name: Option<String>,
+    pub role: String,
+    pub password_hash: String,
+    pub password_set_at: i64,
+    pub created_at: i64,
+    pub disabled_at: Option<i64>,
+    pub password_compromised_at: Option<i64>,
+    pub password_compromised_by: Option<String>,
+    pub password_compromised_reason: Option<String>,
+    pub sessions_revoked_before: Option<i64>,
+    pub sessions_revoked_reason: Option<String>,
+}
+
+impl std::fmt::Debug for UserRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserRow")
+            .field("id", &self.id)
+            .field("email", &self.email)
+            .field("role", &self.role)
+            .field("password_hash", &"<redacted>")
+            .finish_non_exhaustive()
+    }
+}
+
+pub const COLUMNS: &str = "id, email, name, role, password_hash, password_set_at, created_at, disabled_at, \
+    password_compromised_at, password_compromised_by, password_compromised_reason, sessions_revoked_before, sessions_revoked_reason";
+
+pub struct NewUser<'a> {
+    pub email: &'a str,
+    pub email_normalized: &'a str,
+    pub role: &'a str,
+    pub password_hash: &'a str,
+    pub now: i64,
+}
+
+pub async fn insert(conn: &mut Conn, user: NewUser<'_>) -> sqlx::Result<i64> {
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO users (email, email_normalized, role, password_hash, password_set_at, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
+    )
+    .bind(user.email)
+    .bind(user.email_normalized)
+    .bind(user.role)
+    .bind(user.password_hash)
+    .bind(user.now)
+    .fetch_one(conn)
+    .await?;
+    Ok(id)
+}
+
+pub async fn find_by_email(
+    conn: &mut Conn,
+    email_normalized: &str,
+) -> sqlx::Result<Option<UserRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM users WHERE email_normalized = $1"
+    ))
+    .bind(email_normalized)
+    .fetch_optional(conn)
+    .await
+}
+
+pub async fn find_by_id(conn: &mut Conn, id: i64) -> sqlx::Result<Option<UserRow>> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct UserCounts {
+    pub total: i64,
+    pub admins: i64,
+    pub disabled: i64,
+}
+
+pub async fn counts(conn: &mut Conn) -> sqlx::Result<UserCounts> {
+    sqlx::query_as(
+        "SELECT COUNT(*) AS total, \
+                COALESCE(SUM(CASE WHEN role = 'admin' THEN 1 ELSE 0 END), 0) AS admins, \
+                COALESCE(SUM(CASE WHEN disabled_at IS NOT NULL THEN 1 ELSE 0 END), 0) AS disabled \
+         FROM users",
+    )
+    .fetch_one(conn)
+    .await
+}
+
+/// Replaces the password hash (and its set-at time).
+pub async fn set_password(
+    conn: &mut Conn,
+    id: i64,
+    password_hash: &str,
+    now: i64,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE users SET password_hash = $2, password_set_at = $3 WHERE id = $1")
+        .bind(id)
+        .bind(password_hash)
+        .bind(now)
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+/// The user's own password watermark: the current password (set at or before `at`) is compromised.
+pub async fn compromise_password(
+    conn: &mut Conn,
+    id: i64,
+    at: i64,
+    by: &str,
+    reason: &str,
+) -> sqlx::Result<u64> {
+    sqlx::query(
+        "UPDATE users SET password_compromised_at = $2, password_compromised_by = $3, password_compromised_reason = $4 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(at)
+    .bind(by)
+    .bind(reason)
+    .execute(conn)
+    .await
+    .map(|r| r.rows_affected())
+}
+
+/// The user's own session watermark: every session issued at or before `at` is signed out.
+pub async fn revoke_sessions(
+    conn: &mut Conn,
+    id: i64,
+    at: i64,
+    reason_code: &str,
+) -> sqlx::Result<u64> {
+    sqlx::query(
+        "UPDATE users SET sessions_revoked_before = $2, sessions_revoked_reason = $3 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(at)
+    .bind(reason_code)
+    .execute(conn)
+    .await
+    .map(|r| r.rows_affected())
+}
+
+pub async fn set_disabled(conn: &mut Conn, id: i64, disabled_at: Option<i64>) -> sqlx::Result<u64> {
+    sqlx::query("UPDATE users SET disabled_at = $2 WHERE id = $1")
+        .bind(id)
+        .bind(disabled_at)
+        .execute(conn)
+        .await
+        .map(|r| r.rows_affected())
+}
+
+/// Every account has a password in this version (no passwordless sign-in yet).
+pub async fn count_with_password(conn: &mut Conn) -> sqlx::Result<i64> {
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users")
+        .fetch_one(conn)
+        .await?;
+    Ok(n)
+}
+
+/// Filters for the admin users list.
+#[derive(Debug, Clone, Default)]
+pub struct UserFilter {
+    /// Prefix of the e-mail or of the name, lower-cased.
+    pub search: Option<String>,
+    pub role: Option<String>,
+    pub status: Option<UserStatus>,
+    /// Keyset cursor: only ids greater than this.
+    pub after_id: i64,
+    pub limit: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserStatus {
+    Active,
+    Compromised,
+    ResetPending,
+    Disabled,
+}
+
+/// One page of users in id order. Prefix search uses the e-mail and name indexes (a range scan),
+/// status filters are evaluated against the watermarks passed in, so the page stays cheap at a
+/// million users.
+pub async fn list(
+    conn: &mut Conn,
+    f: &UserFilter,
+    instance_password_watermark: i64,
+) -> sqlx::Result<Vec<UserRow>> {
+    // Placeholders are numbered as conditions are added, and bound in the same order.
+    let mut sql = format!("SELECT {COLUMNS} FROM users u WHERE u.id > $1");
+    let mut n = 1;
+    let mut next = || {
+        n += 1;
+        format!("${n}")
+    };
+    let mut uses_watermark = false;
+    if let Some(status) = f.status {
+        let compromised = |p: &str| {
+            format!("(u.password_set_at <= {p} OR u.password_set_at <= COALESCE(u.password_compromised_at, 0))")
+        };
+        let pending = "EXISTS (SELECT 1 FROM reset_codes r WHERE r.user_id = u.id)";
+        let clause = match status {
+            UserStatus::Disabled => " AND u.disabled_at IS NOT NULL".to_owned(),
+            UserStatus::Active => format!(
+                " AND u.disabled_at IS NULL AND NOT {}",
+                compromised(&next())
+            ),
+            UserStatus::Compromised => format!(
+                " AND u.disabled_at IS NULL AND {} AND NOT {pending}",
+                compromised(&next())
+            ),
+            UserStatus::ResetPending => format!(
+                " AND u.disabled_at IS NULL AND {} AND {pending}",
+                compromised(&next())
+            ),
+        };
+        uses_watermark = status != UserStatus::Disabled;
+        sql.push_str(&clause);
+    }
+    if f.role.is_some() {
+        sql.push_str(&format!(" AND u.role = {}", next()));
+    }
+    if f.search.is_some() {
+        let (lo, hi) = (next(), next());
+        sql.push_str(&format!(
+            " AND ((u.email_normalized >= {lo} AND u.email_normalized < {hi}) OR (u.name_normalized >= {lo} AND u.name_normalized < {hi}))"
+        ));
+    }
+    sql.push_str(&format!(" ORDER BY u.id LIMIT {}", next()));
+    let mut q = sqlx::query_as(&sql).bind(f.after_id);
+    if uses_watermark {
+        q = q.bind(instance_password_watermark);
+    }
+    if let Some(role) = &f.role {
+        q = q.bind(role.clone());
+    }
+    if let Some(search) = &f.search {
+        q = q.bind(search.clone()).bind(format!("{search}\u{10FFFF}"));
+    }
+    q.bind(f.limit).fetch_all(conn).await
+}

@@ -1,0 +1,45 @@
+use leptos::prelude::*;
+use leptos_router::components::A;
+
+use super::{use_viewer, ErrorPage};
+
+/// Renders its children for admins only: "Access denied" for members (the HTTP gate has set
+/// 403), "Sign in required" otherwise. Admin data still comes from server functions that check
+/// the role themselves.
+#[component]
+pub fn AdminOnly(children: ChildrenFn) -> impl IntoView {
+    let viewer = use_viewer();
+    view! {
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || {
+                let children = children.clone();
+                Suspend::new(async move {
+                    match viewer.await {
+                        Ok(Some(v)) if v.is_admin() => view! { <AdminNav/> {children()} }.into_any(),
+                        Ok(Some(_)) => view! {
+                            <ErrorPage code="403" title="Access denied">
+                                "You need administrator rights to view this page. If you think you should have them, ask an administrator of this Keywarden instance."
+                            </ErrorPage>
+                        }.into_any(),
+                        _ => view! {
+                            <ErrorPage code="401" title="Sign in required">"Sign in with an administrator account to continue."</ErrorPage>
+                        }.into_any(),
+                    }
+                })
+            }}
+        </Suspense>
+    }
+}
+
+#[component]
+fn AdminNav() -> impl IntoView {
+    view! {
+        <nav class="admin-nav" aria-label="Admin">
+            <A href="/admin" exact=true>"Overview"</A>
+            <A href="/admin/users">"Users"</A>
+            <A href="/admin/security">"Security"</A>
+            <A href="/admin/email">"E-mail"</A>
+            <A href="/admin/audit">"Audit trail"</A>
+        </nav>
+    }
+}

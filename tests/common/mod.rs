@@ -1,0 +1,337 @@
+//! Spawns the real application on port 0 with a fresh database per test, on SQLite or
+//! PostgreSQL, and offers request helpers.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use keywarden::clock::ManualClock;
+use keywarden::config::{Config, LogFormat};
+use keywarden::startup::Application;
+use keywarden::state::AppState;
+use reqwest::header::{HeaderMap, HeaderValue};
+use secrecy::SecretString;
+
+pub const PASSWORD: &str = "Vivid-Harbor-Lantern-2931";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs each named test body once on SQLite and once on PostgreSQL.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(app) = $crate::common::TestApp::spawn($crate::common::Db::Sqlite).await {
+                        super::$name(&app).await;
+                    }
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(app) = $crate::common::TestApp::spawn($crate::common::Db::Postgres).await {
+                        super::$name(&app).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub db: Db,
+    pub database_url: String,
+    pub clock: Arc<ManualClock>,
+    pub state: AppState,
+    /// A browser-like client: keeps cookies, sends a same-origin `Origin`, follows no redirects.
+    pub client: reqwest::Client,
+    _tempdir: Option<TempDir>,
+    pg_database: Option<(String, String)>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+/// A directory removed on drop.
+pub struct TempDir(pub std::path::PathBuf);
+
+impl TempDir {
+    pub fn new() -> Self {
+        let dir = std::env::temp_dir().join(format!("keywarden-test-{}", random_suffix()));
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        Self(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn random_suffix() -> String {
+    use rand::Rng;
+    let n: u64 = rand::rng().random();
+    format!("{n:016x}")
+}
+
+fn postgres_admin_url() -> String {
+    std::env::var("KEYWARDEN_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+fn ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// Creates a fresh PostgreSQL database and returns its URL, or `None` to skip (never under CI).
+async fn fresh_postgres_database() -> Option<(String, String, String)> {
+    if std::env::var("KEYWARDEN_TEST_SKIP_POSTGRES").is_ok() && !ci() {
+        eprintln!("PostgreSQL tests skipped (KEYWARDEN_TEST_SKIP_POSTGRES is set)");
+        return None;
+    }
+    use sqlx::Connection;
+    let admin_url = postgres_admin_url();
+    let mut conn = match sqlx::PgConnection::connect(&admin_url).await {
+        Ok(c) => c,
+        Err(e) => panic!("PostgreSQL is required for the tests ({admin_url}): {e}. Set KEYWARDEN_TEST_SKIP_POSTGRES=1 to skip outside CI."),
+    };
+    let name = format!("keywarden_test_{}", random_suffix());
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .expect("create test database");
+    let mut url = url::Url::parse(&admin_url).expect("postgres url");
+    url.set_path(&name);
+    Some((url.to_string(), admin_url, name))
+}
+
+impl TestApp {
+    pub async fn spawn(db: Db) -> Option<Self> {
+        Self::spawn_with(db, |_| {}).await
+    }
+
+    pub async fn spawn_with(db: Db, tweak: impl FnOnce(&mut Config)) -> Option<Self> {
+        let dir = TempDir::new();
+        let (database_url, pg_database) = match db {
+            Db::Sqlite => (
+                format!("sqlite://{}", dir.0.join("keywarden.db").display()),
+                None,
+            ),
+            Db::Postgres => {
+                let (url, admin, name) = fresh_postgres_database().await?;
+                (url, Some((admin, name)))
+            }
+        };
+        let mut config = Config {
+            database_url: SecretString::from(database_url.clone()),
+            listen: "127.0.0.1:0".into(),
+            base_url: url::Url::parse("http://127.0.0.1").unwrap(),
+            session_idle_timeout_secs: 30 * 60,
+            session_absolute_lifetime_secs: 12 * 60 * 60,
+            password_min_length: 12,
+            // Cheaper than production so the suite stays fast; the code path is the same.
+            argon2_memory_kib: 1024,
+            argon2_iterations: 1,
+            argon2_parallelism: 1,
+            max_concurrent_hashes: 2,
+            log_format: LogFormat::Pretty,
+            smtp: None,
+            mail_from: "Keywarden <no-reply@example.org>".into(),
+            mail_dir: dir.0.join("mail"),
+            outbox_max_attempts: 8,
+            password_reset_ttl_secs: 30 * 60,
+            mail_worker_enabled: true,
+        };
+        tweak(&mut config);
+        let clock = ManualClock::starting_now();
+        let app = Application::build(config, clock.clone())
+            .await
+            .expect("build application");
+        let port = app.port();
+        let state = app.state().clone();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(app.run_until(async move {
+            let _ = rx.await;
+        }));
+        let address = format!("http://127.0.0.1:{port}");
+        Some(Self {
+            client: browser_client(&address),
+            address,
+            db,
+            database_url,
+            clock,
+            state,
+            _tempdir: Some(dir),
+            pg_database,
+            shutdown: Some(tx),
+        })
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    /// A second, independent browser (its own cookie jar).
+    pub fn new_browser(&self) -> reqwest::Client {
+        browser_client(&self.address)
+    }
+
+    /// Calls a server function the way the hydrated page does (JSON answer, form-encoded body).
+    pub async fn call(
+        &self,
+        client: &reqwest::Client,
+        name: &str,
+        form: &[(&str, &str)],
+    ) -> reqwest::Response {
+        client
+            .post(self.url(&format!("/api/{name}")))
+            .header("Accept", "application/json")
+            .form(form)
+            .send()
+            .await
+            .expect("server function request")
+    }
+
+    pub async fn sign_up(
+        &self,
+        client: &reqwest::Client,
+        email: &str,
+        password: &str,
+    ) -> reqwest::Response {
+        self.call(
+            client,
+            "sign_up",
+            &[("email", email), ("password", password)],
+        )
+        .await
+    }
+
+    pub async fn sign_in(
+        &self,
+        client: &reqwest::Client,
+        email: &str,
+        password: &str,
+    ) -> reqwest::Response {
+        self.call(
+            client,
+            "sign_in",
+            &[("email", email), ("password", password), ("next", "")],
+        )
+        .await
+    }
+
+    /// Signs up and signs in a member in a new browser.
+    pub async fn member(&self, email: &str) -> reqwest::Client {
+        let browser = self.new_browser();
+        assert_eq!(self.sign_up(&browser, email, PASSWORD).await.status(), 200);
+        assert_eq!(self.sign_in(&browser, email, PASSWORD).await.status(), 200);
+        browser
+    }
+
+    /// Creates an admin through the real CLI binary and signs them in in a new browser.
+    pub async fn admin(&self, email: &str) -> reqwest::Client {
+        let out = self
+            .cli(&["admin", "create", "--email", email], Some(PASSWORD))
+            .await;
+        assert!(
+            out.status.success(),
+            "admin create failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let browser = self.new_browser();
+        assert_eq!(self.sign_in(&browser, email, PASSWORD).await.status(), 200);
+        browser
+    }
+
+    /// Runs the `keywarden` binary against this test's database.
+    pub async fn cli(&self, args: &[&str], stdin: Option<&str>) -> std::process::Output {
+        use tokio::io::AsyncWriteExt;
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_keywarden"))
+            .args(args)
+            .env("KEYWARDEN_DATABASE_URL", &self.database_url)
+            .env("KEYWARDEN_ARGON2_MEMORY_KIB", "1024")
+            .env("KEYWARDEN_ARGON2_ITERATIONS", "1")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run keywarden binary");
+        let mut input = child.stdin.take().unwrap();
+        if let Some(text) = stdin {
+            input
+                .write_all(format!("{text}\n").as_bytes())
+                .await
+                .unwrap();
+        }
+        drop(input);
+        child.wait_with_output().await.unwrap()
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        let (n,): (i64,) = sqlx::query_as(sql)
+            .fetch_one(self.state.store.pool())
+            .await
+            .expect("count query");
+        n
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some((admin_url, name)) = self.pg_database.take() {
+            // Drop the database from a separate runtime: Drop cannot await.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async move {
+                    use sqlx::Connection;
+                    if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url).await {
+                        let _ =
+                            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                                .execute(&mut conn)
+                                .await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+fn browser_client(address: &str) -> reqwest::Client {
+    let mut headers = HeaderMap::new();
+    headers.insert("Origin", HeaderValue::from_str(address).unwrap());
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .default_headers(headers)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+/// The value of the session cookie set by a response, if any.
+pub fn session_cookie(response: &reqwest::Response) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("keywarden_session="))
+        .and_then(|c| c.split(';').next())
+        .map(|kv| kv.trim_start_matches("keywarden_session=").to_owned())
+}
