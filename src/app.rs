@@ -14,7 +14,8 @@ use crate::features::home::HomePage;
 use crate::features::mail::pages::{MailAdminPage, TemplateEditorPage};
 use crate::features::security::pages::SecurityPage;
 use crate::features::users::pages::{UserDetailsPage, UsersPage};
-use crate::ui::{provide_viewer, NotFound, SiteHeader};
+use crate::features::devices::pages::{DevicesPage, Fallback};
+use crate::ui::{provide_viewer, SiteHeader};
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
@@ -55,13 +56,14 @@ fn Layout() -> impl IntoView {
     view! {
             <SiteHeader/>
             <main id="main" class="main">
-                <Routes fallback=NotFound>
+                <Routes fallback=Fallback>
                     <Route path=StaticSegment("") view=HomePage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("sign-in") view=SignInPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("sign-up") view=SignUpPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("forgot-password") view=ForgotPasswordPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("reset-password") view=ResetPasswordPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("account") view=AccountPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("account"), StaticSegment("devices")) view=DevicesPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("reset-task") view=ResetTaskPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("admin"), StaticSegment("users")) view=UsersPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("admin"), StaticSegment("users"), ParamSegment("id")) view=UserDetailsPage ssr=SsrMode::Async/>

@@ -40,6 +40,10 @@ pub struct Config {
     pub password_reset_ttl_secs: u64,
     /// Whether this node runs an outbox worker (several nodes may; leases keep them apart).
     pub mail_worker_enabled: bool,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (addresses or CIDR networks).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// A MaxMind-format City database for approximate sign-in locations (optional).
+    pub geoip_database: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -99,6 +103,8 @@ struct FileConfig {
     outbox_max_attempts: Option<u32>,
     password_reset_ttl_secs: Option<u64>,
     mail_worker_enabled: Option<bool>,
+    trusted_proxies: Option<Vec<String>>,
+    geoip_database: Option<PathBuf>,
 }
 
 /// Reads `KEYWARDEN_<NAME>` and parses it, naming the variable in the error.
@@ -233,6 +239,24 @@ impl Config {
             mail_worker_enabled: env_var("MAIL_WORKER_ENABLED")?
                 .or(f.mail_worker_enabled)
                 .unwrap_or(true),
+            trusted_proxies: {
+                let list: Vec<String> = match env_var::<String>("TRUSTED_PROXIES")? {
+                    Some(v) => v
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_owned)
+                        .collect(),
+                    None => f.trusted_proxies.unwrap_or_default(),
+                };
+                list.iter()
+                    .map(|s| crate::net::parse_net(s))
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| anyhow::anyhow!("trusted_proxies: {e}"))?
+            },
+            geoip_database: env_var::<PathBuf>("GEOIP_DATABASE")?
+                .or(f.geoip_database)
+                .filter(|p| !p.as_os_str().is_empty()),
         };
         config.check()?;
         Ok(config)
@@ -296,6 +320,15 @@ impl Config {
         self.base_url.scheme() == "https"
     }
 
+    /// The long-lived cookie that recognises a browser across sign-ins.
+    pub fn device_cookie_name(&self) -> &'static str {
+        if self.cookies_secure() {
+            "__Host-keywarden_device"
+        } else {
+            "keywarden_device"
+        }
+    }
+
     pub fn session_cookie_name(&self) -> &'static str {
         if self.cookies_secure() {
             "__Host-keywarden_session"
@@ -311,7 +344,8 @@ impl Config {
             "database_url = {db:?}\nlisten = {:?}\nbase_url = {:?}\nsession_idle_timeout_secs = {}\n\
              session_absolute_lifetime_secs = {}\npassword_min_length = {}\nargon2_memory_kib = {}\n\
              argon2_iterations = {}\nargon2_parallelism = {}\nmax_concurrent_hashes = {}\nlog_format = {:?}\n\
-             mail_from = {:?}\nmail_dir = {:?}\noutbox_max_attempts = {}\npassword_reset_ttl_secs = {}\nmail_worker_enabled = {}\n{}\
+             mail_from = {:?}\nmail_dir = {:?}\noutbox_max_attempts = {}\npassword_reset_ttl_secs = {}\nmail_worker_enabled = {}\n\
+             trusted_proxies = {:?}\ngeoip_database = {:?}\n{}\
              # derived: cookies_secure = {}, session_cookie_name = {:?}\n",
             self.listen,
             self.base_url.as_str(),
@@ -331,6 +365,14 @@ impl Config {
             self.outbox_max_attempts,
             self.password_reset_ttl_secs,
             self.mail_worker_enabled,
+            self.trusted_proxies
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+            self.geoip_database
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
             match &self.smtp {
                 None => "# smtp: not configured (mails are written to mail_dir)\n".to_owned(),
                 Some(s) => format!(

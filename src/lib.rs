@@ -16,7 +16,11 @@ pub mod config;
 #[cfg(feature = "ssr")]
 pub mod email;
 #[cfg(feature = "ssr")]
+pub mod geo;
+#[cfg(feature = "ssr")]
 pub mod http;
+#[cfg(feature = "ssr")]
+pub mod net;
 #[cfg(feature = "ssr")]
 pub mod ratelimit;
 #[cfg(feature = "ssr")]

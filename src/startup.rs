@@ -5,11 +5,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use axum::http::{header, HeaderValue};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, Method, Uri};
+use axum::response::Response;
 use axum::routing::get;
 use axum::{middleware, Router};
 use leptos::prelude::*;
-use leptos_axum::{file_and_error_handler_with_context, generate_route_list, LeptosRoutes};
+use leptos_axum::{
+    file_and_error_handler_with_context, generate_route_list, AxumRouteListing, LeptosRoutes,
+};
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Notify};
@@ -25,10 +29,10 @@ use crate::email::{transport, worker::Worker};
 use crate::features::auth::PasswordHasher;
 use crate::features::security::watermarks::SecurityCache;
 use crate::features::sessions::DbSessionStore;
-use crate::http::{csrf, gate, headers, health};
+use crate::http::{client, csrf, gate, headers, health};
 use crate::ratelimit::RateLimiter;
 use crate::state::AppState;
-use crate::storage::{sessions, Store};
+use crate::storage::{devices, sessions, Store};
 
 /// Ended sessions stay listed (with their reason) this long before they are forgotten.
 const ENDED_SESSION_RETENTION_MS: i64 = 30 * 24 * 60 * 60 * 1000;
@@ -44,10 +48,15 @@ impl AppState {
             config.argon2_parallelism,
             config.max_concurrent_hashes,
         )?;
+        let geo = match &config.geoip_database {
+            Some(path) => crate::geo::GeoIp::open(path)?,
+            None => crate::geo::GeoIp::disabled(),
+        };
         let config = Arc::new(config);
         let security = SecurityCache::load(&store, config.clone()).await?;
         Ok(Self {
             config,
+            geo: Arc::new(geo),
             security,
             store,
             clock,
@@ -68,6 +77,41 @@ fn leptos_options() -> LeptosOptions {
         .site_root(var("LEPTOS_SITE_ROOT", "target/site"))
         .site_pkg_dir(var("LEPTOS_SITE_PKG_DIR", "pkg"))
         .build()
+}
+
+/// The page routes, generated once per process. Generating them renders the app with resource
+/// loading switched off by a process-wide flag (leptos_server's `SuppressResourceLoad`): a page
+/// rendered meanwhile by another server in the same process (the test suite runs several) would
+/// wait forever on its resources. Once is also all a process needs.
+fn route_list() -> Vec<AxumRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<AxumRouteListing>> = std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
+type PageFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Response> + Send>>;
+
+/// Paths no route claims: static files, the "This wasn't me" page at the path administrators
+/// chose (rendered whole before it is sent, status 200), and "Page not found" (404).
+fn fallback<C, S, V>(
+    context: C,
+    app_shell: S,
+) -> impl Fn(State<AppState>, Uri, Request) -> PageFuture + Clone + Send + 'static
+where
+    C: Fn() + Clone + Send + Sync + 'static,
+    S: Fn() -> V + Clone + Send + Sync + 'static,
+    V: IntoView + 'static,
+{
+    let alert_page = leptos_axum::render_app_async_with_context(context.clone(), app_shell);
+    let not_found = file_and_error_handler_with_context::<AppState, _>(context, shell);
+    move |State(state): State<AppState>, uri: Uri, req: Request| {
+        let is_alert_page = req.method() == Method::GET
+            && uri.path() == state.security.get().device_alert_path;
+        if is_alert_page {
+            Box::pin(alert_page(req))
+        } else {
+            not_found(uri, State(state), req)
+        }
+    }
 }
 
 pub fn router(state: AppState) -> Router {
@@ -100,18 +144,20 @@ pub fn router(state: AppState) -> Router {
         |name, value| SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value));
 
     Router::new()
-        .leptos_routes_with_context(&state, generate_route_list(App), context.clone(), app_shell)
+        .leptos_routes_with_context(&state, route_list(), context.clone(), app_shell.clone())
         .merge(crate::features::audit::export::router())
-        .fallback(file_and_error_handler_with_context::<AppState, _>(
-            context, shell,
-        ))
+        .fallback(fallback(context, app_shell))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             gate::resolve_viewer,
         ))
         .layer(sessions)
+        .layer(middleware::from_fn_with_state(state.clone(), client::identify))
         .layer(middleware::from_fn_with_state(state.clone(), csrf::guard))
-        .layer(middleware::from_fn(headers::protect_token_pages))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            headers::protect_token_pages,
+        ))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .layer(header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
@@ -194,10 +240,16 @@ async fn sweep_sessions(state: AppState, mut stop: watch::Receiver<bool>) {
         }
         let result = async {
             let mut conn = state.store.pool().acquire().await?;
+            let snap = state.security.get();
+            if snap.row.sessions_revoked_before > 0 {
+                sessions::settle_instance_sign_out(&mut conn, snap.row.sessions_revoked_before)
+                    .await?;
+            }
+            devices::sweep_alerts(&mut conn, state.now(), ENDED_SESSION_RETENTION_MS).await?;
             sessions::sweep(
                 &mut conn,
                 state.now(),
-                state.security.get().idle_ms,
+                snap.idle_ms,
                 ENDED_SESSION_RETENTION_MS,
             )
             .await

@@ -27,6 +27,8 @@ pub struct AppState {
     pub mail_wake: Arc<Notify>,
     /// Watermarks and runtime security settings, held in memory for cheap session checks.
     pub security: SecurityCache,
+    /// Approximate locations of sign-ins (unknown everywhere without a database).
+    pub geo: Arc<crate::geo::GeoIp>,
 }
 
 impl AppState {

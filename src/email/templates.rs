@@ -12,13 +12,15 @@ pub enum MailKind {
     PasswordReset,
     PasswordChanged,
     ResetCode,
+    NewDevice,
 }
 
 impl MailKind {
-    pub const ALL: [MailKind; 3] = [
+    pub const ALL: [MailKind; 4] = [
         MailKind::PasswordReset,
         MailKind::PasswordChanged,
         MailKind::ResetCode,
+        MailKind::NewDevice,
     ];
 
     pub fn key(self) -> &'static str {
@@ -26,6 +28,7 @@ impl MailKind {
             MailKind::PasswordReset => "password_reset",
             MailKind::PasswordChanged => "password_changed",
             MailKind::ResetCode => "reset_code",
+            MailKind::NewDevice => "new_device",
         }
     }
 
@@ -38,6 +41,7 @@ impl MailKind {
             MailKind::PasswordReset => "Password reset link",
             MailKind::PasswordChanged => "Password changed",
             MailKind::ResetCode => "Reset-password code",
+            MailKind::NewDevice => "Sign-in from a new device",
         }
     }
 
@@ -75,6 +79,22 @@ impl MailKind {
                 ("code", "the 6-digit code"),
                 ("expires_in_minutes", "how long the code is valid"),
             ],
+            MailKind::NewDevice => &[
+                COMMON[0],
+                COMMON[1],
+                COMMON[2],
+                COMMON[3],
+                ("signed_in_at", "when the sign-in happened (UTC)"),
+                ("device_type", "desktop, smartphone, tablet..."),
+                ("browser", "browser and version"),
+                ("os", "operating system"),
+                ("ip", "the IP address of the sign-in"),
+                ("location", "approximate location, or \"unknown\""),
+                ("method", "how the user signed in"),
+                ("not_me_url", "the single-use \"This wasn't me\" link"),
+                ("expires_in_days", "how long that link works"),
+                ("devices_url", "the user's Devices page"),
+            ],
         }
     }
 
@@ -97,6 +117,18 @@ impl MailKind {
                 "forgot_url": "https://id.example.org/forgot-password",
             }),
             MailKind::ResetCode => json!({"code": "493027", "expires_in_minutes": 10}),
+            MailKind::NewDevice => json!({
+                "signed_in_at": "2026-11-22 09:30 UTC",
+                "device_type": "Desktop",
+                "browser": "Firefox 132",
+                "os": "Linux",
+                "ip": "203.0.113.7",
+                "location": "Lyon, France",
+                "method": "Password",
+                "not_me_url": "https://id.example.org/unauthorized-sign-in?token=sample-token",
+                "expires_in_days": 7,
+                "devices_url": "https://id.example.org/account/devices",
+            }),
         };
         if let (Some(map), Value::Object(more)) = (v.as_object_mut(), extra) {
             map.extend(more);
@@ -156,6 +188,24 @@ pub fn default_template(kind: MailKind) -> Template {
 <p>The code expires in {{ expires_in_minutes }} minutes and works once.</p>
 <p style="color:#4a5568"><strong>Didn't try to sign in?</strong> Someone knows your old password. Don't share this code with anyone{% if support_email %} and tell us at {{ support_email }}{% endif %}.</p>"#,
             "Confirm it is you\n\nYour {{ product_name }} password (account {{ user_email }}) must be changed before you can continue. To prove this mailbox is yours, enter this code:\n\n    {{ code }}\n\nThe code expires in {{ expires_in_minutes }} minutes and works once.\n\nDidn't try to sign in? Someone knows your old password. Don't share this code with anyone{% if support_email %} and tell us at {{ support_email }}{% endif %}.\n",
+        ),
+        MailKind::NewDevice => (
+            "New sign-in to your {{ product_name }} account",
+            r#"<h1 style="font-size:20px;margin:0 0 16px">Sign-in from a new device</h1>
+<p>Your {{ product_name }} account <strong>{{ user_email }}</strong> was just used to sign in from a device it has not been used on before.</p>
+<table role="presentation" cellpadding="0" cellspacing="0" style="margin:16px 0;border-collapse:collapse">
+<tr><td style="padding:4px 16px 4px 0;color:#4a5568">When</td><td style="padding:4px 0">{{ signed_in_at }}</td></tr>
+<tr><td style="padding:4px 16px 4px 0;color:#4a5568">Device</td><td style="padding:4px 0">{{ device_type }}</td></tr>
+<tr><td style="padding:4px 16px 4px 0;color:#4a5568">Browser</td><td style="padding:4px 0">{{ browser }}</td></tr>
+<tr><td style="padding:4px 16px 4px 0;color:#4a5568">Operating system</td><td style="padding:4px 0">{{ os }}</td></tr>
+<tr><td style="padding:4px 16px 4px 0;color:#4a5568">IP address</td><td style="padding:4px 0">{{ ip }}</td></tr>
+<tr><td style="padding:4px 16px 4px 0;color:#4a5568">Location</td><td style="padding:4px 0">{{ location }}</td></tr>
+<tr><td style="padding:4px 16px 4px 0;color:#4a5568">Sign-in method</td><td style="padding:4px 0">{{ method }}</td></tr>
+</table>
+<p>If this was you, there is nothing to do.</p>
+<p style="margin:24px 0"><a href="{{ not_me_url }}" style="background:#b91c1c;color:#fff;padding:12px 20px;border-radius:8px;text-decoration:none;font-weight:600">This wasn't me — sign out that device</a></p>
+<p style="color:#4a5568">The link works once, for {{ expires_in_days }} days, and signs out only that device. You can review every device signed in to your account at <a href="{{ devices_url }}">{{ devices_url }}</a>.{% if support_email %} Questions? Write to {{ support_email }}.{% endif %}</p>"#,
+            "Sign-in from a new device\n\nYour {{ product_name }} account {{ user_email }} was just used to sign in from a device it has not been used on before.\n\nWhen: {{ signed_in_at }}\nDevice: {{ device_type }}\nBrowser: {{ browser }}\nOperating system: {{ os }}\nIP address: {{ ip }}\nLocation: {{ location }}\nSign-in method: {{ method }}\n\nIf this was you, there is nothing to do.\n\nThis wasn't me — sign out that device:\n{{ not_me_url }}\n\nThe link works once, for {{ expires_in_days }} days, and signs out only that device. Review every device signed in to your account: {{ devices_url }}{% if support_email %}\nQuestions? Write to {{ support_email }}.{% endif %}\n",
         ),
     };
     Template {

@@ -15,19 +15,15 @@ pub fn HomePage() -> impl IntoView {
                 "Keywarden is your self-hosted sign-in service. When passwords leak, administrators can set them as "
                 "compromised and sign sessions out instantly, and every action is recorded."
             </p>
-            <Suspense fallback=|| ()>
-                {move || Suspend::new(async move {
-                    match viewer.await {
-                        Ok(Some(_)) => view! { <p><A href="/account" attr:class="btn btn-primary">"Go to your account"</A></p> }.into_any(),
-                        _ => view! {
-                            <p class="hero-actions">
-                                <A href="/sign-in" attr:class="btn btn-primary">"Sign in"</A>
-                                <A href="/sign-up" attr:class="btn btn-secondary">"Create account"</A>
-                            </p>
-                        }.into_any(),
-                    }
-                })}
-            </Suspense>
+            {move || match viewer.get() {
+                Some(_) => view! { <p><A href="/account" attr:class="btn btn-primary">"Go to your account"</A></p> }.into_any(),
+                None => view! {
+                    <p class="hero-actions">
+                        <A href="/sign-in" attr:class="btn btn-primary">"Sign in"</A>
+                        <A href="/sign-up" attr:class="btn btn-secondary">"Create account"</A>
+                    </p>
+                }.into_any(),
+            }}
         </section>
     }
 }

@@ -1,6 +1,7 @@
 pub mod admin;
 pub mod audit;
 pub mod auth;
+pub mod devices;
 pub mod home;
 pub mod mail;
 pub mod security;

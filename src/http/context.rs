@@ -1,9 +1,6 @@
 //! What a server function may ask of the current request. Permission helpers are meant to be the
 //! first line of every server function that needs them.
 
-use std::net::SocketAddr;
-
-use axum::extract::ConnectInfo;
 use http::request::Parts;
 use leptos::prelude::*;
 use leptos_axum::ResponseOptions;
@@ -58,21 +55,12 @@ pub async fn session() -> Result<Session> {
         .map_err(|e| AppError::internal(anyhow::anyhow!("session layer missing: {e}")))
 }
 
-/// The client's IP (the TCP peer) and user agent, for sessions and the audit trail.
+/// The client's IP (through trusted proxies), user agent and device, for sessions and the audit
+/// trail.
 pub fn request_meta() -> RequestMeta {
-    let Some(parts) = use_context::<Parts>() else {
-        return RequestMeta::default();
-    };
-    let ip = parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string());
-    let ua = parts
-        .headers
-        .get(http::header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(|s| s.chars().take(512).collect());
-    RequestMeta { ip, user_agent: ua }
+    use_context::<Parts>()
+        .map(|p| super::client::meta_of(&p))
+        .unwrap_or_default()
 }
 
 /// Gives a failed server function the HTTP status that matches its error. A plain form post

@@ -19,12 +19,15 @@ fn needs_sign_in(path: &str) -> bool {
         .any(|p| path == *p || path.starts_with(&format!("{p}/")))
 }
 
-/// What a session restricted to the reset-password task may reach.
-fn task_may_reach(path: &str) -> bool {
+/// What a session restricted to the reset-password task may reach (the "This wasn't me" page
+/// too: its link is the credential, not the session).
+fn task_may_reach(path: &str, alert_path: &str) -> bool {
     path == "/reset-task"
         || path.starts_with("/api/reset_task_")
         || path == "/api/sign_out"
         || path == "/api/whoami"
+        || path == alert_path
+        || path.starts_with("/api/device_alert_")
 }
 
 fn is_admin_page(path: &str) -> bool {
@@ -58,7 +61,7 @@ pub async fn resolve_viewer(
         return Redirect::to(&format!("/sign-in?next={next}")).into_response();
     }
     // A restricted session may only do the reset-password task.
-    if viewer.as_ref().is_some_and(|v| v.reset_required) && !task_may_reach(&path) {
+    if viewer.as_ref().is_some_and(|v| v.reset_required) && !task_may_reach(&path, &state.security.get().device_alert_path) {
         if is_page {
             return Redirect::to("/reset-task").into_response();
         }

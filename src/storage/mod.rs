@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod bench;
+pub mod devices;
 pub mod outbox;
 pub mod resets;
 pub mod security;

@@ -17,13 +17,17 @@ pub struct SecurityRow {
     pub session_idle_timeout_secs: Option<i64>,
     pub session_absolute_lifetime_secs: Option<i64>,
     pub version: i64,
+    pub new_device_alerts_enabled: i64,
+    pub alert_on_new_country: i64,
+    pub device_alert_path: Option<String>,
 }
 
 pub async fn load(conn: &mut Conn) -> sqlx::Result<SecurityRow> {
     sqlx::query_as(
         "SELECT passwords_compromised_before, passwords_compromised_by, passwords_compromised_reason, \
                 sessions_revoked_before, sessions_revoked_by, sessions_revoked_reason, reset_task_enabled, \
-                password_min_length, session_idle_timeout_secs, session_absolute_lifetime_secs, version \
+                password_min_length, session_idle_timeout_secs, session_absolute_lifetime_secs, version, \
+                new_device_alerts_enabled, alert_on_new_country, device_alert_path \
          FROM security_state WHERE id = 1",
     )
     .fetch_one(conn)
@@ -78,6 +82,24 @@ pub async fn update_settings(
     .bind(min_length)
     .bind(idle_secs)
     .bind(absolute_secs)
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+pub async fn update_alert_settings(
+    conn: &mut Conn,
+    enabled: bool,
+    on_new_country: bool,
+    path: &str,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE security_state SET new_device_alerts_enabled = $1, alert_on_new_country = $2, \
+         device_alert_path = $3, version = version + 1 WHERE id = 1",
+    )
+    .bind(i64::from(enabled))
+    .bind(i64::from(on_new_country))
+    .bind(path)
     .execute(conn)
     .await
     .map(|_| ())

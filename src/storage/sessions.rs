@@ -16,9 +16,12 @@ pub struct SessionRow {
     pub user_agent: Option<String>,
     pub ended_at: Option<i64>,
     pub end_reason: Option<String>,
+    pub public_id: Option<String>,
+    pub device_hash: Option<String>,
+    pub location: Option<String>,
 }
 
-const COLUMNS: &str = "id_hash, user_id, data, created_at, last_seen_at, expires_at, ip, user_agent, ended_at, end_reason";
+const COLUMNS: &str = "id_hash, user_id, data, created_at, last_seen_at, expires_at, ip, user_agent, ended_at, end_reason, public_id, device_hash, location";
 
 pub struct NewSession<'a> {
     pub id_hash: &'a str,
@@ -28,13 +31,16 @@ pub struct NewSession<'a> {
     pub expires_at: i64,
     pub ip: Option<&'a str>,
     pub user_agent: Option<&'a str>,
+    pub public_id: Option<&'a str>,
+    pub device_hash: Option<&'a str>,
+    pub location: Option<&'a str>,
 }
 
 /// Inserts a new row; fails with a unique violation if the id is taken.
 pub async fn insert(conn: &mut Conn, s: NewSession<'_>) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO sessions (id_hash, user_id, data, created_at, last_seen_at, expires_at, ip, user_agent) \
-         VALUES ($1, $2, $3, $4, $4, $5, $6, $7)",
+        "INSERT INTO sessions (id_hash, user_id, data, created_at, last_seen_at, expires_at, ip, user_agent, \
+         public_id, device_hash, location) VALUES ($1, $2, $3, $4, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(s.id_hash)
     .bind(s.user_id)
@@ -43,6 +49,9 @@ pub async fn insert(conn: &mut Conn, s: NewSession<'_>) -> sqlx::Result<()> {
     .bind(s.expires_at)
     .bind(s.ip)
     .bind(s.user_agent)
+    .bind(s.public_id)
+    .bind(s.device_hash)
+    .bind(s.location)
     .execute(conn)
     .await
     .map(|_| ())
@@ -93,6 +102,19 @@ pub async fn end(conn: &mut Conn, id_hash: &str, reason: &str, now: i64) -> sqlx
         .execute(conn)
         .await
         .map(|r| r.rows_affected())
+}
+
+/// Records on the rows the sessions an instance-wide sign-out ended (the sign-out itself wrote one
+/// row; this catches the session rows up in the background, so lists show the real reason).
+pub async fn settle_instance_sign_out(conn: &mut Conn, at: i64) -> sqlx::Result<u64> {
+    sqlx::query(
+        "UPDATE sessions SET ended_at = $1, end_reason = 'instance_sign_out' \
+         WHERE ended_at IS NULL AND user_id IS NOT NULL AND created_at <= $1",
+    )
+    .bind(at)
+    .execute(conn)
+    .await
+    .map(|r| r.rows_affected())
 }
 
 /// Marks sessions past their absolute or idle limit as expired, and forgets rows that ended
@@ -152,6 +174,27 @@ pub async fn end_all_for_user(
     .map(|r| r.rows_affected())
 }
 
+/// Ends every live session of a user but the one with public id (or legacy id hash) `keep`.
+pub async fn end_all_except(
+    conn: &mut Conn,
+    user_id: i64,
+    keep: &str,
+    reason: &str,
+    now: i64,
+) -> sqlx::Result<u64> {
+    sqlx::query(
+        "UPDATE sessions SET ended_at = $2, end_reason = $3 \
+         WHERE user_id = $1 AND ended_at IS NULL AND COALESCE(public_id, id_hash) <> $4",
+    )
+    .bind(user_id)
+    .bind(now)
+    .bind(reason)
+    .bind(keep)
+    .execute(conn)
+    .await
+    .map(|r| r.rows_affected())
+}
+
 /// Sessions that still count: not ended, not expired, issued after both session watermarks.
 pub async fn count_live(
     conn: &mut Conn,
@@ -183,16 +226,20 @@ pub async fn for_user(conn: &mut Conn, user_id: i64, limit: i64) -> sqlx::Result
     .await
 }
 
-/// Ends one session of a given user (so an admin cannot end another user's session by id).
+/// Ends one session of a given user, by its public id (so nobody can end another user's session
+/// by guessing). Rows written before public ids existed are found by their id hash.
 pub async fn end_for_user(
     conn: &mut Conn,
-    id_hash: &str,
+    key: &str,
     user_id: i64,
     reason: &str,
     now: i64,
 ) -> sqlx::Result<u64> {
-    sqlx::query("UPDATE sessions SET ended_at = $3, end_reason = $4 WHERE id_hash = $1 AND user_id = $2 AND ended_at IS NULL")
-        .bind(id_hash)
+    sqlx::query(
+        "UPDATE sessions SET ended_at = $3, end_reason = $4 \
+         WHERE (public_id = $1 OR (public_id IS NULL AND id_hash = $1)) AND user_id = $2 AND ended_at IS NULL",
+    )
+        .bind(key)
         .bind(user_id)
         .bind(now)
         .bind(reason)

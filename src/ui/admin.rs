@@ -9,25 +9,20 @@ use super::{use_viewer, ErrorPage};
 #[component]
 pub fn AdminOnly(children: ChildrenFn) -> impl IntoView {
     let viewer = use_viewer();
+    // Only a change of access re-renders the page (not a refreshed but equal user).
+    let access = Memo::new(move |_| viewer.with(|v| v.as_ref().map(|v| v.is_admin())));
     view! {
-        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || {
-                let children = children.clone();
-                Suspend::new(async move {
-                    match viewer.await {
-                        Ok(Some(v)) if v.is_admin() => view! { <AdminNav/> {children()} }.into_any(),
-                        Ok(Some(_)) => view! {
-                            <ErrorPage code="403" title="Access denied">
-                                "You need administrator rights to view this page. If you think you should have them, ask an administrator of this Keywarden instance."
-                            </ErrorPage>
-                        }.into_any(),
-                        _ => view! {
-                            <ErrorPage code="401" title="Sign in required">"Sign in with an administrator account to continue."</ErrorPage>
-                        }.into_any(),
-                    }
-                })
-            }}
-        </Suspense>
+        {move || match access.get() {
+            Some(true) => view! { <AdminNav/> {children()} }.into_any(),
+            Some(false) => view! {
+                <ErrorPage code="403" title="Access denied">
+                    "You need administrator rights to view this page. If you think you should have them, ask an administrator of this Keywarden instance."
+                </ErrorPage>
+            }.into_any(),
+            None => view! {
+                <ErrorPage code="401" title="Sign in required">"Sign in with an administrator account to continue."</ErrorPage>
+            }.into_any(),
+        }}
     }
 }
 

@@ -2,24 +2,66 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
 
-use crate::error::AppError;
-use crate::features::auth::{whoami, SignOut, Viewer};
+use crate::features::auth::{SignOut, Viewer};
 
-/// The signed-in user, loaded once per page (blocking, so SSR and hydration agree).
+/// The signed-in user. The server renders with the user its request gate resolved and ships it
+/// to the browser with the page ([`SharedValue`]), so SSR and hydration agree without a
+/// `Suspense`; in the browser it is re-read after every navigation, so the header and pages follow
+/// sign-in, sign-out and revocation without a full reload.
+///
+/// A plain signal rather than a resource on purpose: one resource awaited by several `Suspense`
+/// boundaries (header, page, admin guard) intermittently left SSR responses hanging.
 #[derive(Clone, Copy)]
-pub struct ViewerResource(pub Resource<Result<Option<Viewer>, AppError>>);
+pub struct CurrentViewer(pub RwSignal<Option<Viewer>>);
 
-/// Must be called inside the router: the user is re-read whenever the path changes.
+/// Must be called inside the router.
 pub fn provide_viewer() {
-    let location = leptos_router::hooks::use_location();
-    provide_context(ViewerResource(Resource::new_blocking(
-        move || location.pathname.get(),
-        |_| whoami(),
-    )));
+    let initial = SharedValue::new(server_viewer).into_inner();
+    let viewer = RwSignal::new(initial);
+    #[cfg(feature = "hydrate")]
+    refresh_on_navigation(viewer);
+    provide_context(CurrentViewer(viewer));
 }
 
-pub fn use_viewer() -> Resource<Result<Option<Viewer>, AppError>> {
-    expect_context::<ViewerResource>().0
+#[cfg(feature = "ssr")]
+fn server_viewer() -> Option<Viewer> {
+    crate::http::context::viewer()
+}
+
+#[cfg(not(feature = "ssr"))]
+fn server_viewer() -> Option<Viewer> {
+    None
+}
+
+/// Re-reads the user whenever the path changes (not on the first, hydrating run). Answers that
+/// arrive after a later navigation started are dropped.
+#[cfg(feature = "hydrate")]
+fn refresh_on_navigation(viewer: RwSignal<Option<Viewer>>) {
+    use std::cell::Cell;
+    use std::rc::Rc;
+    let location = leptos_router::hooks::use_location();
+    let generation = Rc::new(Cell::new(0u64));
+    Effect::new(move |previous: Option<String>| {
+        let path = location.pathname.get();
+        if previous.is_some_and(|p| p != path) {
+            let current = generation.get() + 1;
+            generation.set(current);
+            let generation = Rc::clone(&generation);
+            leptos::task::spawn_local(async move {
+                if let Ok(v) = crate::features::auth::whoami().await {
+                    // Setting an equal value would re-render everything that depends on it.
+                    if generation.get() == current && viewer.get_untracked() != v {
+                        viewer.set(v);
+                    }
+                }
+            });
+        }
+        path
+    });
+}
+
+pub fn use_viewer() -> Signal<Option<Viewer>> {
+    expect_context::<CurrentViewer>().0.into()
 }
 
 #[component]
@@ -34,24 +76,20 @@ pub fn SiteHeader() -> impl IntoView {
                 <span>"Keywarden"</span>
             </A>
             <nav aria-label="Main">
-                <Suspense fallback=|| ()>
-                    {move || Suspend::new(async move {
-                        match viewer.await {
-                            Ok(Some(v)) => view! {
-                                {v.is_admin().then(|| view! { <A href="/admin">"Admin console"</A> })}
-                                {(!v.reset_required).then(|| view! { <A href="/account">"Account"</A> })}
-                                <span class="nav-user">{v.email.clone()}</span>
-                                <ActionForm action=sign_out attr:class="inline-form">
-                                    <button type="submit" class="btn btn-ghost">"Sign out"</button>
-                                </ActionForm>
-                            }.into_any(),
-                            _ => view! {
-                                <A href="/sign-in">"Sign in"</A>
-                                <A href="/sign-up" attr:class="btn btn-primary btn-small">"Create account"</A>
-                            }.into_any(),
-                        }
-                    })}
-                </Suspense>
+                {move || match viewer.get() {
+                    Some(v) => view! {
+                        {v.is_admin().then(|| view! { <A href="/admin">"Admin console"</A> })}
+                        {(!v.reset_required).then(|| view! { <A href="/account">"Account"</A> })}
+                        <span class="nav-user">{v.email.clone()}</span>
+                        <ActionForm action=sign_out attr:class="inline-form">
+                            <button type="submit" class="btn btn-ghost">"Sign out"</button>
+                        </ActionForm>
+                    }.into_any(),
+                    None => view! {
+                        <A href="/sign-in">"Sign in"</A>
+                        <A href="/sign-up" attr:class="btn btn-primary btn-small">"Create account"</A>
+                    }.into_any(),
+                }}
             </nav>
         </header>
     }

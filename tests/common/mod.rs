@@ -150,6 +150,8 @@ impl TestApp {
             outbox_max_attempts: 8,
             password_reset_ttl_secs: 30 * 60,
             mail_worker_enabled: true,
+            trusted_proxies: Vec::new(),
+            geoip_database: None,
         };
         tweak(&mut config);
         let clock = ManualClock::starting_now();

@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{header, request::Parts, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -17,7 +17,6 @@ use tokio::sync::mpsc;
 use tower_http::services::fs::AsyncReadBody;
 
 use super::query::{self, ExportPlan, EXPORT_BATCH};
-use super::service::RequestMeta;
 use super::{AuditEntryDto, AuditFilter};
 use crate::features::auth::Viewer;
 use crate::state::AppState;
@@ -82,7 +81,7 @@ async fn export(State(state): State<AppState>, parts: Parts, format: Format) -> 
         return (StatusCode::BAD_REQUEST, "Invalid filters.").into_response();
     };
     let plan =
-        match query::start_export(&state, &admin, &filter, format.name(), &meta_of(&parts)).await {
+        match query::start_export(&state, &admin, &filter, format.name(), &crate::http::client::meta_of(&parts)).await {
             Ok(plan) => plan,
             Err(e) => {
                 return (
@@ -114,19 +113,6 @@ async fn export(State(state): State<AppState>, parts: Parts, format: Format) -> 
     }
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
-}
-
-fn meta_of(parts: &Parts) -> RequestMeta {
-    let ip = parts
-        .extensions
-        .get::<ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0.ip().to_string());
-    let user_agent = parts
-        .headers
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(|s| s.chars().take(512).collect());
-    RequestMeta { ip, user_agent }
 }
 
 /// Writes batch after batch into the response. A read failure ends the response with an error, so

@@ -45,6 +45,8 @@ impl Actor {
 pub struct RequestMeta {
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// SHA-256 of the browser's device cookie.
+    pub device: Option<String>,
 }
 
 #[derive(Debug, Clone)]

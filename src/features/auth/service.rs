@@ -12,7 +12,10 @@ use crate::error::{AppError, Result};
 use crate::features::audit::{self, Actor, Event, RequestMeta};
 use crate::features::auth::Viewer;
 use crate::features::security::watermarks;
-use crate::features::sessions::{hash_session_id, ResetTask, SessionAuth, AUTH_KEY};
+use crate::features::devices::service as devices;
+use crate::features::sessions::{
+    hash_session_id, new_session_key, ResetTask, SessionAuth, AUTH_KEY,
+};
 use crate::state::AppState;
 use crate::storage::{self, sessions, users};
 
@@ -195,7 +198,8 @@ pub async fn complete_sign_in(
 }
 
 /// Starts a fresh session for the user under a new id (no fixation), stamped after every
-/// watermark. `task` makes it a restricted session.
+/// watermark. `task` makes it a restricted session. The device is remembered and, when it is new
+/// for the user, the new-device alert is queued in the same transaction.
 pub async fn start_session(
     state: &AppState,
     session: &Session,
@@ -203,14 +207,41 @@ pub async fn start_session(
     meta: &RequestMeta,
     task: Option<ResetTask>,
 ) -> Result<()> {
-    session.cycle_id().await?;
     let now = state.now();
+    let key = new_session_key();
+    let location = meta
+        .ip
+        .as_deref()
+        .and_then(|ip| ip.parse().ok())
+        .and_then(|ip| state.geo.locate(ip));
+    let method = if task.is_some() {
+        "Password (a password reset is required)"
+    } else {
+        "Password"
+    };
+    let mut tx = state.store.begin().await.context("begin sign-in")?;
+    let sign_in = devices::SignIn {
+        user,
+        key: &key,
+        at: now,
+        method,
+        location: location.as_ref(),
+    };
+    let alerted = devices::record_sign_in(&mut tx, state, sign_in, meta).await?;
+    tx.commit().await.context("commit sign-in")?;
+    if alerted {
+        state.mail_wake.notify_one();
+    }
+    session.cycle_id().await?;
     let auth = SessionAuth {
         user_id: user.id,
+        key,
         issued_at: watermarks::fresh_time(now, Some(user), &state.security.get()),
         authenticated_at: now,
         ip: meta.ip.clone(),
         user_agent: meta.user_agent.clone(),
+        device: meta.device.clone(),
+        location: location.and_then(|l| l.label()),
         task,
     };
     session.insert(AUTH_KEY, auth).await?;
@@ -232,8 +263,15 @@ pub async fn reissue_session(state: &AppState, session: &Session) -> Result<()> 
     let user = users::find_by_id(&mut conn, auth.user_id)
         .await
         .context("load user")?;
+    // The old row is replaced, not signed out: lists leave it out.
+    if let Some(id) = session.id() {
+        sessions::end(&mut conn, &hash_session_id(&id), "reissued", state.now())
+            .await
+            .context("retire the old session row")?;
+    }
     drop(conn);
     session.cycle_id().await?;
+    auth.key = new_session_key();
     auth.issued_at = watermarks::fresh_time(state.now(), user.as_ref(), &state.security.get());
     session.insert(AUTH_KEY, auth).await?;
     Ok(())

@@ -18,6 +18,11 @@ pub struct SecuritySettings {
     pub sessions_revoked_before: Option<i64>,
     pub sessions_revoked_by: Option<String>,
     pub sessions_revoked_reason: Option<String>,
+    pub new_device_alerts: bool,
+    pub alert_on_new_country: bool,
+    pub device_alert_path: String,
+    /// Whether a GeoIP database is configured (locations and new-country alerts need one).
+    pub geoip_enabled: bool,
 }
 
 /// What an instance-wide action touches.
@@ -177,6 +182,32 @@ pub async fn save_security_settings(
                 &state,
                 &super::service::Operator::admin(&admin),
                 &new,
+                &request_meta(),
+            )
+            .await
+        }
+        .await,
+    )
+}
+
+/// Requires: admin. The new-device alert: on/off, also on a new country, and the path of the
+/// "This wasn't me" page its links open.
+#[server(endpoint = "admin_save_alert_settings")]
+pub async fn save_alert_settings(
+    new_device_alerts: Option<String>,
+    alert_on_new_country: Option<String>,
+    device_alert_path: String,
+) -> Result<(), AppError> {
+    use crate::http::context::{request_meta, require_admin, respond, state};
+    respond(
+        async {
+            let admin = require_admin()?;
+            super::service::save_alert_settings(
+                &state()?,
+                &super::service::Operator::admin(&admin),
+                new_device_alerts.is_some(),
+                alert_on_new_country.is_some(),
+                &device_alert_path,
                 &request_meta(),
             )
             .await

@@ -3,7 +3,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use super::{
-    get_security_overview, CompromiseAllPasswords, SaveSecuritySettings, SecurityOverview,
+    get_security_overview, CompromiseAllPasswords, SaveAlertSettings, SaveSecuritySettings, SecurityOverview,
     SignOutEveryone, COMPROMISE_ALL_PHRASE, SIGN_OUT_ALL_PHRASE,
 };
 use crate::error::AppError;
@@ -18,10 +18,17 @@ pub fn SecurityPage() -> impl IntoView {
 #[component]
 fn Security() -> impl IntoView {
     let settings = ServerAction::<SaveSecuritySettings>::new();
+    let alerts = ServerAction::<SaveAlertSettings>::new();
     let query = use_query_map();
     // The dangerous actions redirect here with `?done=…`: re-read then too, not only after a save.
     let overview = Resource::new(
-        move || (settings.version().get(), query.read().get("done")),
+        move || {
+            (
+                settings.version().get(),
+                alerts.version().get(),
+                query.read().get("done"),
+            )
+        },
         |_| get_security_overview(),
     );
     let done = Signal::derive(move || {
@@ -41,7 +48,7 @@ fn Security() -> impl IntoView {
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match overview.await {
-                    Ok(o) => view! { <IncidentPanel o=o.clone()/> <SettingsPanel o=o action=settings/> }.into_any(),
+                    Ok(o) => view! { <IncidentPanel o=o.clone()/> <SettingsPanel o=o.clone() action=settings/> <AlertPanel o=o action=alerts/> }.into_any(),
                     Err(e) => view! { <p class="alert alert-error" role="alert">{e.to_string()}</p> }.into_any(),
                 }
             })}
@@ -228,6 +235,41 @@ fn SettingsPanel(o: SecurityOverview, action: ServerAction<SaveSecuritySettings>
                     {field_error(value, "session_absolute_lifetime_hours")}
                 </div>
                 <p><button type="submit" class="btn btn-primary">"Save rules"</button></p>
+            </ActionForm>
+        </section>
+    }
+}
+
+#[component]
+fn AlertPanel(o: SecurityOverview, action: ServerAction<SaveAlertSettings>) -> impl IntoView {
+    let s = o.settings;
+    let value = Signal::derive(move || action.value().get());
+    let saved = Signal::derive(move || {
+        matches!(value.get(), Some(Ok(()))).then_some("New-device alert settings saved.")
+    });
+    view! {
+        <section class="panel" aria-labelledby="alerts-heading">
+            <h2 id="alerts-heading">"New-device sign-in alerts"</h2>
+            <p class="muted">"A user who signs in from a browser they have not used before gets an e-mail with the device, IP address, location and time, and a single-use link that signs that device out. Edit the mail under E-mail → templates."</p>
+            <Notice message=saved/>
+            <FormError message=Signal::derive(move || value.get().and_then(|r| r.err()).and_then(|e| e.form_message()))/>
+            <ActionForm action=action attr:class="form form-wide" attr:novalidate=true>
+                <label class="check">
+                    <input type="checkbox" name="new_device_alerts" checked=s.new_device_alerts/>
+                    " Send the \"Sign-in from a new device\" e-mail"
+                </label>
+                <label class="check">
+                    <input type="checkbox" name="alert_on_new_country" checked=s.alert_on_new_country/>
+                    " Also when a known device signs in from a country not seen before for that user"
+                    {(!s.geoip_enabled).then(|| view! { <span class="muted">" (needs a GeoIP database: set KEYWARDEN_GEOIP_DATABASE)"</span> })}
+                </label>
+                <div class="field">
+                    <label for="device_alert_path">"Path of the \"This wasn't me\" page"</label>
+                    <p class="field-hint">"Links in alert e-mails open this page. Links already sent keep working only while the path stays the same."</p>
+                    <input id="device_alert_path" name="device_alert_path" value=s.device_alert_path.clone()/>
+                    {field_error(value, "device_alert_path")}
+                </div>
+                <p><button type="submit" class="btn btn-primary">"Save alert settings"</button></p>
             </ActionForm>
         </section>
     }

@@ -171,19 +171,22 @@ pub async fn guard_dangerous(
         admin.user_id,
         admin.authenticated_at,
         password.as_deref().unwrap_or(""),
+        STEP_UP_WINDOW_MS,
     )
     .await?;
     Ok(reason)
 }
 
-/// Step-up: the admin's password, unless they proved it in the last five minutes.
+/// Step-up: the user's password, unless they proved it within `window_ms` (five minutes for
+/// instance-wide actions).
 pub async fn check_step_up(
     state: &AppState,
     user_id: i64,
     authenticated_at: i64,
     password: &str,
+    window_ms: i64,
 ) -> Result<()> {
-    if password.is_empty() && state.now() - authenticated_at <= STEP_UP_WINDOW_MS {
+    if password.is_empty() && state.now() - authenticated_at <= window_ms {
         return Ok(());
     }
     let mut conn = state
@@ -228,7 +231,71 @@ pub fn settings(state: &AppState) -> SecuritySettings {
             .then_some(s.row.sessions_revoked_before),
         sessions_revoked_by: s.row.sessions_revoked_by.clone(),
         sessions_revoked_reason: s.row.sessions_revoked_reason.clone(),
+        new_device_alerts: s.new_device_alerts,
+        alert_on_new_country: s.alert_on_new_country,
+        device_alert_path: s.device_alert_path.clone(),
+        geoip_enabled: state.geo.is_enabled(),
     }
+}
+
+/// First path segments the application itself uses: the alert page cannot take them.
+const RESERVED_SEGMENTS: [&str; 14] = [
+    "api", "pkg", "admin", "account", "sign-in", "sign-up", "sign-out", "forgot-password",
+    "reset-password", "reset-task", "healthz", "readyz", "favicon.svg", "audit",
+];
+
+/// A path for the "This wasn't me" page: one segment of lowercase letters, digits and dashes.
+pub fn check_alert_path(raw: &str) -> Result<String> {
+    let path = raw.trim();
+    let segment = path.strip_prefix('/').unwrap_or(path);
+    let well_formed = (2..=64).contains(&segment.len())
+        && segment
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !segment.starts_with('-');
+    if !well_formed {
+        return Err(AppError::field(
+            "device_alert_path",
+            "Use one path segment of 2 to 64 lowercase letters, digits and dashes, such as /unauthorized-sign-in.",
+        ));
+    }
+    if RESERVED_SEGMENTS.contains(&segment) {
+        return Err(AppError::field(
+            "device_alert_path",
+            format!("/{segment} is already used by Keywarden: choose another path."),
+        ));
+    }
+    Ok(format!("/{segment}"))
+}
+
+pub async fn save_alert_settings(
+    state: &AppState,
+    op: &Operator,
+    enabled: bool,
+    on_new_country: bool,
+    path: &str,
+    meta: &RequestMeta,
+) -> Result<()> {
+    let path = check_alert_path(path)?;
+    let mut tx = state.store.begin().await.context("begin")?;
+    security::update_alert_settings(&mut tx, enabled, on_new_country, &path)
+        .await
+        .context("save alert settings")?;
+    let event = Event {
+        actor: op.actor.clone(),
+        action: "settings.device_alerts_updated",
+        target_user_id: None,
+        reason: None,
+        details: json!({
+            "new_device_alerts": enabled,
+            "alert_on_new_country": on_new_country,
+            "device_alert_path": path,
+        }),
+    };
+    audit::record(&mut tx, state.now(), meta, event).await?;
+    tx.commit().await.context("commit")?;
+    state.security_changed().await?;
+    Ok(())
 }
 
 pub async fn save_settings(

@@ -23,6 +23,10 @@ pub struct Snapshot {
     pub idle_ms: i64,
     pub absolute_ms: i64,
     pub reset_task_enabled: bool,
+    pub new_device_alerts: bool,
+    pub alert_on_new_country: bool,
+    /// Path of the "This wasn't me" page that new-device alert links open.
+    pub device_alert_path: String,
 }
 
 impl Snapshot {
@@ -43,6 +47,12 @@ impl Snapshot {
                 config.session_absolute_lifetime_secs,
             )),
             reset_task_enabled: row.reset_task_enabled != 0,
+            new_device_alerts: row.new_device_alerts_enabled != 0,
+            alert_on_new_country: row.alert_on_new_country != 0,
+            device_alert_path: row
+                .device_alert_path
+                .clone()
+                .unwrap_or_else(|| crate::features::devices::DEFAULT_ALERT_PATH.to_owned()),
             row,
         }
     }

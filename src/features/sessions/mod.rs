@@ -3,4 +3,6 @@
 
 mod store;
 
-pub use store::{hash_session_id, DbSessionStore, ResetTask, SessionAuth, AUTH_KEY};
+pub use store::{
+    hash_session_id, new_session_key, DbSessionStore, ResetTask, SessionAuth, AUTH_KEY,
+};

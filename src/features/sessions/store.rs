@@ -25,12 +25,22 @@ const TOUCH_EVERY_MS: i64 = 60_000;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SessionAuth {
     pub user_id: i64,
+    /// The session's public id: what pages, admin actions and alert links refer to (the
+    /// cookie's id is a secret and only its hash is stored).
+    #[serde(default)]
+    pub key: String,
     /// When this session was issued: compared with the session watermarks.
     pub issued_at: i64,
     /// When the user last proved their password (for step-up checks).
     pub authenticated_at: i64,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// SHA-256 of the browser's device cookie.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
+    /// Approximate location ("Lyon, France") when a GeoIP database is configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
     /// Present while the session is restricted to the reset-password task.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task: Option<ResetTask>,
@@ -41,6 +51,11 @@ pub struct SessionAuth {
 pub struct ResetTask {
     /// Set once this session proved control of the account's e-mail with the code.
     pub email_verified: bool,
+}
+
+/// A new public session id: 128 random bits, hex.
+pub fn new_session_key() -> String {
+    hex::encode(rand::random::<[u8; 16]>())
 }
 
 /// The id is a bearer secret: only its SHA-256 is stored.
@@ -108,6 +123,9 @@ impl SessionStore for DbSessionStore {
                 expires_at: now.saturating_add(absolute_ms),
                 ip: auth.as_ref().and_then(|a| a.ip.as_deref()),
                 user_agent: auth.as_ref().and_then(|a| a.user_agent.as_deref()),
+                public_id: auth.as_ref().map(|a| a.key.as_str()).filter(|k| !k.is_empty()),
+                device_hash: auth.as_ref().and_then(|a| a.device.as_deref()),
+                location: auth.as_ref().and_then(|a| a.location.as_deref()),
             };
             match sessions::insert(&mut conn, row).await {
                 Ok(()) => return Ok(()),

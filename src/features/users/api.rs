@@ -41,18 +41,6 @@ pub struct PasswordStatus {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SessionItem {
-    /// SHA-256 of the session id (the id itself is never stored).
-    pub key: String,
-    pub device: String,
-    pub ip: Option<String>,
-    pub created_at: i64,
-    pub last_seen_at: i64,
-    pub active: bool,
-    pub state: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HistoryItem {
     pub at: i64,
     pub action: String,
@@ -72,7 +60,9 @@ pub struct UserDetails {
     pub disabled_at: Option<i64>,
     pub is_self: bool,
     pub password: PasswordStatus,
-    pub sessions: Vec<SessionItem>,
+    /// Live sessions, then those ended in the last 30 days (the user's Devices page shows the same).
+    pub sessions: Vec<crate::features::devices::DeviceSession>,
+    pub ended_sessions: Vec<crate::features::devices::DeviceSession>,
     pub history: Vec<HistoryItem>,
 }
 

@@ -1,4 +1,7 @@
 use leptos::prelude::*;
+
+use crate::features::devices::pages::{DeviceTable, EndedTable};
+use crate::features::devices::DeviceSession;
 use leptos_meta::Title;
 use leptos_router::components::{Form, A};
 use leptos_router::hooks::{use_params_map, use_query_map};
@@ -248,27 +251,18 @@ fn Details(
         </div>
         <section class="panel" aria-labelledby="sessions-heading">
             <h2 id="sessions-heading">"Sessions"</h2>
-            <table class="table" aria-label="Sessions">
-                <thead><tr><th scope="col">"Device"</th><th scope="col">"IP"</th><th scope="col">"Signed in"</th><th scope="col">"Last active"</th><th scope="col">"State"</th><th scope="col"><span class="visually-hidden">"Actions"</span></th></tr></thead>
-                <tbody>
-                    {d.sessions.into_iter().map(|s| view! {
-                        <tr>
-                            <td>{s.device.clone()}</td>
-                            <td>{s.ip.clone().unwrap_or_default()}</td>
-                            <td>{utc(s.created_at)}</td>
-                            <td>{utc(s.last_seen_at)}</td>
-                            <td>{s.state.clone()}</td>
-                            <td>{s.active.then(|| view! {
-                                <ActionForm action=revoke>
-                                    <input type="hidden" name="user_id" value=uid.to_string()/>
-                                    <input type="hidden" name="session" value=s.key.clone()/>
-                                    <button type="submit" class="btn btn-small btn-secondary" aria-label=format!("Sign out session on {}", s.device)>"Sign out"</button>
-                                </ActionForm>
-                            })}</td>
-                        </tr>
-                    }).collect_view()}
-                </tbody>
-            </table>
+            <DeviceTable sessions=d.sessions action=move |s: DeviceSession| view! {
+                <ActionForm action=revoke attr:class="inline-form">
+                    <input type="hidden" name="user_id" value=uid.to_string()/>
+                    <input type="hidden" name="session" value=s.key.clone()/>
+                    <button type="submit" class="btn btn-small btn-secondary"
+                        aria-label=format!("Sign out session on {} ({}), signed in {}", s.browser, s.os, utc(s.created_at))>
+                        "Sign out"
+                    </button>
+                </ActionForm>
+            }/>
+            <h3>"Ended in the last 30 days"</h3>
+            <EndedTable sessions=d.ended_sessions/>
         </section>
         <section class="panel" aria-labelledby="history-heading">
             <h2 id="history-heading">"History"</h2>

@@ -6,7 +6,7 @@ use anyhow::Context;
 use serde_json::json;
 
 use super::{
-    CompromiseInfo, HistoryItem, PasswordStatus, SessionItem, UserDetails, UserListItem,
+    CompromiseInfo, HistoryItem, PasswordStatus, UserDetails, UserListItem,
     UserListPage,
 };
 use crate::error::{AppError, Result};
@@ -14,7 +14,7 @@ use crate::features::audit::{self, Event, RequestMeta};
 use crate::features::auth::{reset, Viewer};
 use crate::features::security::service::{check_reason, Operator};
 use crate::features::security::watermarks::{
-    password_compromise, session_revocation, Scope, Snapshot,
+    password_compromise, Scope, Snapshot,
 };
 use crate::state::AppState;
 use crate::storage::users::{self, UserFilter, UserRow, UserStatus};
@@ -108,22 +108,8 @@ async fn load(conn: &mut Conn, id: i64) -> Result<UserRow> {
         .ok_or_else(|| AppError::field("user", "No such user."))
 }
 
-fn device_of(user_agent: Option<&str>) -> String {
-    let Some(ua) = user_agent.filter(|u| !u.is_empty()) else {
-        return "Unknown device".into();
-    };
-    match woothee::parser::Parser::new().parse(ua) {
-        Some(r) if r.name != "UNKNOWN" => {
-            let version = r.version.split('.').next().unwrap_or_default();
-            format!("{} {} on {} ({})", r.name, version, r.os, r.category).replace("  ", " ")
-        }
-        _ => ua.chars().take(60).collect(),
-    }
-}
-
 pub async fn details(state: &AppState, admin: &Viewer, id: i64) -> Result<UserDetails> {
     let snap = state.security.get();
-    let now = state.now();
     let mut conn = state
         .store
         .pool()
@@ -169,41 +155,8 @@ pub async fn details(state: &AppState, admin: &Viewer, id: i64) -> Result<UserDe
         );
         resolved.push((c, u.password_set_at));
     }
-    let rows = sessions::for_user(&mut conn, u.id, 50)
-        .await
-        .context("load sessions")?;
-    let session_items = rows
-        .into_iter()
-        .map(|s| {
-            let revoked = session_revocation(s.created_at, &u, &snap);
-            let expired = now >= s.expires_at || now - s.last_seen_at >= snap.idle_ms;
-            let (active, label) = match (&s.end_reason, s.ended_at, revoked, expired) {
-                (Some(reason), Some(at), _, _) => (
-                    false,
-                    format!(
-                        "Ended {}: {}",
-                        crate::ui::format::utc(at),
-                        crate::ui::format::end_reason(reason)
-                    ),
-                ),
-                (_, _, Some(reason), _) => (
-                    false,
-                    format!("Ended: {}", crate::ui::format::end_reason(&reason)),
-                ),
-                (_, _, _, true) => (false, "Ended: Expired".to_owned()),
-                _ => (true, "Active".to_owned()),
-            };
-            SessionItem {
-                key: s.id_hash,
-                device: device_of(s.user_agent.as_deref()),
-                ip: s.ip,
-                created_at: s.created_at,
-                last_seen_at: s.last_seen_at,
-                active,
-                state: label,
-            }
-        })
-        .collect();
+    let (session_items, ended_sessions) =
+        crate::features::devices::service::sessions_of(&mut conn, state, &u, "").await?;
     let history = audit_store::recent(&mut conn, Some(u.id), 50)
         .await
         .context("load history")?
@@ -231,6 +184,7 @@ pub async fn details(state: &AppState, admin: &Viewer, id: i64) -> Result<UserDe
             resolved,
         },
         sessions: session_items,
+        ended_sessions,
         history,
     })
 }

@@ -20,23 +20,19 @@ pub fn AccountPage() -> impl IntoView {
         <section class="card">
             <h1>"Your account"</h1>
             <crate::ui::Notice message=changed/>
-            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match viewer.await {
-                        Ok(Some(v)) => view! {
-                            <p class="lead">"Signed in as " <strong>{v.email.clone()}</strong></p>
-                            <dl class="facts">
-                                <div><dt>"Role"</dt><dd>{if v.is_admin() { "Administrator" } else { "Member" }}</dd></div>
-                            </dl>
-                            {v.is_admin().then(|| view! {
-                                <p><A href="/admin" attr:class="btn btn-secondary">"Admin console"</A></p>
-                            })}
-                        }.into_any(),
-                        Ok(None) => view! { <p>"You are not signed in. " <A href="/sign-in">"Sign in"</A></p> }.into_any(),
-                        Err(e) => view! { <p class="alert alert-error" role="alert">{e.to_string()}</p> }.into_any(),
-                    }
-                })}
-            </Suspense>
+            {move || match viewer.get() {
+                Some(v) => view! {
+                    <p class="lead">"Signed in as " <strong>{v.email.clone()}</strong></p>
+                    <dl class="facts">
+                        <div><dt>"Role"</dt><dd>{if v.is_admin() { "Administrator" } else { "Member" }}</dd></div>
+                    </dl>
+                    <p class="hero-actions">
+                        <A href="/account/devices" attr:class="btn btn-secondary">"Devices"</A>
+                        {v.is_admin().then(|| view! { <A href="/admin" attr:class="btn btn-secondary">"Admin console"</A> })}
+                    </p>
+                }.into_any(),
+                None => view! { <p>"You are not signed in. " <A href="/sign-in">"Sign in"</A></p> }.into_any(),
+            }}
             <ActionForm action=sign_out attr:class="form-actions">
                 <button type="submit" class="btn btn-secondary">"Sign out"</button>
             </ActionForm>

@@ -1,0 +1,136 @@
+//! SQL for device recognition and new-device alert links.
+
+use sqlx::FromRow;
+
+use super::Conn;
+
+/// Records a sign-in from a device; returns true when the user had never used it before.
+pub async fn remember_device(
+    conn: &mut Conn,
+    user_id: i64,
+    device_hash: &str,
+    now: i64,
+) -> sqlx::Result<bool> {
+    let seen = sqlx::query(
+        "UPDATE known_devices SET last_seen_at = $3 WHERE user_id = $1 AND device_hash = $2",
+    )
+    .bind(user_id)
+    .bind(device_hash)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if seen > 0 {
+        return Ok(false);
+    }
+    sqlx::query(
+        "INSERT INTO known_devices (user_id, device_hash, first_seen_at, last_seen_at) VALUES ($1, $2, $3, $3)",
+    )
+    .bind(user_id)
+    .bind(device_hash)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(true)
+}
+
+pub async fn count_devices(conn: &mut Conn, user_id: i64) -> sqlx::Result<i64> {
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM known_devices WHERE user_id = $1")
+        .bind(user_id)
+        .fetch_one(conn)
+        .await?;
+    Ok(n)
+}
+
+pub async fn count_countries(conn: &mut Conn, user_id: i64) -> sqlx::Result<i64> {
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM known_countries WHERE user_id = $1")
+        .bind(user_id)
+        .fetch_one(conn)
+        .await?;
+    Ok(n)
+}
+
+/// Records a sign-in from a country; returns true when it is new for the user.
+pub async fn remember_country(
+    conn: &mut Conn,
+    user_id: i64,
+    country: &str,
+    now: i64,
+) -> sqlx::Result<bool> {
+    let inserted = sqlx::query(
+        "INSERT INTO known_countries (user_id, country, first_seen_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (user_id, country) DO NOTHING",
+    )
+    .bind(user_id)
+    .bind(country)
+    .bind(now)
+    .execute(conn)
+    .await?
+    .rows_affected();
+    Ok(inserted > 0)
+}
+
+pub async fn insert_alert(
+    conn: &mut Conn,
+    token_hash: &str,
+    user_id: i64,
+    session_key: &str,
+    now: i64,
+    expires_at: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO device_alerts (token_hash, user_id, session_public_id, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(token_hash)
+    .bind(user_id)
+    .bind(session_key)
+    .bind(now)
+    .bind(expires_at)
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct AlertRow {
+    pub user_id: i64,
+    pub session_public_id: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+}
+
+pub async fn find_alert(conn: &mut Conn, token_hash: &str) -> sqlx::Result<Option<AlertRow>> {
+    sqlx::query_as(
+        "SELECT user_id, session_public_id, created_at, expires_at, used_at FROM device_alerts WHERE token_hash = $1",
+    )
+    .bind(token_hash)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Spends a live link: one statement, so two presses cannot both succeed.
+pub async fn use_alert(
+    conn: &mut Conn,
+    token_hash: &str,
+    now: i64,
+) -> sqlx::Result<Option<AlertRow>> {
+    sqlx::query_as(
+        "UPDATE device_alerts SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 \
+         RETURNING user_id, session_public_id, created_at, expires_at, used_at",
+    )
+    .bind(token_hash)
+    .bind(now)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Forgets links that expired more than `retain_ms` ago.
+pub async fn sweep_alerts(conn: &mut Conn, now: i64, retain_ms: i64) -> sqlx::Result<u64> {
+    sqlx::query("DELETE FROM device_alerts WHERE expires_at < $1")
+        .bind(now - retain_ms)
+        .execute(conn)
+        .await
+        .map(|r| r.rows_affected())
+}
