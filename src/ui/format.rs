@@ -57,7 +57,9 @@ mod tests {
 /// Why a session ended, in words.
 pub fn end_reason(code: &str) -> &'static str {
     match code {
-        "signed_out" => "Signed out",
+        "signed_out" => "Signed out by you",
+        "signed_out_from_device" => "Signed out from another device",
+        "reported_not_me" => "Reported as not me from the alert e-mail",
         "expired" => "Expired",
         "password_changed" => "Password changed",
         "signed_out_by_admin" => "Signed out by an administrator",
