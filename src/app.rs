@@ -10,11 +10,11 @@ use crate::features::audit::pages::AuditTrailPage;
 use crate::features::auth::pages::{
     AccountPage, ForgotPasswordPage, ResetPasswordPage, ResetTaskPage, SignInPage, SignUpPage,
 };
+use crate::features::devices::pages::{DevicesPage, Fallback};
 use crate::features::home::HomePage;
 use crate::features::mail::pages::{MailAdminPage, TemplateEditorPage};
 use crate::features::security::pages::SecurityPage;
 use crate::features::users::pages::{UserDetailsPage, UsersPage};
-use crate::features::devices::pages::{DevicesPage, Fallback};
 use crate::ui::{provide_viewer, SiteHeader};
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {

@@ -88,3 +88,194 @@ impl GeoIp {
         (location != Location::default()).then_some(location)
     }
 }
+
+/// A tiny MaxMind-format City database built in memory, for tests and demonstrations (the
+/// format: maxmind.github.io/MaxMind-DB). IPv4 networks only; maps, strings and integers.
+#[doc(hidden)]
+pub mod fixture {
+    use std::net::Ipv4Addr;
+
+    enum V<'a> {
+        Str(&'a str),
+        Uint(u8, u64),
+        Map(Vec<(&'a str, V<'a>)>),
+        Array(Vec<V<'a>>),
+    }
+
+    fn control(out: &mut Vec<u8>, kind: u8, size: usize) {
+        let size = u8::try_from(size)
+            .ok()
+            .filter(|s| *s < 29)
+            .expect("short values only");
+        if kind <= 7 {
+            out.push((kind << 5) | size);
+        } else {
+            out.push(size);
+            out.push(kind - 7);
+        }
+    }
+
+    fn encode(out: &mut Vec<u8>, v: &V) {
+        match v {
+            V::Str(s) => {
+                control(out, 2, s.len());
+                out.extend_from_slice(s.as_bytes());
+            }
+            V::Uint(kind, n) => {
+                let bytes = n.to_be_bytes();
+                let skip = bytes.iter().take_while(|b| **b == 0).count();
+                control(out, *kind, 8 - skip);
+                out.extend_from_slice(&bytes[skip..]);
+            }
+            V::Map(pairs) => {
+                control(out, 7, pairs.len());
+                for (k, v) in pairs {
+                    encode(out, &V::Str(k));
+                    encode(out, v);
+                }
+            }
+            V::Array(items) => {
+                control(out, 11, items.len());
+                for item in items {
+                    encode(out, item);
+                }
+            }
+        }
+    }
+
+    /// One entry: an IPv4 network ("203.0.113.0/24"), its city, country and ISO code.
+    pub struct Place<'a> {
+        pub network: &'a str,
+        pub city: &'a str,
+        pub country: &'a str,
+        pub iso_code: &'a str,
+    }
+
+    pub fn city_database(places: &[Place]) -> Vec<u8> {
+        const EMPTY: u32 = u32::MAX;
+        enum Rec {
+            Node(u32),
+            Data(u32),
+            Empty,
+        }
+        let mut nodes: Vec<[Rec; 2]> = vec![[Rec::Empty, Rec::Empty]];
+        let mut data = Vec::new();
+        for p in places {
+            let (ip, prefix) = p.network.split_once('/').expect("CIDR network");
+            let ip = u32::from(ip.parse::<Ipv4Addr>().expect("IPv4 network"));
+            let prefix: usize = prefix.parse().expect("prefix length");
+            let offset = u32::try_from(data.len()).unwrap_or(EMPTY);
+            let record = V::Map(vec![
+                (
+                    "city",
+                    V::Map(vec![("names", V::Map(vec![("en", V::Str(p.city))]))]),
+                ),
+                (
+                    "country",
+                    V::Map(vec![
+                        ("iso_code", V::Str(p.iso_code)),
+                        ("names", V::Map(vec![("en", V::Str(p.country))])),
+                    ]),
+                ),
+            ]);
+            encode(&mut data, &record);
+            let mut node = 0usize;
+            for depth in 0..prefix {
+                let bit = ((ip >> (31 - depth)) & 1) as usize;
+                if depth + 1 == prefix {
+                    nodes[node][bit] = Rec::Data(offset);
+                } else {
+                    node = match nodes[node][bit] {
+                        Rec::Node(n) => n as usize,
+                        _ => {
+                            nodes.push([Rec::Empty, Rec::Empty]);
+                            let n = nodes.len() - 1;
+                            nodes[node][bit] = Rec::Node(u32::try_from(n).unwrap_or(EMPTY));
+                            n
+                        }
+                    };
+                }
+            }
+        }
+        let node_count = u32::try_from(nodes.len()).unwrap_or(EMPTY);
+        let mut out = Vec::new();
+        for pair in &nodes {
+            for rec in pair {
+                let value = match rec {
+                    Rec::Node(n) => *n,
+                    Rec::Data(offset) => node_count + 16 + offset,
+                    Rec::Empty => node_count,
+                };
+                out.extend_from_slice(&value.to_be_bytes()[1..]);
+            }
+        }
+        out.extend_from_slice(&[0; 16]);
+        out.extend_from_slice(&data);
+        out.extend_from_slice(b"\xAB\xCD\xEFMaxMind.com");
+        let metadata = V::Map(vec![
+            ("binary_format_major_version", V::Uint(5, 2)),
+            ("binary_format_minor_version", V::Uint(5, 0)),
+            ("build_epoch", V::Uint(9, 1_700_000_000)),
+            ("database_type", V::Str("Keywarden-Fixture-City")),
+            ("description", V::Map(vec![("en", V::Str("test fixture"))])),
+            ("ip_version", V::Uint(5, 4)),
+            ("languages", V::Array(vec![V::Str("en")])),
+            ("node_count", V::Uint(6, u64::from(node_count))),
+            ("record_size", V::Uint(5, 24)),
+        ]);
+        encode(&mut out, &metadata);
+        out
+    }
+
+    /// Lyon, France (203.0.113.0/24), Berlin, Germany (198.51.100.0/24) and Toronto, Canada
+    /// (192.0.2.0/24).
+    pub fn sample() -> Vec<u8> {
+        city_database(&[
+            Place {
+                network: "203.0.113.0/24",
+                city: "Lyon",
+                country: "France",
+                iso_code: "FR",
+            },
+            Place {
+                network: "198.51.100.0/24",
+                city: "Berlin",
+                country: "Germany",
+                iso_code: "DE",
+            },
+            Place {
+                network: "192.0.2.0/24",
+                city: "Toronto",
+                country: "Canada",
+                iso_code: "CA",
+            },
+        ])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_covered_address_gets_city_and_country() {
+        let geo = GeoIp::from_bytes(fixture::sample()).unwrap();
+        let here = geo.locate("203.0.113.9".parse().unwrap()).unwrap();
+        assert_eq!(here.label().as_deref(), Some("Lyon, France"));
+        assert_eq!(here.country_code.as_deref(), Some("FR"));
+        let there = geo.locate("198.51.100.200".parse().unwrap()).unwrap();
+        assert_eq!(there.label().as_deref(), Some("Berlin, Germany"));
+    }
+
+    #[test]
+    fn an_uncovered_address_or_no_database_is_unknown() {
+        let geo = GeoIp::from_bytes(fixture::sample()).unwrap();
+        assert_eq!(geo.locate("192.0.3.1".parse().unwrap()), None);
+        assert_eq!(geo.locate("127.0.0.1".parse().unwrap()), None);
+        assert_eq!(
+            GeoIp::disabled().locate("203.0.113.9".parse().unwrap()),
+            None
+        );
+        assert!(GeoIp::from_bytes(b"not a database".to_vec()).is_err());
+    }
+}

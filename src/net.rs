@@ -64,15 +64,25 @@ mod tests {
             client_ip(ip("203.0.113.9"), ["198.51.100.1"], &trusted),
             ip("203.0.113.9")
         );
-        assert_eq!(client_ip(ip("127.0.0.1"), ["198.51.100.1"], &[]), ip("127.0.0.1"));
+        assert_eq!(
+            client_ip(ip("127.0.0.1"), ["198.51.100.1"], &[]),
+            ip("127.0.0.1")
+        );
     }
 
     #[test]
     fn a_trusted_proxy_chain_yields_the_first_untrusted_hop() {
-        let trusted = [parse_net("10.0.0.0/8").unwrap(), parse_net("127.0.0.1").unwrap()];
+        let trusted = [
+            parse_net("10.0.0.0/8").unwrap(),
+            parse_net("127.0.0.1").unwrap(),
+        ];
         // The client put a fake address first; the proxies appended what they saw.
         assert_eq!(
-            client_ip(ip("127.0.0.1"), ["6.6.6.6, 198.51.100.7", "10.1.2.3"], &trusted),
+            client_ip(
+                ip("127.0.0.1"),
+                ["6.6.6.6, 198.51.100.7", "10.1.2.3"],
+                &trusted
+            ),
             ip("198.51.100.7")
         );
         assert_eq!(client_ip(ip("10.0.0.1"), [], &trusted), ip("10.0.0.1"));
@@ -85,7 +95,9 @@ mod tests {
     #[test]
     fn networks_parse_with_or_without_a_prefix() {
         assert!(parse_net("192.0.2.1").unwrap().contains(&ip("192.0.2.1")));
-        assert!(parse_net("2001:db8::/32").unwrap().contains(&ip("2001:db8::1")));
+        assert!(parse_net("2001:db8::/32")
+            .unwrap()
+            .contains(&ip("2001:db8::1")));
         assert!(parse_net("10.0.0.0/33").is_err());
         assert!(parse_net("proxy").is_err());
     }

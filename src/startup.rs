@@ -104,8 +104,8 @@ where
     let alert_page = leptos_axum::render_app_async_with_context(context.clone(), app_shell);
     let not_found = file_and_error_handler_with_context::<AppState, _>(context, shell);
     move |State(state): State<AppState>, uri: Uri, req: Request| {
-        let is_alert_page = req.method() == Method::GET
-            && uri.path() == state.security.get().device_alert_path;
+        let is_alert_page =
+            req.method() == Method::GET && uri.path() == state.security.get().device_alert_path;
         if is_alert_page {
             Box::pin(alert_page(req))
         } else {
@@ -152,7 +152,10 @@ pub fn router(state: AppState) -> Router {
             gate::resolve_viewer,
         ))
         .layer(sessions)
-        .layer(middleware::from_fn_with_state(state.clone(), client::identify))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            client::identify,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), csrf::guard))
         .layer(middleware::from_fn_with_state(
             state.clone(),

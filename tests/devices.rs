@@ -20,6 +20,7 @@ on_both_databases!(
     ended_sessions_show_their_reasons_to_the_user_and_the_admin,
     a_forged_forwarded_for_is_ignored_unless_the_peer_is_trusted,
     the_alert_path_and_switch_are_admin_settings,
+    locations_come_from_the_geoip_database_and_a_new_country_can_alert,
 );
 
 async fn devices(app: &TestApp, b: &reqwest::Client) -> Value {
@@ -112,7 +113,10 @@ async fn two_browsers_are_two_devices_and_this_device_is_marked(app: &TestApp) {
     assert!(from_laptop["active"][0]["location"].is_null());
     // Another user sees none of them.
     let bob = app.member("bob@example.org").await;
-    assert_eq!(devices(app, &bob).await["active"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        devices(app, &bob).await["active"].as_array().unwrap().len(),
+        1
+    );
     // The page shows the marker.
     let html = laptop
         .get(app.url("/account/devices"))
@@ -134,7 +138,11 @@ async fn signing_out_another_device_kills_its_cookie(app: &TestApp) {
         .call(&laptop, "devices_sign_out_one", &[("key", &phone_key)])
         .await;
     assert_eq!(r.status(), 200);
-    assert_eq!(whoami(app, &phone).await, Value::Null, "the phone is signed out");
+    assert_eq!(
+        whoami(app, &phone).await,
+        Value::Null,
+        "the phone is signed out"
+    );
     assert_eq!(whoami(app, &laptop).await["email"], "ada@example.org");
     // Its page request now goes to sign-in.
     let r = phone.get(app.url("/account")).send().await.unwrap();
@@ -172,7 +180,13 @@ async fn all_other_sessions_keeps_the_current_one_and_everywhere_ends_it_too(app
     assert_eq!(whoami(app, &phone).await, Value::Null);
     assert_eq!(whoami(app, &tablet).await, Value::Null);
     assert_eq!(whoami(app, &laptop).await["email"], "ada@example.org");
-    assert_eq!(devices(app, &laptop).await["active"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        devices(app, &laptop).await["active"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
 
     let phone = second_device(app, "ada@example.org").await;
     let r = app.call(&laptop, "devices_sign_out_everywhere", &[]).await;
@@ -232,8 +246,18 @@ async fn only_the_first_sign_in_from_a_new_device_sends_an_alert(app: &TestApp) 
     assert_eq!(alert_count(app).await, 1, "a new device sends one alert");
     // The same devices again: no alert.
     assert_eq!(app.call(&phone, "sign_out", &[]).await.status(), 200);
-    assert_eq!(app.sign_in(&phone, "ada@example.org", PASSWORD).await.status(), 200);
-    assert_eq!(app.sign_in(&laptop, "ada@example.org", PASSWORD).await.status(), 200);
+    assert_eq!(
+        app.sign_in(&phone, "ada@example.org", PASSWORD)
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        app.sign_in(&laptop, "ada@example.org", PASSWORD)
+            .await
+            .status(),
+        200
+    );
     assert_eq!(alert_count(app).await, 1);
     // A failed sign-in from a new device sends nothing.
     let stranger = app.new_browser();
@@ -245,15 +269,22 @@ async fn only_the_first_sign_in_from_a_new_device_sends_an_alert(app: &TestApp) 
     );
     assert_eq!(alert_count(app).await, 1);
     // The mail has the details and the support address when set.
-    let (to, text, html): (String, String, String) = sqlx::query_as(
-        "SELECT to_address, text, html FROM outbox WHERE kind = 'new_device'",
-    )
-    .fetch_one(app.state.store.pool())
-    .await
-    .unwrap();
+    let (to, text, html): (String, String, String) =
+        sqlx::query_as("SELECT to_address, text, html FROM outbox WHERE kind = 'new_device'")
+            .fetch_one(app.state.store.pool())
+            .await
+            .unwrap();
     assert_eq!(to, "ada@example.org");
-    for expected in ["IP address: 127.0.0.1", "Location: unknown", "Sign-in method: Password", "This wasn't me"] {
-        assert!(text.contains(expected), "{expected:?} missing from:\n{text}");
+    for expected in [
+        "IP address: 127.0.0.1",
+        "Location: unknown",
+        "Sign-in method: Password",
+        "This wasn't me",
+    ] {
+        assert!(
+            text.contains(expected),
+            "{expected:?} missing from:\n{text}"
+        );
     }
     assert!(html.contains("This wasn&#x27;t me") || html.contains("This wasn't me"));
     assert_eq!(
@@ -362,11 +393,19 @@ async fn the_alert_can_also_set_the_password_as_compromised(app: &TestApp) {
         )
         .await;
     assert_eq!(r.status(), 200);
-    assert_eq!(r.json::<Value>().await.unwrap()["password_compromised"], true);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["password_compromised"],
+        true
+    );
     assert_eq!(whoami(app, &intruder).await, Value::Null);
     // The next sign-in with the leaked password only gets the reset-password task.
     let again = app.new_browser();
-    assert_eq!(app.sign_in(&again, "ada@example.org", PASSWORD).await.status(), 200);
+    assert_eq!(
+        app.sign_in(&again, "ada@example.org", PASSWORD)
+            .await
+            .status(),
+        200
+    );
     assert_eq!(whoami(app, &again).await["reset_required"], true);
 }
 
@@ -398,7 +437,8 @@ async fn unknown_and_expired_links_get_a_clear_page(app: &TestApp) {
     let _laptop = app.member("ada@example.org").await;
     let _phone = second_device(app, "ada@example.org").await;
     let token = token_of(&alert_link(app).await);
-    app.clock.advance(Duration::from_secs(7 * 24 * 60 * 60 + 60));
+    app.clock
+        .advance(Duration::from_secs(7 * 24 * 60 * 60 + 60));
     let html = b
         .get(app.url(&format!("/unauthorized-sign-in?token={token}")))
         .send()
@@ -426,10 +466,11 @@ async fn ended_sessions_show_their_reasons_to_the_user_and_the_admin(app: &TestA
         own_key(app, &tablet).await,
         own_key(app, &old).await,
     );
-    let (uid,): (i64,) = sqlx::query_as("SELECT id FROM users WHERE email_normalized = 'ada@example.org'")
-        .fetch_one(app.state.store.pool())
-        .await
-        .unwrap();
+    let (uid,): (i64,) =
+        sqlx::query_as("SELECT id FROM users WHERE email_normalized = 'ada@example.org'")
+            .fetch_one(app.state.store.pool())
+            .await
+            .unwrap();
     let uid = uid.to_string();
     // Signed out by the user from another device, by the user on it, by an administrator.
     assert_eq!(
@@ -440,9 +481,13 @@ async fn ended_sessions_show_their_reasons_to_the_user_and_the_admin(app: &TestA
     );
     assert_eq!(app.call(&tablet, "sign_out", &[]).await.status(), 200);
     assert_eq!(
-        app.call(&admin, "admin_revoke_session", &[("user_id", &uid), ("session", &old_key)])
-            .await
-            .status(),
+        app.call(
+            &admin,
+            "admin_revoke_session",
+            &[("user_id", &uid), ("session", &old_key)]
+        )
+        .await
+        .status(),
         200
     );
     let ended = devices(app, &laptop).await["ended"].clone();
@@ -454,9 +499,15 @@ async fn ended_sessions_show_their_reasons_to_the_user_and_the_admin(app: &TestA
             .find(|s| s["key"] == key)
             .map(|s| s["end_reason"].as_str().unwrap().to_owned())
     };
-    assert_eq!(reason_of(&phone_key).as_deref(), Some("Signed out from another device"));
+    assert_eq!(
+        reason_of(&phone_key).as_deref(),
+        Some("Signed out from another device")
+    );
     assert_eq!(reason_of(&tablet_key).as_deref(), Some("Signed out by you"));
-    assert_eq!(reason_of(&old_key).as_deref(), Some("Signed out by an administrator"));
+    assert_eq!(
+        reason_of(&old_key).as_deref(),
+        Some("Signed out by an administrator")
+    );
 
     // Then the admin sets the password as compromised (signing out everything): the admin's
     // view of the user lists the same sessions with the reasons.
@@ -466,7 +517,9 @@ async fn ended_sessions_show_their_reasons_to_the_user_and_the_admin(app: &TestA
         ("sign_out", "on"),
     ];
     assert_eq!(
-        app.call(&admin, "admin_compromise_user", &form).await.status(),
+        app.call(&admin, "admin_compromise_user", &form)
+            .await
+            .status(),
         200
     );
     let details: Value = app
@@ -482,30 +535,58 @@ async fn ended_sessions_show_their_reasons_to_the_user_and_the_admin(app: &TestA
         .iter()
         .map(|s| s["end_reason"].as_str().unwrap())
         .collect();
-    assert!(reasons.contains(&"Password set as compromised"), "{reasons:?}");
-    assert!(reasons.contains(&"Signed out by an administrator"), "{reasons:?}");
-    assert!(reasons.contains(&"Signed out from another device"), "{reasons:?}");
+    assert!(
+        reasons.contains(&"Password set as compromised"),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.contains(&"Signed out by an administrator"),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.contains(&"Signed out from another device"),
+        "{reasons:?}"
+    );
     // Same columns as the user's page.
     let first = &details["ended_sessions"][0];
-    for column in ["browser", "os", "device_type", "ip", "location", "created_at", "last_seen_at", "ended_at"] {
+    for column in [
+        "browser",
+        "os",
+        "device_type",
+        "ip",
+        "location",
+        "created_at",
+        "last_seen_at",
+        "ended_at",
+    ] {
         assert!(first.get(column).is_some(), "{column} missing");
     }
 }
 
 async fn a_forged_forwarded_for_is_ignored_unless_the_peer_is_trusted(app: &TestApp) {
     let b = app.new_browser();
-    assert_eq!(app.sign_up(&b, "ada@example.org", PASSWORD).await.status(), 200);
+    assert_eq!(
+        app.sign_up(&b, "ada@example.org", PASSWORD).await.status(),
+        200
+    );
     let r = b
         .post(app.url("/api/sign_in"))
         .header("Accept", "application/json")
         .header("X-Forwarded-For", "203.0.113.9")
-        .form(&[("email", "ada@example.org"), ("password", PASSWORD), ("next", "")])
+        .form(&[
+            ("email", "ada@example.org"),
+            ("password", PASSWORD),
+            ("next", ""),
+        ])
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
     let ip = devices(app, &b).await["active"][0]["ip"].clone();
-    assert_eq!(ip, "127.0.0.1", "an untrusted peer cannot choose its address");
+    assert_eq!(
+        ip, "127.0.0.1",
+        "an untrusted peer cannot choose its address"
+    );
 
     // Behind a trusted proxy (here: the loopback peer), the forwarded client address is used.
     let proxied = TestApp::spawn_with(app.db, |c| {
@@ -514,12 +595,22 @@ async fn a_forged_forwarded_for_is_ignored_unless_the_peer_is_trusted(app: &Test
     .await
     .unwrap();
     let b = proxied.new_browser();
-    assert_eq!(proxied.sign_up(&b, "ada@example.org", PASSWORD).await.status(), 200);
+    assert_eq!(
+        proxied
+            .sign_up(&b, "ada@example.org", PASSWORD)
+            .await
+            .status(),
+        200
+    );
     let r = b
         .post(proxied.url("/api/sign_in"))
         .header("Accept", "application/json")
         .header("X-Forwarded-For", "198.51.100.1, 203.0.113.9")
-        .form(&[("email", "ada@example.org"), ("password", PASSWORD), ("next", "")])
+        .form(&[
+            ("email", "ada@example.org"),
+            ("password", PASSWORD),
+            ("next", ""),
+        ])
         .send()
         .await
         .unwrap();
@@ -547,7 +638,11 @@ async fn the_alert_path_and_switch_are_admin_settings(app: &TestApp) {
     }
     let member = app.new_browser();
     let r = app
-        .call(&member, "admin_save_alert_settings", &[("device_alert_path", "/x-y")])
+        .call(
+            &member,
+            "admin_save_alert_settings",
+            &[("device_alert_path", "/x-y")],
+        )
         .await;
     assert_eq!(r.status(), 401);
 
@@ -581,4 +676,87 @@ async fn the_alert_path_and_switch_are_admin_settings(app: &TestApp) {
             .await,
         2
     );
+}
+
+/// Signs in from `b` as if from `ip` (the test app trusts the loopback proxy).
+async fn sign_in_from(app: &TestApp, b: &reqwest::Client, ip: &str) {
+    let r = b
+        .post(app.url("/api/sign_in"))
+        .header("Accept", "application/json")
+        .header("X-Forwarded-For", ip)
+        .form(&[
+            ("email", "ada@example.org"),
+            ("password", PASSWORD),
+            ("next", ""),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+async fn locations_come_from_the_geoip_database_and_a_new_country_can_alert(app: &TestApp) {
+    let dir = common::TempDir::new();
+    let path = dir.0.join("city.mmdb");
+    std::fs::write(&path, keywarden::geo::fixture::sample()).unwrap();
+    let app = TestApp::spawn_with(app.db, |c| {
+        c.geoip_database = Some(path.clone());
+        c.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+    })
+    .await
+    .unwrap();
+    let app = &app;
+    let laptop = app.new_browser();
+    assert_eq!(
+        app.sign_up(&laptop, "ada@example.org", PASSWORD)
+            .await
+            .status(),
+        200
+    );
+    sign_in_from(app, &laptop, "203.0.113.9").await;
+    let d = devices(app, &laptop).await;
+    assert_eq!(d["active"][0]["location"], "Lyon, France");
+    assert_eq!(d["active"][0]["ip"], "203.0.113.9");
+
+    let phone = app.new_browser();
+    sign_in_from(app, &phone, "198.51.100.7").await;
+    assert_eq!(alert_count(app).await, 1);
+    let (text,): (String,) = sqlx::query_as("SELECT text FROM outbox WHERE kind = 'new_device'")
+        .fetch_one(app.state.store.pool())
+        .await
+        .unwrap();
+    assert!(text.contains("Location: Berlin, Germany"), "{text}");
+
+    // A known device from a country new for the user: no alert unless the option is on.
+    sign_in_from(app, &laptop, "192.0.2.1").await;
+    assert_eq!(alert_count(app).await, 1);
+    let admin = app.admin("root@example.org").await;
+    let form = [
+        ("new_device_alerts", "on"),
+        ("alert_on_new_country", "on"),
+        ("device_alert_path", "/unauthorized-sign-in"),
+    ];
+    assert_eq!(
+        app.call(&admin, "admin_save_alert_settings", &form)
+            .await
+            .status(),
+        200
+    );
+    sign_in_from(app, &laptop, "198.51.100.9").await; // Germany: seen before (the phone)
+    assert_eq!(alert_count(app).await, 1);
+    let tablet_country = app.new_browser();
+    sign_in_from(app, &tablet_country, "192.0.2.77").await; // new device, Canada seen before
+    assert_eq!(alert_count(app).await, 2);
+    // Forget Canada to see a known device alert on a new country alone.
+    sqlx::query("DELETE FROM known_countries WHERE country = 'CA'")
+        .execute(app.state.store.pool())
+        .await
+        .unwrap();
+    sign_in_from(app, &laptop, "192.0.2.1").await;
+    assert_eq!(alert_count(app).await, 3);
+    // An address the database does not cover is "unknown", and nothing fails.
+    sign_in_from(app, &laptop, "10.9.8.7").await;
+    let d = devices(app, &laptop).await;
+    assert_eq!(d["active"][0]["ip"], "10.9.8.7");
+    assert!(d["active"][0]["location"].is_null());
 }

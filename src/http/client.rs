@@ -38,7 +38,9 @@ fn cookie_value<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
 
 /// 128 random bits as 32 lowercase hex digits; anything else in the cookie is replaced.
 fn is_device_id(v: &str) -> bool {
-    v.len() == 32 && v.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    v.len() == 32
+        && v.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 pub fn hash_device(id: &str) -> String {
@@ -76,7 +78,11 @@ pub async fn identify(State(state): State<AppState>, mut req: Request, next: Nex
     });
     let mut response = next.run(req).await;
     if minted {
-        let secure = if config.cookies_secure() { "; Secure" } else { "" };
+        let secure = if config.cookies_secure() {
+            "; Secure"
+        } else {
+            ""
+        };
         let cookie = format!(
             "{name}={id}; Path=/; Max-Age={DEVICE_COOKIE_MAX_AGE_SECS}; HttpOnly; SameSite=Lax{secure}"
         );

@@ -61,7 +61,9 @@ pub async fn resolve_viewer(
         return Redirect::to(&format!("/sign-in?next={next}")).into_response();
     }
     // A restricted session may only do the reset-password task.
-    if viewer.as_ref().is_some_and(|v| v.reset_required) && !task_may_reach(&path, &state.security.get().device_alert_path) {
+    if viewer.as_ref().is_some_and(|v| v.reset_required)
+        && !task_may_reach(&path, &state.security.get().device_alert_path)
+    {
         if is_page {
             return Redirect::to("/reset-task").into_response();
         }

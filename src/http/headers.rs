@@ -15,8 +15,7 @@ pub async fn protect_token_pages(
     next: Next,
 ) -> Response {
     let path = req.uri().path();
-    let sensitive =
-        TOKEN_PAGES.contains(&path) || path == state.security.get().device_alert_path;
+    let sensitive = TOKEN_PAGES.contains(&path) || path == state.security.get().device_alert_path;
     let mut response = next.run(req).await;
     if sensitive {
         let h = response.headers_mut();

@@ -4,15 +4,17 @@ use sqlx::FromRow;
 
 use super::Conn;
 
-/// Records a sign-in from a device; returns true when the user had never used it before.
+/// Records a sign-in from a device; returns true when the user had never used it before. Insert
+/// first: of two concurrent sign-ins from one new device, exactly one sees it as new.
 pub async fn remember_device(
     conn: &mut Conn,
     user_id: i64,
     device_hash: &str,
     now: i64,
 ) -> sqlx::Result<bool> {
-    let seen = sqlx::query(
-        "UPDATE known_devices SET last_seen_at = $3 WHERE user_id = $1 AND device_hash = $2",
+    let inserted = sqlx::query(
+        "INSERT INTO known_devices (user_id, device_hash, first_seen_at, last_seen_at) VALUES ($1, $2, $3, $3) \
+         ON CONFLICT (user_id, device_hash) DO NOTHING",
     )
     .bind(user_id)
     .bind(device_hash)
@@ -20,18 +22,17 @@ pub async fn remember_device(
     .execute(&mut *conn)
     .await?
     .rows_affected();
-    if seen > 0 {
-        return Ok(false);
+    if inserted == 0 {
+        sqlx::query(
+            "UPDATE known_devices SET last_seen_at = $3 WHERE user_id = $1 AND device_hash = $2",
+        )
+        .bind(user_id)
+        .bind(device_hash)
+        .bind(now)
+        .execute(conn)
+        .await?;
     }
-    sqlx::query(
-        "INSERT INTO known_devices (user_id, device_hash, first_seen_at, last_seen_at) VALUES ($1, $2, $3, $3)",
-    )
-    .bind(user_id)
-    .bind(device_hash)
-    .bind(now)
-    .execute(conn)
-    .await?;
-    Ok(true)
+    Ok(inserted > 0)
 }
 
 pub async fn count_devices(conn: &mut Conn, user_id: i64) -> sqlx::Result<i64> {

@@ -7,4 +7,4 @@ mod layout;
 
 pub use admin::AdminOnly;
 pub use form::{Field, FormError, Notice};
-pub use layout::{provide_viewer, use_viewer, ErrorPage, NotFound, SiteHeader, CurrentViewer};
+pub use layout::{provide_viewer, use_viewer, CurrentViewer, ErrorPage, NotFound, SiteHeader};

@@ -80,17 +80,24 @@ async fn export(State(state): State<AppState>, parts: Parts, format: Format) -> 
     let Ok(Query(filter)) = Query::<AuditFilter>::try_from_uri(&parts.uri) else {
         return (StatusCode::BAD_REQUEST, "Invalid filters.").into_response();
     };
-    let plan =
-        match query::start_export(&state, &admin, &filter, format.name(), &crate::http::client::meta_of(&parts)).await {
-            Ok(plan) => plan,
-            Err(e) => {
-                return (
-                    StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-                    e.to_string(),
-                )
-                    .into_response()
-            }
-        };
+    let plan = match query::start_export(
+        &state,
+        &admin,
+        &filter,
+        format.name(),
+        &crate::http::client::meta_of(&parts),
+    )
+    .await
+    {
+        Ok(plan) => plan,
+        Err(e) => {
+            return (
+                StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                e.to_string(),
+            )
+                .into_response()
+        }
+    };
     let filename = format!(
         "keywarden-audit-{}.{}",
         query::file_date(state.now()),

@@ -11,8 +11,8 @@ use crate::domain::{Email, NewPassword, Role};
 use crate::error::{AppError, Result};
 use crate::features::audit::{self, Actor, Event, RequestMeta};
 use crate::features::auth::Viewer;
-use crate::features::security::watermarks;
 use crate::features::devices::service as devices;
+use crate::features::security::watermarks;
 use crate::features::sessions::{
     hash_session_id, new_session_key, ResetTask, SessionAuth, AUTH_KEY,
 };

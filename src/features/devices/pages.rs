@@ -137,7 +137,8 @@ fn DevicesView(
 ) -> impl IntoView {
     let password = RwSignal::new(String::new());
     // Each form carries the password typed once in the step-up field.
-    let confirm = move || view! { <input type="hidden" name="password" prop:value=move || password.get()/> };
+    let confirm =
+        move || view! { <input type="hidden" name="password" prop:value=move || password.get()/> };
     let has_others = d.active.iter().any(|s| !s.current);
     view! {
         {d.step_up_needed.then(|| view! {

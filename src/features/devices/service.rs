@@ -82,7 +82,10 @@ pub async fn current_key(session: &Session) -> Result<String> {
     Ok(match auth {
         Some(a) if !a.key.is_empty() => a.key,
         // Sessions from before public ids: their rows are keyed by the id hash.
-        _ => session.id().map(|id| hash_session_id(&id)).unwrap_or_default(),
+        _ => session
+            .id()
+            .map(|id| hash_session_id(&id))
+            .unwrap_or_default(),
     })
 }
 
@@ -425,10 +428,8 @@ pub async fn alert_link(state: &AppState, token: &str) -> Result<AlertLink> {
     }
     let user = load_user(&mut conn, alert.user_id).await?;
     let (active, ended) = sessions_of(&mut conn, state, &user, "").await?;
-    let found = |list: Vec<DeviceSession>| {
-        list.into_iter()
-            .find(|d| d.key == alert.session_public_id)
-    };
+    let found =
+        |list: Vec<DeviceSession>| list.into_iter().find(|d| d.key == alert.session_public_id);
     Ok(match found(active) {
         Some(session) => AlertLink::Valid {
             session,

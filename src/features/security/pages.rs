@@ -3,8 +3,8 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use super::{
-    get_security_overview, CompromiseAllPasswords, SaveAlertSettings, SaveSecuritySettings, SecurityOverview,
-    SignOutEveryone, COMPROMISE_ALL_PHRASE, SIGN_OUT_ALL_PHRASE,
+    get_security_overview, CompromiseAllPasswords, SaveAlertSettings, SaveSecuritySettings,
+    SecurityOverview, SignOutEveryone, COMPROMISE_ALL_PHRASE, SIGN_OUT_ALL_PHRASE,
 };
 use crate::error::AppError;
 use crate::ui::format::{count, utc};

@@ -240,8 +240,20 @@ pub fn settings(state: &AppState) -> SecuritySettings {
 
 /// First path segments the application itself uses: the alert page cannot take them.
 const RESERVED_SEGMENTS: [&str; 14] = [
-    "api", "pkg", "admin", "account", "sign-in", "sign-up", "sign-out", "forgot-password",
-    "reset-password", "reset-task", "healthz", "readyz", "favicon.svg", "audit",
+    "api",
+    "pkg",
+    "admin",
+    "account",
+    "sign-in",
+    "sign-up",
+    "sign-out",
+    "forgot-password",
+    "reset-password",
+    "reset-task",
+    "healthz",
+    "readyz",
+    "favicon.svg",
+    "audit",
 ];
 
 /// A path for the "This wasn't me" page: one segment of lowercase letters, digits and dashes.

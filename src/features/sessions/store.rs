@@ -123,7 +123,10 @@ impl SessionStore for DbSessionStore {
                 expires_at: now.saturating_add(absolute_ms),
                 ip: auth.as_ref().and_then(|a| a.ip.as_deref()),
                 user_agent: auth.as_ref().and_then(|a| a.user_agent.as_deref()),
-                public_id: auth.as_ref().map(|a| a.key.as_str()).filter(|k| !k.is_empty()),
+                public_id: auth
+                    .as_ref()
+                    .map(|a| a.key.as_str())
+                    .filter(|k| !k.is_empty()),
                 device_hash: auth.as_ref().and_then(|a| a.device.as_deref()),
                 location: auth.as_ref().and_then(|a| a.location.as_deref()),
             };

@@ -5,17 +5,12 @@
 use anyhow::Context;
 use serde_json::json;
 
-use super::{
-    CompromiseInfo, HistoryItem, PasswordStatus, UserDetails, UserListItem,
-    UserListPage,
-};
+use super::{CompromiseInfo, HistoryItem, PasswordStatus, UserDetails, UserListItem, UserListPage};
 use crate::error::{AppError, Result};
 use crate::features::audit::{self, Event, RequestMeta};
 use crate::features::auth::{reset, Viewer};
 use crate::features::security::service::{check_reason, Operator};
-use crate::features::security::watermarks::{
-    password_compromise, Scope, Snapshot,
-};
+use crate::features::security::watermarks::{password_compromise, Scope, Snapshot};
 use crate::state::AppState;
 use crate::storage::users::{self, UserFilter, UserRow, UserStatus};
 use crate::storage::{audit as audit_store, resets, sessions, Conn};
