@@ -241,23 +241,7 @@ async fn sweep_sessions(state: AppState, mut stop: watch::Receiver<bool>) {
             _ = stop.changed() => break,
             _ = tokio::time::sleep(Duration::from_secs(60)) => {}
         }
-        let result = async {
-            let mut conn = state.store.pool().acquire().await?;
-            let snap = state.security.get();
-            if snap.row.sessions_revoked_before > 0 {
-                sessions::settle_instance_sign_out(&mut conn, snap.row.sessions_revoked_before)
-                    .await?;
-            }
-            devices::sweep_alerts(&mut conn, state.now(), ENDED_SESSION_RETENTION_MS).await?;
-            sessions::sweep(
-                &mut conn,
-                state.now(),
-                snap.idle_ms,
-                ENDED_SESSION_RETENTION_MS,
-            )
-            .await
-        }
-        .await;
+        let result = sweep_once(&state).await;
         if let Err(e) = state.security.refresh(&state.store).await {
             tracing::warn!(error = format!("{e:#}"), "security state refresh failed");
         }
@@ -269,6 +253,25 @@ async fn sweep_sessions(state: AppState, mut stop: watch::Receiver<bool>) {
             Err(e) => tracing::warn!(error = %e, "session sweep failed"),
         }
     }
+}
+
+/// One pass of the sweeper: stamps the sessions an instance-wide sign-out ended with that reason,
+/// forgets expired alert links, marks idle and over-age sessions as expired and forgets sessions
+/// ended more than 30 days ago. Returns (expired, deleted).
+pub async fn sweep_once(state: &AppState) -> sqlx::Result<(u64, u64)> {
+    let mut conn = state.store.pool().acquire().await?;
+    let snap = state.security.get();
+    if snap.row.sessions_revoked_before > 0 {
+        sessions::settle_instance_sign_out(&mut conn, snap.row.sessions_revoked_before).await?;
+    }
+    devices::sweep_alerts(&mut conn, state.now(), ENDED_SESSION_RETENTION_MS).await?;
+    sessions::sweep(
+        &mut conn,
+        state.now(),
+        snap.idle_ms,
+        ENDED_SESSION_RETENTION_MS,
+    )
+    .await
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

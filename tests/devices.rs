@@ -21,6 +21,7 @@ on_both_databases!(
     a_forged_forwarded_for_is_ignored_unless_the_peer_is_trusted,
     the_alert_path_and_switch_are_admin_settings,
     locations_come_from_the_geoip_database_and_a_new_country_can_alert,
+    an_instance_wide_sign_out_keeps_its_reason_after_the_sweeper_and_expiry,
 );
 
 async fn devices(app: &TestApp, b: &reqwest::Client) -> Value {
@@ -759,4 +760,51 @@ async fn locations_come_from_the_geoip_database_and_a_new_country_can_alert(app:
     let d = devices(app, &laptop).await;
     assert_eq!(d["active"][0]["ip"], "10.9.8.7");
     assert!(d["active"][0]["location"].is_null());
+}
+
+async fn an_instance_wide_sign_out_keeps_its_reason_after_the_sweeper_and_expiry(app: &TestApp) {
+    let admin = app.admin("root@example.org").await;
+    let _laptop = app.member("ada@example.org").await;
+    let form = [
+        ("reason", "Session store leaked"),
+        ("confirmation", "SIGN OUT EVERYONE"),
+        ("password", PASSWORD),
+    ];
+    assert_eq!(
+        app.call(&admin, "admin_sign_out_everyone", &form)
+            .await
+            .status(),
+        200
+    );
+    // One row was written; the session rows are caught up by the sweeper.
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM sessions WHERE end_reason = 'instance_sign_out'")
+            .await,
+        0
+    );
+    keywarden::startup::sweep_once(&app.state).await.unwrap();
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM sessions WHERE end_reason = 'instance_sign_out'")
+            .await,
+        1,
+        "ada's session (the admin's own was re-issued)"
+    );
+    // Past its lifetime the session still says why it ended.
+    app.clock.advance(Duration::from_secs(13 * 60 * 60));
+    keywarden::startup::sweep_once(&app.state).await.unwrap();
+    let laptop = app.new_browser();
+    assert_eq!(
+        app.sign_in(&laptop, "ada@example.org", PASSWORD)
+            .await
+            .status(),
+        200
+    );
+    let ended = devices(app, &laptop).await["ended"].clone();
+    let reasons: Vec<&str> = ended
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["end_reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(reasons, ["Everyone signed out by an administrator"]);
 }
