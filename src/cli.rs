@@ -251,12 +251,7 @@ async fn compromise_user(
     let normalized = crate::domain::Email::parse(email)
         .map_err(|e| AppError::field("email", e))?
         .normalized();
-    let mut conn = state
-        .store
-        .pool()
-        .acquire()
-        .await
-        .context("acquire connection")?;
+    let mut conn = state.conn().await?;
     let user = users::find_by_email(&mut conn, &normalized)
         .await
         .context("look up user")?;

@@ -43,6 +43,17 @@ impl AppState {
         self.security.refresh(&self.store).await
     }
 
+    /// A pooled connection for reads and single statements (writes that go together use
+    /// `store.begin()`).
+    pub async fn conn(&self) -> anyhow::Result<sqlx::pool::PoolConnection<sqlx::Any>> {
+        use anyhow::Context;
+        self.store
+            .pool()
+            .acquire()
+            .await
+            .context("acquire connection")
+    }
+
     pub fn now(&self) -> i64 {
         self.clock.now_ms()
     }

@@ -570,19 +570,7 @@ async fn a_forged_forwarded_for_is_ignored_unless_the_peer_is_trusted(app: &Test
         app.sign_up(&b, "ada@example.org", PASSWORD).await.status(),
         200
     );
-    let r = b
-        .post(app.url("/api/sign_in"))
-        .header("Accept", "application/json")
-        .header("X-Forwarded-For", "203.0.113.9")
-        .form(&[
-            ("email", "ada@example.org"),
-            ("password", PASSWORD),
-            ("next", ""),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    sign_in_from(app, &b, "203.0.113.9").await;
     let ip = devices(app, &b).await["active"][0]["ip"].clone();
     assert_eq!(
         ip, "127.0.0.1",
@@ -603,19 +591,7 @@ async fn a_forged_forwarded_for_is_ignored_unless_the_peer_is_trusted(app: &Test
             .status(),
         200
     );
-    let r = b
-        .post(proxied.url("/api/sign_in"))
-        .header("Accept", "application/json")
-        .header("X-Forwarded-For", "198.51.100.1, 203.0.113.9")
-        .form(&[
-            ("email", "ada@example.org"),
-            ("password", PASSWORD),
-            ("next", ""),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    sign_in_from(&proxied, &b, "198.51.100.1, 203.0.113.9").await;
     assert_eq!(
         devices(&proxied, &b).await["active"][0]["ip"],
         "203.0.113.9",
@@ -679,7 +655,7 @@ async fn the_alert_path_and_switch_are_admin_settings(app: &TestApp) {
     );
 }
 
-/// Signs in from `b` as if from `ip` (the test app trusts the loopback proxy).
+/// Signs ada in from `b` with this `X-Forwarded-For` (believed only from a trusted proxy).
 async fn sign_in_from(app: &TestApp, b: &reqwest::Client, ip: &str) {
     let r = b
         .post(app.url("/api/sign_in"))

@@ -9,12 +9,7 @@ use crate::storage::{sessions, users, Backend};
 
 /// Counts of users and live sessions for the admin home.
 pub async fn overview(state: &AppState) -> Result<Overview> {
-    let mut conn = state
-        .store
-        .pool()
-        .acquire()
-        .await
-        .context("acquire connection")?;
+    let mut conn = state.conn().await?;
     let counts = users::counts(&mut conn).await.context("count users")?;
     let snap = state.security.get();
     let active_sessions = sessions::count_live(

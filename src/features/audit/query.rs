@@ -137,12 +137,7 @@ pub async fn list(
     before: Option<i64>,
 ) -> Result<AuditPage> {
     let criteria = criteria(filter)?;
-    let mut conn = state
-        .store
-        .pool()
-        .acquire()
-        .await
-        .context("acquire connection")?;
+    let mut conn = state.conn().await?;
     let mut rows = audit::search(&mut conn, &criteria, before, PAGE_SIZE + 1)
         .await
         .context("search audit log")?;
@@ -201,12 +196,7 @@ pub async fn start_export(
     meta: &RequestMeta,
 ) -> Result<ExportPlan> {
     let criteria = criteria(filter)?;
-    let mut conn = state
-        .store
-        .pool()
-        .acquire()
-        .await
-        .context("acquire connection")?;
+    let mut conn = state.conn().await?;
     let (head_seq, _) = audit::head(&mut conn).await.context("read audit head")?;
     let before = head_seq + 1;
     let count = audit::count_matching(&mut conn, &criteria, Some(before))
@@ -247,12 +237,7 @@ pub async fn export_batch(
     criteria: &Criteria,
     before: i64,
 ) -> Result<Vec<AuditEntryDto>> {
-    let mut conn = state
-        .store
-        .pool()
-        .acquire()
-        .await
-        .context("acquire connection")?;
+    let mut conn = state.conn().await?;
     let rows = audit::search(&mut conn, criteria, Some(before), EXPORT_BATCH)
         .await
         .context("read audit batch")?;

@@ -188,12 +188,7 @@ pub async fn send_link(
 
 /// Whether a link can still be used (read-only: safe for a GET that mail scanners prefetch).
 pub async fn link_state(state: &AppState, token: &str) -> Result<LinkState> {
-    let mut conn = state
-        .store
-        .pool()
-        .acquire()
-        .await
-        .context("acquire connection")?;
+    let mut conn = state.conn().await?;
     let row = resets::find(&mut conn, &hash_token(token))
         .await
         .context("look up link")?;
@@ -220,12 +215,7 @@ pub async fn complete_reset(
 ) -> Result<()> {
     use secrecy::ExposeSecret;
     let token_hash = hash_token(token);
-    let mut conn = state
-        .store
-        .pool()
-        .acquire()
-        .await
-        .context("acquire connection")?;
+    let mut conn = state.conn().await?;
     let row = resets::find(&mut conn, &token_hash)
         .await
         .context("look up link")?;

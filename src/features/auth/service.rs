@@ -100,12 +100,7 @@ pub async fn authenticate(
     let normalized = Email::parse(email).map(|e| e.normalized()).ok();
     let user = match &normalized {
         Some(n) => {
-            let mut conn = state
-                .store
-                .pool()
-                .acquire()
-                .await
-                .context("acquire connection")?;
+            let mut conn = state.conn().await?;
             users::find_by_email(&mut conn, n)
                 .await
                 .context("look up user")?
@@ -254,12 +249,7 @@ pub async fn reissue_session(state: &AppState, session: &Session) -> Result<()> 
     let Some(mut auth) = session.get::<SessionAuth>(AUTH_KEY).await? else {
         return Ok(());
     };
-    let mut conn = state
-        .store
-        .pool()
-        .acquire()
-        .await
-        .context("acquire connection")?;
+    let mut conn = state.conn().await?;
     let user = users::find_by_id(&mut conn, auth.user_id)
         .await
         .context("load user")?;
@@ -311,12 +301,7 @@ pub async fn viewer_of(state: &AppState, session: &Session) -> Result<Option<Vie
     let Some(auth) = session.get::<SessionAuth>(AUTH_KEY).await? else {
         return Ok(None);
     };
-    let mut conn = state
-        .store
-        .pool()
-        .acquire()
-        .await
-        .context("acquire connection")?;
+    let mut conn = state.conn().await?;
     let user = users::find_by_id(&mut conn, auth.user_id)
         .await
         .context("load session user")?;

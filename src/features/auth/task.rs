@@ -89,12 +89,7 @@ pub async fn send_code(
 }
 
 async fn load_user(state: &AppState, id: i64) -> Result<users::UserRow> {
-    let mut conn = state
-        .store
-        .pool()
-        .acquire()
-        .await
-        .context("acquire connection")?;
+    let mut conn = state.conn().await?;
     users::find_by_id(&mut conn, id)
         .await
         .context("load user")?

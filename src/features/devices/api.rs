@@ -54,6 +54,32 @@ pub struct NotMeOutcome {
     pub password_compromised: bool,
 }
 
+/// What ending sessions needs: a full session whose password was proved in the last 10 minutes
+/// (or is proved now with `password`).
+#[cfg(feature = "ssr")]
+struct Ending {
+    viewer: crate::features::auth::Viewer,
+    state: crate::state::AppState,
+    session: tower_sessions::Session,
+    current: String,
+}
+
+#[cfg(feature = "ssr")]
+async fn ending(password: Option<&str>) -> Result<Ending, AppError> {
+    use crate::http::context::{require_viewer, session, state};
+    let viewer = require_viewer()?;
+    let state = state()?;
+    let session = session().await?;
+    super::service::step_up(&state, &viewer, &session, password).await?;
+    let current = super::service::current_key(&session).await?;
+    Ok(Ending {
+        viewer,
+        state,
+        session,
+        current,
+    })
+}
+
 /// Requires: a signed-in user.
 #[server(endpoint = "my_devices")]
 pub async fn get_my_devices() -> Result<MyDevices, AppError> {
@@ -72,15 +98,12 @@ pub async fn get_my_devices() -> Result<MyDevices, AppError> {
 /// Requires: a signed-in user and a recent password. Ends one of the user's other sessions.
 #[server(endpoint = "devices_sign_out_one")]
 pub async fn sign_out_device(key: String, password: Option<String>) -> Result<(), AppError> {
-    use crate::http::context::{request_meta, require_viewer, respond, session, state};
+    use crate::http::context::{request_meta, respond};
     respond(
         async {
-            let viewer = require_viewer()?;
-            let state = state()?;
-            let session = session().await?;
-            super::service::step_up(&state, &viewer, &session, password.as_deref()).await?;
-            let current = super::service::current_key(&session).await?;
-            super::service::sign_out_one(&state, &viewer, &current, &key, &request_meta()).await
+            let e = ending(password.as_deref()).await?;
+            super::service::sign_out_one(&e.state, &e.viewer, &e.current, &key, &request_meta())
+                .await
         }
         .await,
     )
@@ -89,15 +112,11 @@ pub async fn sign_out_device(key: String, password: Option<String>) -> Result<()
 /// Requires: a signed-in user and a recent password. Ends every session but this one.
 #[server(endpoint = "devices_sign_out_others")]
 pub async fn sign_out_other_devices(password: Option<String>) -> Result<u64, AppError> {
-    use crate::http::context::{request_meta, require_viewer, respond, session, state};
+    use crate::http::context::{request_meta, respond};
     respond(
         async {
-            let viewer = require_viewer()?;
-            let state = state()?;
-            let session = session().await?;
-            super::service::step_up(&state, &viewer, &session, password.as_deref()).await?;
-            let current = super::service::current_key(&session).await?;
-            super::service::sign_out_others(&state, &viewer, &current, &request_meta()).await
+            let e = ending(password.as_deref()).await?;
+            super::service::sign_out_others(&e.state, &e.viewer, &e.current, &request_meta()).await
         }
         .await,
     )
@@ -107,19 +126,16 @@ pub async fn sign_out_other_devices(password: Option<String>) -> Result<u64, App
 /// and sends the browser to the sign-in page.
 #[server(endpoint = "devices_sign_out_everywhere")]
 pub async fn sign_out_everywhere(password: Option<String>) -> Result<(), AppError> {
-    use crate::http::context::{request_meta, require_viewer, respond, session, state};
+    use crate::http::context::{request_meta, respond};
     respond(
         async {
-            let viewer = require_viewer()?;
-            let state = state()?;
-            let session = session().await?;
-            super::service::step_up(&state, &viewer, &session, password.as_deref()).await?;
-            let current = super::service::current_key(&session).await?;
-            super::service::sign_out_others(&state, &viewer, &current, &request_meta()).await?;
+            let e = ending(password.as_deref()).await?;
+            super::service::sign_out_others(&e.state, &e.viewer, &e.current, &request_meta())
+                .await?;
             crate::features::auth::service::sign_out(
-                &state,
-                &session,
-                Some(&viewer),
+                &e.state,
+                &e.session,
+                Some(&e.viewer),
                 &request_meta(),
             )
             .await?;

@@ -185,12 +185,7 @@ async fn load_user(conn: &mut Conn, id: i64) -> Result<UserRow> {
 }
 
 pub async fn my_devices(state: &AppState, viewer: &Viewer, current: &str) -> Result<MyDevices> {
-    let mut conn = state
-        .store
-        .pool()
-        .acquire()
-        .await
-        .context("acquire connection")?;
+    let mut conn = state.conn().await?;
     let user = load_user(&mut conn, viewer.user_id).await?;
     let (active, ended) = sessions_of(&mut conn, state, &user, current).await?;
     Ok(MyDevices {
@@ -408,12 +403,7 @@ fn hash_token(token: &str) -> String {
 
 /// What a link shows, without changing anything.
 pub async fn alert_link(state: &AppState, token: &str) -> Result<AlertLink> {
-    let mut conn = state
-        .store
-        .pool()
-        .acquire()
-        .await
-        .context("acquire connection")?;
+    let mut conn = state.conn().await?;
     let Some(alert) = devices::find_alert(&mut conn, &hash_token(token))
         .await
         .context("load alert link")?

@@ -26,12 +26,7 @@ fn admin_actor(admin: &Viewer) -> Actor {
 }
 
 pub async fn overview(state: &AppState) -> Result<MailOverview> {
-    let mut conn = state
-        .store
-        .pool()
-        .acquire()
-        .await
-        .context("acquire connection")?;
+    let mut conn = state.conn().await?;
     let ctx = MailContext::load(&mut conn, &state.config.base_url).await?;
     let counts = outbox::counts(&mut conn).await.context("count outbox")?;
     let problems = outbox::recent_problems(&mut conn, 20)
@@ -111,12 +106,7 @@ pub async fn save_settings(
 
 pub async fn draft(state: &AppState, key: &str) -> Result<TemplateDraft> {
     let kind = kind_of(key)?;
-    let mut conn = state
-        .store
-        .pool()
-        .acquire()
-        .await
-        .context("acquire connection")?;
+    let mut conn = state.conn().await?;
     let (t, customized) = current_template(&mut conn, kind).await?;
     Ok(TemplateDraft {
         kind: kind.key().into(),

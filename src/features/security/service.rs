@@ -19,12 +19,7 @@ pub const STEP_UP_WINDOW_MS: i64 = 5 * 60 * 1000;
 /// What an instance-wide action would touch, for the confirmation dialog.
 pub async fn impact(state: &AppState) -> Result<Impact> {
     let snap = state.security.get();
-    let mut conn = state
-        .store
-        .pool()
-        .acquire()
-        .await
-        .context("acquire connection")?;
+    let mut conn = state.conn().await?;
     let users_with_password = users::count_with_password(&mut conn)
         .await
         .context("count users")?;
@@ -189,12 +184,7 @@ pub async fn check_step_up(
     if password.is_empty() && state.now() - authenticated_at <= window_ms {
         return Ok(());
     }
-    let mut conn = state
-        .store
-        .pool()
-        .acquire()
-        .await
-        .context("acquire connection")?;
+    let mut conn = state.conn().await?;
     let user = users::find_by_id(&mut conn, user_id)
         .await
         .context("load admin")?;

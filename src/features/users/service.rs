@@ -67,12 +67,7 @@ pub async fn list(
         after_id: after,
         limit: PAGE + 1,
     };
-    let mut conn = state
-        .store
-        .pool()
-        .acquire()
-        .await
-        .context("acquire connection")?;
+    let mut conn = state.conn().await?;
     let mut rows = users::list(&mut conn, &filter, snap.row.passwords_compromised_before)
         .await
         .context("list users")?;
@@ -105,12 +100,7 @@ async fn load(conn: &mut Conn, id: i64) -> Result<UserRow> {
 
 pub async fn details(state: &AppState, admin: &Viewer, id: i64) -> Result<UserDetails> {
     let snap = state.security.get();
-    let mut conn = state
-        .store
-        .pool()
-        .acquire()
-        .await
-        .context("acquire connection")?;
+    let mut conn = state.conn().await?;
     let u = load(&mut conn, id).await?;
     let pending = has_code(&mut conn, u.id).await?;
     let info = |scope: &Scope, at, by: Option<String>, reason: Option<String>| CompromiseInfo {

@@ -1,0 +1,380 @@
+import { BASE_URL } from "./env";
+import { mailsTo, requireMailSink, waitForMail, type Mail } from "./mail";
+import {
+  ADMIN_EMAIL,
+  ADMIN_PASSWORD,
+  MEMBER_PASSWORD,
+  expect,
+  expectPath,
+  settle,
+  signIn,
+  signUp,
+  test,
+  uniqueEmail,
+  visit,
+} from "./support";
+import { newPerson, openUser } from "./incident-support";
+import type { Locator, Page } from "@playwright/test";
+
+// Devices and new-device alerts. Every browser context is one device (its own device cookie):
+// the Devices page lists the account's sessions with the current one marked "This device"; a
+// session can be signed out from another device, by the "This wasn't me" link of the alert mail
+// or by an administrator, and the ended session is listed with the reason.
+
+const ALERT_SUBJECT = "New sign-in to your Keywarden account";
+const NOT_ME_LINK_TEXT = "This wasn't me — sign out that device";
+
+/** Where the screenshots go (relative to end2end/, under Playwright's output directory). */
+const shot = (name: string) => `test-results/${name}.png`;
+
+/** Opens /account/devices and waits until the sessions are listed. */
+async function openDevices(page: Page): Promise<void> {
+  await visit(page, "/account/devices");
+  await expectPath(page, "/account/devices");
+  await expect(page.getByRole("heading", { level: 1, name: "Devices" })).toBeVisible();
+  await expect(page.getByRole("heading", { level: 2, name: "Active sessions" })).toBeVisible();
+  await expect(activeTable(page)).toBeVisible();
+}
+
+/** Reaches the Devices page the way a user does: the "Devices" link on the account page. */
+async function openDevicesFromAccount(page: Page): Promise<void> {
+  await visit(page, "/account");
+  await expectPath(page, "/account");
+  await page.getByRole("main").getByRole("link", { name: "Devices", exact: true }).click();
+  await expectPath(page, "/account/devices");
+  await expect(page.getByRole("heading", { level: 1, name: "Devices" })).toBeVisible();
+  await expect(activeTable(page)).toBeVisible();
+  await settle(page);
+}
+
+function activeTable(page: Page): Locator {
+  return page.getByRole("main").getByRole("table", { name: "Active sessions" });
+}
+
+function endedTable(page: Page): Locator {
+  return page.getByRole("main").getByRole("table", { name: "Ended sessions" });
+}
+
+function activeRows(page: Page): Locator {
+  return activeTable(page).locator("tbody tr");
+}
+
+function rowOf(table: Locator, key: string): Locator {
+  return table.locator(`tbody tr[data-session="${key}"]`);
+}
+
+async function keyOf(row: Locator): Promise<string> {
+  const key = await row.getAttribute("data-session");
+  expect(key, "the row carries its session key").toBeTruthy();
+  return key!;
+}
+
+/** The key of the page's own session: the first row, marked "This device". */
+async function currentKey(page: Page): Promise<string> {
+  const first = activeRows(page).first();
+  await expect(first).toHaveClass(/(^|\s)current-row(\s|$)/);
+  await expect(first.getByText("This device", { exact: true })).toBeVisible();
+  await expect(activeTable(page).getByText("This device", { exact: true })).toHaveCount(1);
+  return keyOf(first);
+}
+
+/** Expects the session `key` in the "Ended sessions" table of `scope`, with `reason`. */
+async function expectEnded(scope: Page | Locator, key: string, reason: string): Promise<void> {
+  const table = scope.getByRole("table", { name: "Ended sessions" });
+  await expect(rowOf(table, key).locator(".end-reason")).toHaveText(reason);
+}
+
+/** The next visit to /account sends this device to sign in: its session is gone. */
+async function expectSignedOut(page: Page): Promise<void> {
+  await page.goto("/account");
+  await expect(page).toHaveURL(
+    (url) => url.pathname === "/sign-in" && url.searchParams.get("next") === "/account",
+  );
+  await expect(page.getByRole("heading", { name: "Sign in" })).toBeVisible();
+  await settle(page);
+}
+
+/** The device is still signed in: /account answers 200 and stays there. */
+async function expectStillSignedIn(page: Page, email: string): Promise<void> {
+  const response = await visit(page, "/account");
+  expect(response.status(), "GET /account").toBe(200);
+  await expectPath(page, "/account");
+  await expect(page.getByRole("main").getByText(`Signed in as ${email}`)).toBeVisible();
+}
+
+async function alertMails(email: string): Promise<Mail[]> {
+  return (await mailsTo(email)).filter((mail) => mail.subject === ALERT_SUBJECT);
+}
+
+/** The links of an HTML mail (`href` and text), with character references decoded. */
+function links(html: string): { href: string; text: string }[] {
+  const decode = (value: string) =>
+    value
+      .replace(/&#x([0-9a-f]+);/gi, (_, hex: string) => String.fromCodePoint(parseInt(hex, 16)))
+      .replace(/&#(\d+);/g, (_, dec: string) => String.fromCodePoint(parseInt(dec, 10)))
+      .replace(/&quot;/g, '"')
+      .replace(/&apos;/g, "'")
+      .replace(/&mdash;/g, "—")
+      .replace(/&lt;/g, "<")
+      .replace(/&gt;/g, ">")
+      .replace(/&amp;/g, "&");
+  return [...html.matchAll(/<a\s[^>]*href="([^"]*)"[^>]*>([\s\S]*?)<\/a>/gi)].map((m) => ({
+    href: decode(m[1]),
+    text: decode(m[2].replace(/<[^>]*>/g, "")).replace(/\s+/g, " ").trim(),
+  }));
+}
+
+/** A row of the facts list on the alert page ("Status" → "Still signed in"). */
+function fact(page: Page, term: string): Locator {
+  return page
+    .getByRole("main")
+    .locator("dl div")
+    .filter({ has: page.locator("dt", { hasText: new RegExp(`^${term}$`) }) })
+    .locator("dd");
+}
+
+test("two devices: each lists both, with This device on the right one; signing out the other kills it", async ({
+  browser,
+  page,
+}) => {
+  const email = uniqueEmail("devices-two");
+  await signUp(page, email, MEMBER_PASSWORD);
+  await signIn(page, email, MEMBER_PASSWORD);
+  const b = await newPerson(browser, "device B");
+  await signIn(b.page, email, MEMBER_PASSWORD);
+
+  // A's list: both sessions, A's own first and marked.
+  await openDevicesFromAccount(page);
+  await expect(activeRows(page)).toHaveCount(2);
+  const aKey = await currentKey(page);
+  const bRowOnA = activeRows(page).nth(1);
+  const bKey = await keyOf(bRowOnA);
+  expect(bKey).not.toBe(aKey);
+  await expect(bRowOnA.getByText("This device", { exact: true })).toHaveCount(0);
+  await expect(bRowOnA).not.toHaveClass(/(^|\s)current-row(\s|$)/);
+  // Only the other session can be signed out one by one; the current one has no such button.
+  await expect(rowOf(activeTable(page), aKey).getByRole("button")).toHaveCount(0);
+  await expect(bRowOnA.getByRole("button", { name: /^Sign out / })).toBeVisible();
+  await expect(page.getByRole("button", { name: "Sign out of all other sessions" })).toBeVisible();
+  await expect(page.getByRole("button", { name: "Sign out everywhere" })).toBeVisible();
+  // Signed in just now: no step-up password asked.
+  await expect(page.getByLabel("Your password")).toHaveCount(0);
+  await page.screenshot({ path: shot("devices-two"), fullPage: true });
+
+  // B's list: the same two sessions, B's own marked this time.
+  await openDevices(b.page);
+  await expect(activeRows(b.page)).toHaveCount(2);
+  expect(await currentKey(b.page), "B's page marks B's own session").toBe(bKey);
+  await expect(
+    rowOf(activeTable(b.page), aKey).getByText("This device", { exact: true }),
+  ).toHaveCount(0);
+
+  // A signs B out.
+  await rowOf(activeTable(page), bKey).getByRole("button", { name: /^Sign out / }).click();
+  await expect(
+    page.getByRole("status").filter({ hasText: "That session was signed out." }),
+  ).toBeVisible();
+  await expect(activeRows(page)).toHaveCount(1);
+  expect(await currentKey(page)).toBe(aKey);
+  await expect(page.getByRole("button", { name: "Sign out of all other sessions" })).toHaveCount(0);
+  await expect(page.getByRole("heading", { level: 2, name: "Recently ended sessions" })).toBeVisible();
+  await expectEnded(page.getByRole("main"), bKey, "Signed out from another device");
+
+  // B is signed out at its next navigation.
+  await expectSignedOut(b.page);
+
+  // The reason survives a reload of A's page.
+  await openDevices(page);
+  await expect(activeRows(page)).toHaveCount(1);
+  await expectEnded(page.getByRole("main"), bKey, "Signed out from another device");
+  await page.screenshot({ path: shot("devices-after"), fullPage: true });
+
+  await b.done();
+});
+
+test("sign out of all other sessions keeps this one", async ({ browser, page }) => {
+  const email = uniqueEmail("devices-others");
+  await signUp(page, email, MEMBER_PASSWORD);
+  await signIn(page, email, MEMBER_PASSWORD);
+  const b = await newPerson(browser, "device B");
+  const c = await newPerson(browser, "device C");
+  await signIn(b.page, email, MEMBER_PASSWORD);
+  await signIn(c.page, email, MEMBER_PASSWORD);
+
+  await openDevices(page);
+  await expect(activeRows(page)).toHaveCount(3);
+  const aKey = await currentKey(page);
+  const others = [await keyOf(activeRows(page).nth(1)), await keyOf(activeRows(page).nth(2))];
+
+  await page.getByRole("button", { name: "Sign out of all other sessions" }).click();
+  await expect(
+    page.getByRole("status").filter({ hasText: "Signed out of 2 other sessions." }),
+  ).toBeVisible();
+  await expectPath(page, "/account/devices");
+  await expect(activeRows(page)).toHaveCount(1);
+  expect(await currentKey(page)).toBe(aKey);
+  await expect(page.getByRole("button", { name: "Sign out of all other sessions" })).toHaveCount(0);
+  for (const key of others) {
+    await expectEnded(page.getByRole("main"), key, "Signed out from another device");
+  }
+
+  await expectSignedOut(b.page);
+  await expectSignedOut(c.page);
+  // This device is still signed in.
+  await expectStillSignedIn(page, email);
+
+  await b.done();
+  await c.done();
+});
+
+test("a new device gets one alert mail, and This wasn't me signs out exactly that session", async ({
+  browser,
+  page,
+}) => {
+  requireMailSink();
+  const email = uniqueEmail("devices-alert");
+
+  // The account's first device: no alert.
+  await signUp(page, email, MEMBER_PASSWORD);
+  await signIn(page, email, MEMBER_PASSWORD);
+  await page.waitForTimeout(2_000);
+  expect(await alertMails(email), "no alert for the first device").toEqual([]);
+
+  // A second device: one alert.
+  const b = await newPerson(browser, "device B");
+  await signIn(b.page, email, MEMBER_PASSWORD);
+  const mail = await waitForMail(email, ALERT_SUBJECT);
+  expect(mail.subject).toBe(ALERT_SUBJECT);
+  expect(await alertMails(email)).toHaveLength(1);
+  expect(mail.text).toContain("Sign-in method: Password");
+
+  const notMe = links(mail.html).find((link) => link.text === NOT_ME_LINK_TEXT);
+  expect(notMe, `a "${NOT_ME_LINK_TEXT}" link in the HTML mail:\n${mail.html}`).toBeTruthy();
+  const link = notMe!.href;
+  expect(link).toMatch(
+    new RegExp(`^${BASE_URL.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}/unauthorized-sign-in\\?token=[^&\\s]+$`),
+  );
+  expect(mail.text, "the text part has the same link").toContain(link);
+
+  // Which session is B's (the one the alert is about).
+  await openDevices(b.page);
+  const bKey = await currentKey(b.page);
+  const bSignedIn = (await rowOf(activeTable(b.page), bKey).locator("td").nth(5).innerText()).trim();
+
+  // The link opens in any browser, signed in or not; looking changes nothing.
+  const reader = await newPerson(browser, "the mail reader");
+  await visit(reader.page, link);
+  const main = reader.page.getByRole("main");
+  await expect(
+    main.getByRole("heading", { level: 1, name: "A sign-in you don't recognise?" }),
+  ).toBeVisible();
+  await expect(fact(reader.page, "Signed in")).toHaveText(bSignedIn);
+  for (const term of ["Device", "Browser", "Operating system", "IP address"]) {
+    await expect(fact(reader.page, term)).not.toBeEmpty();
+  }
+  await expect(fact(reader.page, "Location")).toHaveText("unknown");
+  await expect(fact(reader.page, "Status")).toHaveText("Still signed in");
+  const compromise = main.getByRole("checkbox", { name: /^\s*Also set my password as compromised/ });
+  await expect(compromise).toBeChecked();
+  const signOutThat = main.getByRole("button", { name: "Sign out that device" });
+  await expect(signOutThat).toBeVisible();
+  await reader.page.screenshot({ path: shot("devices-not-me"), fullPage: true });
+
+  await reader.page.reload();
+  await settle(reader.page);
+  await expect(fact(reader.page, "Status")).toHaveText("Still signed in");
+  await expectStillSignedIn(b.page, email);
+
+  // Sign out that device only, leaving the password alone.
+  await compromise.uncheck();
+  await expect(compromise).not.toBeChecked();
+  await signOutThat.click();
+  await expect(
+    main.getByRole("status").filter({ hasText: "That device has been signed out." }),
+  ).toBeVisible();
+  await expect(main.getByText(/Your password is now set as compromised/)).toHaveCount(0);
+  await reader.page.screenshot({ path: shot("devices-not-me-done"), fullPage: true });
+
+  await expectSignedOut(b.page);
+
+  // Exactly that session: A is still signed in and sees why B's session ended.
+  await expectStillSignedIn(page, email);
+  await openDevices(page);
+  await expect(activeRows(page)).toHaveCount(1);
+  await currentKey(page);
+  await expect(rowOf(activeTable(page), bKey)).toHaveCount(0);
+  await expectEnded(page.getByRole("main"), bKey, "Reported as not me from the alert e-mail");
+  await page.screenshot({ path: shot("devices-reported"), fullPage: true });
+
+  // The link works once.
+  await visit(reader.page, link);
+  await expect(
+    main.getByRole("alert").filter({ hasText: "This link has already been used." }),
+  ).toBeVisible();
+  await expect(main.getByRole("button", { name: "Sign out that device" })).toHaveCount(0);
+
+  // B is a known device now: signing in again from it (the password was left alone, so straight
+  // to the account) sends no second alert.
+  await signIn(b.page, email, MEMBER_PASSWORD);
+  await b.page.waitForTimeout(3_000);
+  expect(await alertMails(email), "a known device raises no alert").toHaveLength(1);
+
+  await reader.done();
+  await b.done();
+});
+
+test("an unknown alert link gets a clear page", async ({ page }) => {
+  await visit(page, "/unauthorized-sign-in?token=nope");
+  const main = page.getByRole("main");
+  await expect(
+    main.getByRole("heading", { level: 1, name: "A sign-in you don't recognise?" }),
+  ).toBeVisible();
+  await expect(main.getByRole("alert")).toHaveText("This link is not valid.");
+  await expect(main.getByRole("button", { name: "Sign out that device" })).toHaveCount(0);
+  await expect(main.getByRole("link", { name: "Review your devices" })).toBeVisible();
+  // No error trace or internal detail leaks into the page.
+  const text = await page.locator("body").innerText();
+  expect(text).not.toMatch(/panick|backtrace|stack trace|ServerFnError|sqlx|\.rs:\d+|internal error/i);
+});
+
+test("the admin sees the same sessions and can sign one out; the user sees the reason", async ({
+  browser,
+  page,
+}) => {
+  const email = uniqueEmail("devices-admin");
+  await signUp(page, email, MEMBER_PASSWORD);
+  await signIn(page, email, MEMBER_PASSWORD);
+  const b = await newPerson(browser, "device B");
+  await signIn(b.page, email, MEMBER_PASSWORD);
+  await openDevices(b.page);
+  const bKey = await currentKey(b.page);
+  await openDevices(page);
+  const aKey = await currentKey(page);
+
+  const admin = await newPerson(browser, "the admin");
+  await signIn(admin.page, ADMIN_EMAIL, ADMIN_PASSWORD);
+  await openUser(admin.page, email);
+  const sessions = admin.page.getByRole("region", { name: "Sessions", exact: true });
+  const table = sessions.getByRole("table", { name: "Active sessions" });
+  await expect(table.locator("tbody tr")).toHaveCount(2);
+  await expect(rowOf(table, aKey)).toBeVisible();
+  await expect(rowOf(table, bKey)).toBeVisible();
+  // The admin's view marks neither of the user's sessions as "This device".
+  await expect(table.getByText("This device", { exact: true })).toHaveCount(0);
+
+  await rowOf(table, bKey).getByRole("button", { name: /^Sign out session on / }).click();
+  await expect(rowOf(table, bKey)).toHaveCount(0);
+  await expect(table.locator("tbody tr")).toHaveCount(1);
+  await expect(sessions.getByRole("heading", { name: "Ended in the last 30 days" })).toBeVisible();
+  await expectEnded(sessions, bKey, "Signed out by an administrator");
+
+  // B is signed out; A is not, and sees why B's session ended.
+  await expectSignedOut(b.page);
+  await openDevices(page);
+  await expect(activeRows(page)).toHaveCount(1);
+  expect(await currentKey(page)).toBe(aKey);
+  await expectEnded(page.getByRole("main"), bKey, "Signed out by an administrator");
+
+  await admin.done();
+  await b.done();
+});
