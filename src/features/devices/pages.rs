@@ -214,6 +214,14 @@ pub fn AlertPage() -> impl IntoView {
     let token = move || query.read().get("token").unwrap_or_default();
     let link = Resource::new(token, get_alert_link);
     let report = ServerAction::<ReportNotMe>::new();
+    // Owned here, not by the form: a success replaces the form while this is still read.
+    let error = Signal::derive(move || {
+        report
+            .value()
+            .get()
+            .and_then(|r| r.err())
+            .map(|e| e.for_field("token").unwrap_or_else(|| e.to_string()))
+    });
     view! {
         <Title text="Unrecognised sign-in"/>
         <section class="card card-narrow">
@@ -224,7 +232,7 @@ pub fn AlertPage() -> impl IntoView {
                     <Suspense fallback=|| view! { <p class="muted">"Checking your link…"</p> }>
                         {move || Suspend::new(async move {
                             match link.await {
-                                Ok(AlertLink::Valid { session, active }) => view! { <ConfirmNotMe session active token=token() report/> }.into_any(),
+                                Ok(AlertLink::Valid { session, active }) => view! { <ConfirmNotMe session active token=token() report error/> }.into_any(),
                                 Ok(AlertLink::Used) => view! { <LinkProblem message="This link has already been used."/> }.into_any(),
                                 Ok(AlertLink::Expired) => view! { <LinkProblem message="This link has expired."/> }.into_any(),
                                 Ok(AlertLink::Unknown) => view! { <LinkProblem message="This link is not valid."/> }.into_any(),
@@ -256,14 +264,8 @@ fn ConfirmNotMe(
     active: bool,
     token: String,
     report: ServerAction<ReportNotMe>,
+    error: Signal<Option<String>>,
 ) -> impl IntoView {
-    let error = Signal::derive(move || {
-        report
-            .value()
-            .get()
-            .and_then(|r| r.err())
-            .map(|e| e.for_field("token").unwrap_or_else(|| e.to_string()))
-    });
     view! {
         <p>"We sent you this link because your account was signed in to from a new device:"</p>
         <dl class="facts">
