@@ -26,7 +26,7 @@ where
         return view! { <p class="muted">"No active sessions."</p> }.into_any();
     }
     view! {
-        <table class="table" aria-label="Active sessions">
+        <div class="table-scroll"><table class="table" aria-label="Active sessions">
             <thead><tr>
                 <th scope="col">"Browser"</th><th scope="col">"Operating system"</th><th scope="col">"Device"</th>
                 <th scope="col">"IP address"</th><th scope="col">"Location"</th><th scope="col">"First signed in"</th>
@@ -40,13 +40,13 @@ where
                         <td>{s.device_type.clone()}</td>
                         <td class="mono">{s.ip.clone().unwrap_or_else(|| "unknown".into())}</td>
                         <td>{place(s)}</td>
-                        <td>{utc(s.created_at)}</td>
-                        <td>{utc(s.last_seen_at)}</td>
+                        <td class="nowrap">{utc(s.created_at)}</td>
+                        <td class="nowrap">{utc(s.last_seen_at)}</td>
                         <td>{action(s.clone())}</td>
                     </tr>
                 }).collect_view()}
             </tbody>
-        </table>
+        </table></div>
     }
     .into_any()
 }
@@ -58,7 +58,7 @@ pub fn EndedTable(sessions: Vec<DeviceSession>) -> impl IntoView {
         return view! { <p class="muted">"No session ended in the last 30 days."</p> }.into_any();
     }
     view! {
-        <table class="table" aria-label="Ended sessions">
+        <div class="table-scroll"><table class="table" aria-label="Ended sessions">
             <thead><tr>
                 <th scope="col">"Browser"</th><th scope="col">"Operating system"</th><th scope="col">"Device"</th>
                 <th scope="col">"IP address"</th><th scope="col">"Location"</th><th scope="col">"Signed in"</th>
@@ -72,13 +72,13 @@ pub fn EndedTable(sessions: Vec<DeviceSession>) -> impl IntoView {
                         <td>{s.device_type.clone()}</td>
                         <td class="mono">{s.ip.clone().unwrap_or_else(|| "unknown".into())}</td>
                         <td>{place(&s)}</td>
-                        <td>{utc(s.created_at)}</td>
-                        <td>{s.ended_at.map(utc).unwrap_or_default()}</td>
+                        <td class="nowrap">{utc(s.created_at)}</td>
+                        <td class="nowrap">{s.ended_at.map(utc).unwrap_or_default()}</td>
                         <td class="end-reason">{s.end_reason.clone().unwrap_or_default()}</td>
                     </tr>
                 }).collect_view()}
             </tbody>
-        </table>
+        </table></div>
     }
     .into_any()
 }
@@ -110,10 +110,10 @@ pub fn DevicesPage() -> impl IntoView {
     });
     view! {
         <Title text="Your devices"/>
-        <section class="card">
+        <section class="card card-wide">
             <h1>"Devices"</h1>
             <p class="muted">"Every browser signed in to your account. Sign out any you do not recognise, then change your password."</p>
-            {move || done.get().map(|m| view! { <p class="alert alert-ok" role="status">{m}</p> })}
+            {move || done.get().map(|m| view! { <p class="alert alert-success" role="status">{m}</p> })}
             <FormError message=Signal::derive(move || error.get().map(|e| e.for_field("password").or_else(|| e.for_field("session")).unwrap_or_else(|| e.to_string())))/>
             <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
@@ -162,7 +162,7 @@ fn DevicesView(
                 </ActionForm>
             })
         }/>
-        <div class="form-actions">
+        <div class="button-row">
             {has_others.then(|| view! {
                 <ActionForm action=others attr:class="inline-form">
                     {confirm()}
@@ -224,7 +224,7 @@ pub fn AlertPage() -> impl IntoView {
     });
     view! {
         <Title text="Unrecognised sign-in"/>
-        <section class="card card-narrow">
+        <section class="card">
             <h1>"A sign-in you don't recognise?"</h1>
             {move || match report.value().get() {
                 Some(Ok(outcome)) => view! { <Reported outcome/> }.into_any(),
@@ -295,7 +295,7 @@ fn ConfirmNotMe(
 #[component]
 fn Reported(outcome: NotMeOutcome) -> impl IntoView {
     view! {
-        <p class="alert alert-ok" role="status">
+        <p class="alert alert-success" role="status">
             {if outcome.signed_out { "That device has been signed out." } else { "That session had already ended; your report was recorded." }}
         </p>
         {outcome.password_compromised.then(|| view! {
