@@ -260,8 +260,10 @@ fn AlertPanel(o: SecurityOverview, action: ServerAction<SaveAlertSettings>) -> i
                 </label>
                 <label class="check">
                     <input type="checkbox" name="alert_on_new_country" checked=s.alert_on_new_country/>
-                    " Also when a known device signs in from a country not seen before for that user"
-                    {(!s.geoip_enabled).then(|| view! { <span class="muted">" (needs a GeoIP database: set KEYWARDEN_GEOIP_DATABASE)"</span> })}
+                    <span>
+                        " Also when a known device signs in from a country not seen before for that user"
+                        {(!s.geoip_enabled).then(|| view! { <span class="muted">" (needs a GeoIP database: set KEYWARDEN_GEOIP_DATABASE)"</span> })}
+                    </span>
                 </label>
                 <div class="field">
                     <label for="device_alert_path">"Path of the \"This wasn't me\" page"</label>
