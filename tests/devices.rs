@@ -358,11 +358,31 @@ async fn the_alert_link_get_changes_nothing_and_the_post_revokes_exactly_that_se
         ended[0]["end_reason"],
         "Reported as not me from the alert e-mail"
     );
-    // The password was not touched: the intruder's password still works (no task).
+    // The password was not touched.
     assert_eq!(
         app.count("SELECT COUNT(*) FROM users WHERE password_compromised_at IS NOT NULL")
             .await,
         0
+    );
+    // The reported device is forgotten: signing in from it again raises a new alert.
+    assert_eq!(alert_count(app).await, 1);
+    assert_eq!(
+        app.sign_in(&intruder, "ada@example.org", PASSWORD)
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(alert_count(app).await, 2);
+    assert_eq!(
+        app.sign_in(&laptop, "ada@example.org", PASSWORD)
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        alert_count(app).await,
+        2,
+        "the user's own device stays known"
     );
 
     // The link works once.

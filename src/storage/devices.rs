@@ -35,6 +35,16 @@ pub async fn remember_device(
     Ok(inserted > 0)
 }
 
+/// Forgets a device (reported as not the user's): its next sign-in is new again.
+pub async fn forget_device(conn: &mut Conn, user_id: i64, device_hash: &str) -> sqlx::Result<u64> {
+    sqlx::query("DELETE FROM known_devices WHERE user_id = $1 AND device_hash = $2")
+        .bind(user_id)
+        .bind(device_hash)
+        .execute(conn)
+        .await
+        .map(|r| r.rows_affected())
+}
+
 pub async fn count_devices(conn: &mut Conn, user_id: i64) -> sqlx::Result<i64> {
     let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM known_devices WHERE user_id = $1")
         .bind(user_id)

@@ -84,6 +84,21 @@ pub async fn find(conn: &mut Conn, id_hash: &str) -> sqlx::Result<Option<Session
     .await
 }
 
+/// A user's session by its public id.
+pub async fn find_for_user(
+    conn: &mut Conn,
+    user_id: i64,
+    key: &str,
+) -> sqlx::Result<Option<SessionRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM sessions WHERE user_id = $1 AND public_id = $2"
+    ))
+    .bind(user_id)
+    .bind(key)
+    .fetch_optional(conn)
+    .await
+}
+
 pub async fn touch(conn: &mut Conn, id_hash: &str, now: i64) -> sqlx::Result<()> {
     sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE id_hash = $1 AND ended_at IS NULL")
         .bind(id_hash)

@@ -436,8 +436,8 @@ pub async fn alert_link(state: &AppState, token: &str) -> Result<AlertLink> {
     })
 }
 
-/// Spends the link: signs out exactly its session ("reported as not me") and, when asked, sets
-/// the password as compromised so the reset-password task starts at the next sign-in. One
+/// Spends the link: signs out exactly its session ("reported as not me"), forgets its device and,
+/// when asked, sets the password as compromised so the reset-password task starts at the next sign-in. One
 /// transaction.
 pub async fn report_not_me(
     state: &AppState,
@@ -461,6 +461,16 @@ pub async fn report_not_me(
         return Err(AppError::field("token", why));
     };
     let user = load_user(&mut tx, alert.user_id).await?;
+    // The device is not the user's: forget it, so its next sign-in raises an alert again.
+    let device = sessions::find_for_user(&mut tx, user.id, &alert.session_public_id)
+        .await
+        .context("load session")?
+        .and_then(|s| s.device_hash);
+    if let Some(device) = &device {
+        devices::forget_device(&mut tx, user.id, device)
+            .await
+            .context("forget device")?;
+    }
     let signed_out = sessions::end_for_user(
         &mut tx,
         &alert.session_public_id,
