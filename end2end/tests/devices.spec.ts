@@ -320,6 +320,20 @@ test("a new device gets one alert mail, and This wasn't me signs out exactly tha
     .poll(async () => (await alertMails(email)).length, { timeout: 20_000 })
     .toBe(2);
 
+  // The report is in the audit trail, against the user.
+  const admin = await newPerson(browser, "the admin");
+  await signIn(admin.page, ADMIN_EMAIL, ADMIN_PASSWORD);
+  await visit(admin.page, `/admin/audit?target=${encodeURIComponent(email)}`);
+  const entries = admin.page.getByRole("table", { name: "Audit entries" });
+  for (const action of ["session.reported_not_me", "session.new_device_alert"]) {
+    await expect(
+      entries.getByRole("cell", { name: action, exact: true }).first(),
+      `an audit row ${action}`,
+    ).toBeVisible();
+  }
+  await admin.page.screenshot({ path: shot("devices-audit"), fullPage: true });
+  await admin.done();
+
   await reader.done();
   await b.done();
 });
