@@ -34,6 +34,17 @@ async fn whoami(app: &TestApp, b: &reqwest::Client) -> Value {
     app.call(b, "whoami", &[]).await.json().await.unwrap()
 }
 
+/// The HTML of a page as `b` gets it.
+async fn page_text(app: &TestApp, b: &reqwest::Client, path: &str) -> String {
+    b.get(app.url(path))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 fn keys(list: &Value) -> Vec<String> {
     list.as_array()
         .unwrap()
@@ -119,14 +130,7 @@ async fn two_browsers_are_two_devices_and_this_device_is_marked(app: &TestApp) {
         1
     );
     // The page shows the marker.
-    let html = laptop
-        .get(app.url("/account/devices"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = page_text(app, &laptop, "/account/devices").await;
     assert!(html.contains("This device"));
 }
 
@@ -391,14 +395,12 @@ async fn the_alert_link_get_changes_nothing_and_the_post_revokes_exactly_that_se
         .await;
     assert_eq!(r.status(), 422);
     assert!(r.text().await.unwrap().contains("already been used"));
-    let html = scanner
-        .get(app.url(&format!("/unauthorized-sign-in?token={token}")))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = page_text(
+        app,
+        &scanner,
+        &format!("/unauthorized-sign-in?token={token}"),
+    )
+    .await;
     assert!(html.contains("This link has already been used."));
 }
 
@@ -432,23 +434,9 @@ async fn the_alert_can_also_set_the_password_as_compromised(app: &TestApp) {
 
 async fn unknown_and_expired_links_get_a_clear_page(app: &TestApp) {
     let b = app.new_browser();
-    let html = b
-        .get(app.url("/unauthorized-sign-in?token=not-a-token"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = page_text(app, &b, "/unauthorized-sign-in?token=not-a-token").await;
     assert!(html.contains("This link is not valid."), "{html}");
-    let html = b
-        .get(app.url("/unauthorized-sign-in"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = page_text(app, &b, "/unauthorized-sign-in").await;
     assert!(html.contains("This link is not valid."));
     let r = app
         .call(&b, "device_alert_not_me", &[("token", "not-a-token")])
@@ -460,14 +448,7 @@ async fn unknown_and_expired_links_get_a_clear_page(app: &TestApp) {
     let token = token_of(&alert_link(app).await);
     app.clock
         .advance(Duration::from_secs(7 * 24 * 60 * 60 + 60));
-    let html = b
-        .get(app.url(&format!("/unauthorized-sign-in?token={token}")))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = page_text(app, &b, &format!("/unauthorized-sign-in?token={token}")).await;
     assert!(html.contains("This link has expired."));
     let r = app
         .call(&b, "device_alert_not_me", &[("token", &token)])
