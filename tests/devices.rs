@@ -236,6 +236,25 @@ async fn step_up_is_enforced_on_the_server(app: &TestApp) {
         .await;
     assert_eq!(r.status(), 200);
     assert_eq!(whoami(app, &phone).await, Value::Null);
+    // Password guesses are limited (10 per 15 minutes), the right password included.
+    for _ in 0..6 {
+        let r = app
+            .call(
+                &laptop,
+                "devices_sign_out_others",
+                &[("password", "Wrong-Password-123456")],
+            )
+            .await;
+        assert_eq!(r.status(), 422);
+    }
+    let r = app
+        .call(
+            &laptop,
+            "devices_sign_out_others",
+            &[("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(r.status(), 429, "the eleventh try in the window is refused");
     // The proof counts for the next ten minutes.
     assert_eq!(devices(app, &laptop).await["step_up_needed"], false);
     let r = app.call(&laptop, "devices_sign_out_others", &[]).await;

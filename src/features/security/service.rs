@@ -15,6 +15,9 @@ use crate::storage::{security, sessions, users};
 
 /// Step-up: an admin who proved their password this recently need not type it again.
 pub const STEP_UP_WINDOW_MS: i64 = 5 * 60 * 1000;
+/// Password confirmations a user may attempt per window.
+const STEP_UP_TRIES: usize = 10;
+const STEP_UP_TRIES_WINDOW_MS: i64 = 15 * 60 * 1000;
 
 /// What an instance-wide action would touch, for the confirmation dialog.
 pub async fn impact(state: &AppState) -> Result<Impact> {
@@ -183,6 +186,17 @@ pub async fn check_step_up(
 ) -> Result<()> {
     if password.is_empty() && state.now() - authenticated_at <= window_ms {
         return Ok(());
+    }
+    // A stolen session must not become a password-guessing oracle.
+    if !password.is_empty()
+        && !state.limiter.allow(
+            &format!("step-up:{user_id}"),
+            state.now(),
+            STEP_UP_TRIES,
+            STEP_UP_TRIES_WINDOW_MS,
+        )
+    {
+        return Err(AppError::RateLimited);
     }
     let mut conn = state.conn().await?;
     let user = users::find_by_id(&mut conn, user_id)
