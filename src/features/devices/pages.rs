@@ -15,6 +15,26 @@ fn place(d: &DeviceSession) -> String {
     d.location.clone().unwrap_or_else(|| "unknown".into())
 }
 
+/// The columns every session table starts with.
+#[component]
+fn DeviceHeadings() -> impl IntoView {
+    view! {
+        <th scope="col">"Browser"</th><th scope="col">"Operating system"</th><th scope="col">"Device"</th>
+        <th scope="col">"IP address"</th><th scope="col">"Location"</th>
+    }
+}
+
+#[component]
+fn DeviceCells(s: DeviceSession) -> impl IntoView {
+    view! {
+        <td>{s.browser.clone()} {s.current.then(|| view! { " " <span class="badge badge-ok">"This device"</span> })}</td>
+        <td>{s.os.clone()}</td>
+        <td>{s.device_type.clone()}</td>
+        <td class="mono">{s.ip.clone().unwrap_or_else(|| "unknown".into())}</td>
+        <td>{place(&s)}</td>
+    }
+}
+
 /// Live sessions with the same columns everywhere; `action` renders the last cell of a row.
 #[component]
 pub fn DeviceTable<F, V>(sessions: Vec<DeviceSession>, action: F) -> impl IntoView
@@ -28,20 +48,15 @@ where
     view! {
         <div class="table-scroll"><table class="table" aria-label="Active sessions">
             <thead><tr>
-                <th scope="col">"Browser"</th><th scope="col">"Operating system"</th><th scope="col">"Device"</th>
-                <th scope="col">"IP address"</th><th scope="col">"Location"</th><th scope="col">"First signed in"</th>
+                <DeviceHeadings/><th scope="col">"First signed in"</th>
                 <th scope="col">"Last active"</th><th scope="col"><span class="visually-hidden">"Actions"</span></th>
             </tr></thead>
             <tbody>
                 {sessions.iter().map(|s| view! {
                     <tr data-session=s.key.clone() class:current-row=s.current>
-                        <td>{s.browser.clone()} {s.current.then(|| view! { " " <span class="badge badge-ok">"This device"</span> })}</td>
-                        <td>{s.os.clone()}</td>
-                        <td>{s.device_type.clone()}</td>
-                        <td class="mono">{s.ip.clone().unwrap_or_else(|| "unknown".into())}</td>
-                        <td>{place(s)}</td>
-                        <td class="nowrap">{utc(s.created_at)}</td>
-                        <td class="nowrap">{utc(s.last_seen_at)}</td>
+                        <DeviceCells s=s.clone()/>
+                        <td>{utc(s.created_at)}</td>
+                        <td>{utc(s.last_seen_at)}</td>
                         <td>{action(s.clone())}</td>
                     </tr>
                 }).collect_view()}
@@ -60,20 +75,15 @@ pub fn EndedTable(sessions: Vec<DeviceSession>) -> impl IntoView {
     view! {
         <div class="table-scroll"><table class="table" aria-label="Ended sessions">
             <thead><tr>
-                <th scope="col">"Browser"</th><th scope="col">"Operating system"</th><th scope="col">"Device"</th>
-                <th scope="col">"IP address"</th><th scope="col">"Location"</th><th scope="col">"Signed in"</th>
+                <DeviceHeadings/><th scope="col">"Signed in"</th>
                 <th scope="col">"Ended"</th><th scope="col">"Reason"</th>
             </tr></thead>
             <tbody>
                 {sessions.into_iter().map(|s| view! {
                     <tr data-session=s.key.clone()>
-                        <td>{s.browser.clone()}</td>
-                        <td>{s.os.clone()}</td>
-                        <td>{s.device_type.clone()}</td>
-                        <td class="mono">{s.ip.clone().unwrap_or_else(|| "unknown".into())}</td>
-                        <td>{place(&s)}</td>
-                        <td class="nowrap">{utc(s.created_at)}</td>
-                        <td class="nowrap">{s.ended_at.map(utc).unwrap_or_default()}</td>
+                        <DeviceCells s=s.clone()/>
+                        <td>{utc(s.created_at)}</td>
+                        <td>{s.ended_at.map(utc).unwrap_or_default()}</td>
                         <td class="end-reason">{s.end_reason.clone().unwrap_or_default()}</td>
                     </tr>
                 }).collect_view()}
