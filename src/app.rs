@@ -3,6 +3,7 @@
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
+use leptos_router::hooks::use_location;
 use leptos_router::{ParamSegment, SsrMode, StaticSegment};
 
 use crate::features::admin::pages::AdminHome;
@@ -10,12 +11,13 @@ use crate::features::audit::pages::AuditTrailPage;
 use crate::features::auth::pages::{
     AccountPage, ForgotPasswordPage, ResetPasswordPage, ResetTaskPage, SignInPage, SignUpPage,
 };
-use crate::features::devices::pages::{DevicesPage, Fallback};
+use crate::features::devices::pages::{AlertPage, DevicesPage};
 use crate::features::home::HomePage;
 use crate::features::mail::pages::{MailAdminPage, TemplateEditorPage};
 use crate::features::security::pages::SecurityPage;
 use crate::features::users::pages::{UserDetailsPage, UsersPage};
-use crate::ui::{provide_viewer, SiteHeader};
+use crate::site_header::SiteHeader;
+use crate::ui::{provide_viewer, NotFound};
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
@@ -79,5 +81,32 @@ fn Layout() -> impl IntoView {
                 </Routes>
             </main>
             <footer class="site-footer">"Keywarden · self-hosted identity"</footer>
+    }
+}
+
+#[cfg(feature = "ssr")]
+fn server_alert_path() -> String {
+    use_context::<crate::runtime::AppState>()
+        .map(|s| s.security.get().device_alert_path.clone())
+        .unwrap_or_else(|| crate::domain::DEFAULT_ALERT_PATH.to_owned())
+}
+
+#[cfg(not(feature = "ssr"))]
+fn server_alert_path() -> String {
+    crate::domain::DEFAULT_ALERT_PATH.to_owned()
+}
+
+/// Unknown paths: the "This wasn't me" page when the path is the configured one (administrators
+/// choose it, so it cannot be a static route), "Page not found" otherwise.
+#[component]
+pub fn Fallback() -> impl IntoView {
+    let alert_path = SharedValue::new(server_alert_path).into_inner();
+    let location = use_location();
+    move || {
+        if location.pathname.get() == alert_path {
+            view! { <AlertPage/> }.into_any()
+        } else {
+            view! { <NotFound/> }.into_any()
+        }
     }
 }

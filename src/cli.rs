@@ -9,14 +9,14 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use secrecy::SecretString;
 
-use crate::clock::SystemClock;
 use crate::config::Config;
-use crate::domain::Role;
+use crate::domain::{time, Actor, RequestMeta, Role};
 use crate::error::AppError;
-use crate::features::audit::{Actor, RequestMeta, Verification};
 use crate::features::auth::service;
+use crate::runtime::audit::Verification;
+use crate::runtime::clock::SystemClock;
+use crate::runtime::AppState;
 use crate::startup::{shutdown_signal, Application};
-use crate::state::AppState;
 use crate::storage::{users, Store};
 
 #[derive(Debug, Parser)]
@@ -129,7 +129,7 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
             let store =
                 Store::connect(secrecy::ExposeSecret::expose_secret(&config.database_url)).await?;
             store.migrate().await?;
-            let result = crate::features::audit::verify(&store).await;
+            let result = crate::runtime::audit::verify(&store).await;
             store.close().await;
             match result? {
                 Verification::Intact { entries } => {
@@ -166,7 +166,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 async fn create_admin(config: Config, email: &str) -> anyhow::Result<()> {
     let password = read_password(email)?;
     let state = AppState::build(config, Arc::new(SystemClock)).await?;
-    let actor = Actor::Cli { os_user: os_user() };
+    let actor = Actor::cli(&os_user());
     let result = service::create_user(
         &state,
         email,
@@ -194,9 +194,9 @@ fn os_user() -> String {
 }
 
 async fn incident(config: Config, cmd: IncidentCommand) -> anyhow::Result<()> {
-    use crate::features::security::service::{self as security, Operator};
+    use crate::features::security::service as security;
     let state = AppState::build(config, Arc::new(SystemClock)).await?;
-    let op = Operator::cli(&os_user());
+    let op = Actor::cli(&os_user());
     let meta = RequestMeta::default();
     let result = match cmd {
         IncidentCommand::CompromiseAll { sign_out, reason } => {
@@ -210,7 +210,7 @@ async fn incident(config: Config, cmd: IncidentCommand) -> anyhow::Result<()> {
                     };
                     format!(
                         "Every password set until {} is now compromised{sessions}.",
-                        crate::ui::format::utc(at)
+                        time::utc(at)
                     )
                 })
         }
@@ -220,7 +220,7 @@ async fn incident(config: Config, cmd: IncidentCommand) -> anyhow::Result<()> {
                 .map(|at| {
                     format!(
                         "Every session issued until {} is signed out.",
-                        crate::ui::format::utc(at)
+                        time::utc(at)
                     )
                 })
         }
@@ -243,7 +243,7 @@ async fn incident(config: Config, cmd: IncidentCommand) -> anyhow::Result<()> {
 
 async fn compromise_user(
     state: &AppState,
-    op: &crate::features::security::service::Operator,
+    op: &Actor,
     email: &str,
     sign_out: bool,
     reason: &str,

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
@@ -11,6 +11,7 @@ use crate::domain::MIN_LENGTH_FLOOR;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
+    #[serde(alias = "text")]
     Pretty,
     Json,
 }
@@ -78,12 +79,16 @@ pub struct SmtpConfig {
     pub password: Option<SecretString>,
 }
 
-/// The file's shape: every key optional, unknown keys refused.
+/// Every key, optional, as the file and the environment give them. Unknown keys in the file are
+/// refused; the environment is read only for these keys (`KEYWARDEN_<KEY>`).
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct FileConfig {
+struct Layered {
+    #[serde(default, deserialize_with = "text")]
     database_url: Option<String>,
+    #[serde(default, deserialize_with = "text")]
     listen: Option<String>,
+    #[serde(default, deserialize_with = "text")]
     base_url: Option<String>,
     session_idle_timeout_secs: Option<u64>,
     session_absolute_lifetime_secs: Option<u64>,
@@ -93,170 +98,202 @@ struct FileConfig {
     argon2_parallelism: Option<u32>,
     max_concurrent_hashes: Option<usize>,
     log_format: Option<LogFormat>,
+    #[serde(default, deserialize_with = "text")]
     smtp_host: Option<String>,
     smtp_port: Option<u16>,
     smtp_tls: Option<SmtpTls>,
+    #[serde(default, deserialize_with = "text")]
     smtp_username: Option<String>,
+    #[serde(default, deserialize_with = "text")]
     smtp_password: Option<String>,
+    #[serde(default, deserialize_with = "text")]
     mail_from: Option<String>,
     mail_dir: Option<PathBuf>,
     outbox_max_attempts: Option<u32>,
     password_reset_ttl_secs: Option<u64>,
     mail_worker_enabled: Option<bool>,
+    /// A list in the file, comma-separated in the environment.
+    #[serde(default, deserialize_with = "list")]
     trusted_proxies: Option<Vec<String>>,
     geoip_database: Option<PathBuf>,
 }
 
-/// Reads `KEYWARDEN_<NAME>` and parses it, naming the variable in the error.
-fn env_var<T: std::str::FromStr>(name: &str) -> anyhow::Result<Option<T>>
-where
-    T::Err: std::fmt::Display,
-{
-    let key = format!("KEYWARDEN_{name}");
-    match std::env::var(&key) {
-        Ok(v) => v
-            .trim()
-            .parse()
-            .map(Some)
-            .map_err(|e| anyhow::anyhow!("{key}={v:?} is not valid: {e}")),
-        Err(std::env::VarError::NotPresent) => Ok(None),
-        Err(e) => bail!("{key} is not valid: {e}"),
+/// The keys, as the environment spells them after `KEYWARDEN_` (lower-cased).
+const KEYS: [&str; 23] = [
+    "database_url",
+    "listen",
+    "base_url",
+    "session_idle_timeout_secs",
+    "session_absolute_lifetime_secs",
+    "password_min_length",
+    "argon2_memory_kib",
+    "argon2_iterations",
+    "argon2_parallelism",
+    "max_concurrent_hashes",
+    "log_format",
+    "smtp_host",
+    "smtp_port",
+    "smtp_tls",
+    "smtp_username",
+    "smtp_password",
+    "mail_from",
+    "mail_dir",
+    "outbox_max_attempts",
+    "password_reset_ttl_secs",
+    "mail_worker_enabled",
+    "trusted_proxies",
+    "geoip_database",
+];
+
+/// A scalar read as text: the environment's `KEYWARDEN_SMTP_PASSWORD=123456` is a password, not a
+/// number.
+fn text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Scalar {
+        Text(String),
+        Int(i64),
+        Uint(u64),
+        Float(f64),
+        Bool(bool),
     }
+    Ok(Option::<Scalar>::deserialize(d)?.map(|v| match v {
+        Scalar::Text(s) => s,
+        Scalar::Int(n) => n.to_string(),
+        Scalar::Uint(n) => n.to_string(),
+        Scalar::Float(n) => n.to_string(),
+        Scalar::Bool(b) => b.to_string(),
+    }))
 }
 
-impl std::str::FromStr for LogFormat {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "pretty" | "text" => Ok(Self::Pretty),
-            "json" => Ok(Self::Json),
-            _ => Err("expected \"pretty\" or \"json\"".into()),
+/// A list, or one comma-separated string.
+fn list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        Many(Vec<String>),
+        One(String),
+    }
+    Ok(Option::<OneOrMany>::deserialize(d)?.map(|v| match v {
+        OneOrMany::Many(list) => list,
+        OneOrMany::One(s) => s
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    }))
+}
+
+/// One readable line for a figment error: the key, where it came from, and the problem.
+fn one_line(e: figment::Error) -> anyhow::Error {
+    let first = e.into_iter().next();
+    match first {
+        Some(e) => {
+            let key = e.path.join(".");
+            let source = e
+                .metadata
+                .as_ref()
+                .map(|m| match &m.source {
+                    Some(figment::Source::File(p)) => format!("config file {}", p.display()),
+                    _ => m.name.to_string(),
+                })
+                .unwrap_or_else(|| "configuration".to_owned());
+            let key = if key.is_empty() { String::new() } else { format!("{key}: ") };
+            anyhow::anyhow!("{source}: {key}{}", e.kind)
         }
+        None => anyhow::anyhow!("configuration is not valid"),
     }
 }
 
 impl Config {
     /// Loads the file (an explicit path must exist; `./keywarden.toml` is read when present),
-    /// then applies environment variables, then checks the result.
+    /// then the `KEYWARDEN_*` environment over it, then checks the result. Every error names
+    /// the key and the problem in one line.
     pub fn load(path: Option<&Path>) -> anyhow::Result<Self> {
+        use figment::providers::{Env, Format, Toml};
         let file = match path {
             Some(p) => Some(p.to_path_buf()),
-            None => env_var::<PathBuf>("CONFIG")?.or_else(|| {
-                let default = PathBuf::from("keywarden.toml");
-                default.exists().then_some(default)
-            }),
+            None => match std::env::var_os("KEYWARDEN_CONFIG") {
+                Some(p) if !p.is_empty() => Some(PathBuf::from(p)),
+                _ => {
+                    let default = PathBuf::from("keywarden.toml");
+                    default.exists().then_some(default)
+                }
+            },
         };
-        let f: FileConfig = match file {
-            Some(p) => {
-                let text = std::fs::read_to_string(&p)
-                    .with_context(|| format!("cannot read config file {}", p.display()))?;
-                toml::from_str(&text)
-                    .map_err(|e| anyhow::anyhow!("config file {}: {}", p.display(), e.message()))?
-            }
-            None => FileConfig::default(),
-        };
-        let listen = env_var("LISTEN")?
-            .or(f.listen)
-            .unwrap_or_else(|| "127.0.0.1:3000".to_owned());
-        let base_url: String = env_var("BASE_URL")?
-            .or(f.base_url)
-            .unwrap_or_else(|| format!("http://{listen}"));
+        let mut figment = figment::Figment::new();
+        if let Some(p) = &file {
+            anyhow::ensure!(p.is_file(), "cannot read config file {}", p.display());
+            figment = figment.merge(Toml::file_exact(p));
+        }
+        figment = figment.merge(Env::prefixed("KEYWARDEN_").only(&KEYS));
+        Self::from_figment(figment)
+    }
+
+    /// Every key at its default (tests).
+    pub fn defaults() -> anyhow::Result<Self> {
+        Self::from_figment(figment::Figment::new())
+    }
+
+    fn from_figment(figment: figment::Figment) -> anyhow::Result<Self> {
+        let f: Layered = figment.extract().map_err(one_line)?;
+        let listen = f.listen.unwrap_or_else(|| "127.0.0.1:3000".to_owned());
+        let base_url = f.base_url.unwrap_or_else(|| format!("http://{listen}"));
         let cpus = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2);
+        let smtp = match f.smtp_host.filter(|h| !h.is_empty()) {
+            None => None,
+            Some(host) => {
+                let tls = f.smtp_tls.unwrap_or(SmtpTls::Starttls);
+                let default_port = match tls {
+                    SmtpTls::None => 25,
+                    SmtpTls::Starttls => 587,
+                    SmtpTls::Tls => 465,
+                };
+                Some(SmtpConfig {
+                    host,
+                    port: f.smtp_port.unwrap_or(default_port),
+                    tls,
+                    username: f.smtp_username,
+                    password: f.smtp_password.map(SecretString::from),
+                })
+            }
+        };
+        let trusted_proxies = f
+            .trusted_proxies
+            .unwrap_or_default()
+            .iter()
+            .map(|s| crate::net::parse_net(s))
+            .collect::<Result<_, _>>()
+            .map_err(|e| anyhow::anyhow!("trusted_proxies: {e}"))?;
         let config = Self {
             database_url: SecretString::from(
-                env_var::<String>("DATABASE_URL")?
-                    .or(f.database_url)
+                f.database_url
                     .unwrap_or_else(|| "sqlite://keywarden.db".to_owned()),
             ),
             base_url: url::Url::parse(&base_url)
-                .map_err(|e| anyhow::anyhow!("base_url {base_url:?} is not a URL: {e}"))?,
+                .map_err(|e| anyhow::anyhow!("base_url: {base_url:?} is not a URL: {e}"))?,
             listen,
-            session_idle_timeout_secs: env_var("SESSION_IDLE_TIMEOUT_SECS")?
-                .or(f.session_idle_timeout_secs)
-                .unwrap_or(30 * 60),
-            session_absolute_lifetime_secs: env_var("SESSION_ABSOLUTE_LIFETIME_SECS")?
-                .or(f.session_absolute_lifetime_secs)
-                .unwrap_or(12 * 60 * 60),
-            password_min_length: env_var("PASSWORD_MIN_LENGTH")?
-                .or(f.password_min_length)
-                .unwrap_or(12),
-            argon2_memory_kib: env_var("ARGON2_MEMORY_KIB")?
-                .or(f.argon2_memory_kib)
-                .unwrap_or(19 * 1024),
-            argon2_iterations: env_var("ARGON2_ITERATIONS")?
-                .or(f.argon2_iterations)
-                .unwrap_or(2),
-            argon2_parallelism: env_var("ARGON2_PARALLELISM")?
-                .or(f.argon2_parallelism)
-                .unwrap_or(1),
-            max_concurrent_hashes: env_var("MAX_CONCURRENT_HASHES")?
-                .or(f.max_concurrent_hashes)
-                .unwrap_or(cpus),
-            log_format: env_var("LOG_FORMAT")?
-                .or(f.log_format)
-                .unwrap_or(LogFormat::Pretty),
-            smtp: match env_var::<String>("SMTP_HOST")?
-                .or(f.smtp_host)
-                .filter(|h| !h.is_empty())
-            {
-                None => None,
-                Some(host) => {
-                    let tls = env_var("SMTP_TLS")?
-                        .or(f.smtp_tls)
-                        .unwrap_or(SmtpTls::Starttls);
-                    let default_port = match tls {
-                        SmtpTls::None => 25,
-                        SmtpTls::Starttls => 587,
-                        SmtpTls::Tls => 465,
-                    };
-                    Some(SmtpConfig {
-                        host,
-                        port: env_var("SMTP_PORT")?
-                            .or(f.smtp_port)
-                            .unwrap_or(default_port),
-                        tls,
-                        username: env_var("SMTP_USERNAME")?.or(f.smtp_username),
-                        password: env_var::<String>("SMTP_PASSWORD")?
-                            .or(f.smtp_password)
-                            .map(SecretString::from),
-                    })
-                }
-            },
-            mail_from: env_var("MAIL_FROM")?
-                .or(f.mail_from)
+            session_idle_timeout_secs: f.session_idle_timeout_secs.unwrap_or(30 * 60),
+            session_absolute_lifetime_secs: f.session_absolute_lifetime_secs.unwrap_or(12 * 60 * 60),
+            password_min_length: f.password_min_length.unwrap_or(12),
+            argon2_memory_kib: f.argon2_memory_kib.unwrap_or(19 * 1024),
+            argon2_iterations: f.argon2_iterations.unwrap_or(2),
+            argon2_parallelism: f.argon2_parallelism.unwrap_or(1),
+            max_concurrent_hashes: f.max_concurrent_hashes.unwrap_or(cpus),
+            log_format: f.log_format.unwrap_or(LogFormat::Pretty),
+            smtp,
+            mail_from: f
+                .mail_from
                 .unwrap_or_else(|| "Keywarden <no-reply@localhost>".to_owned()),
-            mail_dir: env_var("MAIL_DIR")?
-                .or(f.mail_dir)
-                .unwrap_or_else(|| PathBuf::from("mail-outbox")),
-            outbox_max_attempts: env_var("OUTBOX_MAX_ATTEMPTS")?
-                .or(f.outbox_max_attempts)
-                .unwrap_or(8),
-            password_reset_ttl_secs: env_var("PASSWORD_RESET_TTL_SECS")?
-                .or(f.password_reset_ttl_secs)
-                .unwrap_or(30 * 60),
-            mail_worker_enabled: env_var("MAIL_WORKER_ENABLED")?
-                .or(f.mail_worker_enabled)
-                .unwrap_or(true),
-            trusted_proxies: {
-                let list: Vec<String> = match env_var::<String>("TRUSTED_PROXIES")? {
-                    Some(v) => v
-                        .split(',')
-                        .map(str::trim)
-                        .filter(|s| !s.is_empty())
-                        .map(str::to_owned)
-                        .collect(),
-                    None => f.trusted_proxies.unwrap_or_default(),
-                };
-                list.iter()
-                    .map(|s| crate::net::parse_net(s))
-                    .collect::<Result<_, _>>()
-                    .map_err(|e| anyhow::anyhow!("trusted_proxies: {e}"))?
-            },
-            geoip_database: env_var::<PathBuf>("GEOIP_DATABASE")?
-                .or(f.geoip_database)
-                .filter(|p| !p.as_os_str().is_empty()),
+            mail_dir: f.mail_dir.unwrap_or_else(|| PathBuf::from("mail-outbox")),
+            outbox_max_attempts: f.outbox_max_attempts.unwrap_or(8),
+            password_reset_ttl_secs: f.password_reset_ttl_secs.unwrap_or(30 * 60),
+            mail_worker_enabled: f.mail_worker_enabled.unwrap_or(true),
+            trusted_proxies,
+            geoip_database: f.geoip_database.filter(|p| !p.as_os_str().is_empty()),
         };
         config.check()?;
         Ok(config)
@@ -403,6 +440,38 @@ fn redact_url(raw: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::redact_url;
+    use super::Config;
+    use figment::providers::{Format, Toml};
+
+    fn from_toml(text: &str) -> anyhow::Result<Config> {
+        Config::from_figment(figment::Figment::new().merge(Toml::string(text)))
+    }
+
+    #[test]
+    fn defaults_apply_and_values_override_them() {
+        let d = Config::defaults().unwrap();
+        assert_eq!(d.listen, "127.0.0.1:3000");
+        assert_eq!(d.session_idle_timeout_secs, 1800);
+        let c = from_toml("listen = \"127.0.0.1:4000\"\ntrusted_proxies = [\"10.0.0.0/8\"]\nsmtp_host = \"mail\"\nsmtp_password = 123456\n").unwrap();
+        assert_eq!(c.base_url.as_str(), "http://127.0.0.1:4000/");
+        assert_eq!(c.trusted_proxies.len(), 1);
+        let smtp = c.smtp.unwrap();
+        assert_eq!(smtp.port, 587);
+        assert_eq!(secrecy::ExposeSecret::expose_secret(smtp.password.as_ref().unwrap()), "123456");
+    }
+
+    #[test]
+    fn a_bad_value_names_its_key_in_one_line() {
+        let e = from_toml("session_idle_timeout_secs = \"soon\"").unwrap_err().to_string();
+        assert!(e.contains("session_idle_timeout_secs"), "{e}");
+        assert!(!e.contains('\n'), "{e}");
+        let e = from_toml("no_such_key = 1").unwrap_err().to_string();
+        assert!(e.contains("no_such_key"), "{e}");
+        let e = from_toml("trusted_proxies = \"10.0.0.0/8, nonsense\"").unwrap_err().to_string();
+        assert!(e.starts_with("trusted_proxies:"), "{e}");
+        let e = from_toml("password_min_length = 4").unwrap_err().to_string();
+        assert!(e.contains("password_min_length"), "{e}");
+    }
 
     #[test]
     fn the_database_password_is_redacted() {

@@ -7,10 +7,10 @@ pub mod error;
 pub mod features;
 pub mod ui;
 
+pub mod site_header;
+
 #[cfg(feature = "ssr")]
 pub mod cli;
-#[cfg(feature = "ssr")]
-pub mod clock;
 #[cfg(feature = "ssr")]
 pub mod config;
 #[cfg(feature = "ssr")]
@@ -22,11 +22,9 @@ pub mod http;
 #[cfg(feature = "ssr")]
 pub mod net;
 #[cfg(feature = "ssr")]
-pub mod ratelimit;
+pub mod runtime;
 #[cfg(feature = "ssr")]
 pub mod startup;
-#[cfg(feature = "ssr")]
-pub mod state;
 #[cfg(feature = "ssr")]
 pub mod storage;
 #[cfg(feature = "ssr")]

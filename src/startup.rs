@@ -2,7 +2,6 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
 use axum::extract::{Request, State};
@@ -23,19 +22,17 @@ use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
 use crate::app::{shell, App};
-use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::email::{transport, worker::Worker};
-use crate::features::auth::PasswordHasher;
-use crate::features::security::watermarks::SecurityCache;
-use crate::features::sessions::DbSessionStore;
+use crate::features::sessions::{sweeper, DbSessionStore};
 use crate::http::{client, csrf, gate, headers, health};
-use crate::ratelimit::RateLimiter;
-use crate::state::AppState;
-use crate::storage::{devices, sessions, Store};
-
-/// Ended sessions stay listed (with their reason) this long before they are forgotten.
-const ENDED_SESSION_RETENTION_MS: i64 = 30 * 24 * 60 * 60 * 1000;
+use crate::runtime::clock::SharedClock;
+use crate::runtime::hasher::PasswordHasher;
+use crate::runtime::limiter::RateLimiter;
+use crate::runtime::security::SecurityCache;
+use crate::runtime::supervise::{self, supervise, Health};
+use crate::runtime::AppState;
+use crate::storage::Store;
 
 impl AppState {
     /// Connects to the database, runs migrations and prepares the password hasher.
@@ -59,11 +56,12 @@ impl AppState {
             geo: Arc::new(geo),
             security,
             store,
-            clock,
             hasher,
             leptos_options: leptos_options(),
-            limiter: RateLimiter::default(),
+            limiter: RateLimiter::new(clock.clone()),
+            clock,
             mail_wake: Arc::new(Notify::new()),
+            health: Health::default(),
         })
     }
 }
@@ -212,12 +210,26 @@ impl Application {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let (stop, stopped) = watch::channel(false);
-        let sweeper = tokio::spawn(sweep_sessions(self.state.clone(), stopped.clone()));
+        let sweeper = {
+            let (state, stopped) = (self.state.clone(), stopped.clone());
+            supervise(
+                supervise::SESSION_SWEEPER,
+                self.state.health.clone(),
+                stopped.clone(),
+                move || sweeper::run(state.clone(), stopped.clone()),
+            )
+        };
         let mailer = match self.state.config.mail_worker_enabled {
-            true => Some(tokio::spawn(
-                self.mail_worker()?
-                    .run(self.state.mail_wake.clone(), stopped),
-            )),
+            true => {
+                let worker = Arc::new(self.mail_worker()?);
+                let (wake, stopped) = (self.state.mail_wake.clone(), stopped.clone());
+                Some(supervise(
+                    supervise::MAIL_WORKER,
+                    self.state.health.clone(),
+                    stopped.clone(),
+                    move || Arc::clone(&worker).run(wake.clone(), stopped.clone()),
+                ))
+            }
             false => None,
         };
         let app = router(self.state.clone()).into_make_service_with_connect_info::<SocketAddr>();
@@ -232,46 +244,6 @@ impl Application {
         self.state.store.close().await;
         served.context("server error")
     }
-}
-
-/// Marks idle and over-age sessions as expired and forgets long-ended ones, once a minute.
-async fn sweep_sessions(state: AppState, mut stop: watch::Receiver<bool>) {
-    loop {
-        tokio::select! {
-            _ = stop.changed() => break,
-            _ = tokio::time::sleep(Duration::from_secs(60)) => {}
-        }
-        let result = sweep_once(&state).await;
-        if let Err(e) = state.security.refresh(&state.store).await {
-            tracing::warn!(error = format!("{e:#}"), "security state refresh failed");
-        }
-        match result {
-            Ok((expired, deleted)) if expired + deleted > 0 => {
-                tracing::info!(expired, deleted, "session sweep")
-            }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "session sweep failed"),
-        }
-    }
-}
-
-/// One pass of the sweeper: stamps the sessions an instance-wide sign-out ended with that reason,
-/// forgets expired alert links, marks idle and over-age sessions as expired and forgets sessions
-/// ended more than 30 days ago. Returns (expired, deleted).
-pub async fn sweep_once(state: &AppState) -> sqlx::Result<(u64, u64)> {
-    let mut conn = state.store.pool().acquire().await?;
-    let snap = state.security.get();
-    if snap.row.sessions_revoked_before > 0 {
-        sessions::settle_instance_sign_out(&mut conn, snap.row.sessions_revoked_before).await?;
-    }
-    devices::sweep_alerts(&mut conn, state.now(), ENDED_SESSION_RETENTION_MS).await?;
-    sessions::sweep(
-        &mut conn,
-        state.now(),
-        snap.idle_ms,
-        ENDED_SESSION_RETENTION_MS,
-    )
-    .await
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

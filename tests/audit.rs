@@ -7,7 +7,8 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use common::{TestApp, PASSWORD};
-use keywarden::features::audit::{record, Actor, Event, RequestMeta};
+use keywarden::domain::{Actor, AuditAction, RequestMeta};
+use keywarden::runtime::audit::{record, Event};
 use serde_json::{json, Value};
 
 on_both_databases!(
@@ -521,8 +522,8 @@ async fn an_export_streams_every_entry_across_batches(app: &TestApp) {
     let mut tx = app.state.store.begin().await.unwrap();
     for i in 0..2_345 {
         let event = Event {
-            actor: Actor::System,
-            action: "test.bulk",
+            actor: &Actor::System,
+            action: AuditAction::EmailTemplateReset,
             target_user_id: None,
             reason: None,
             details: json!({"i": i}),
@@ -533,7 +534,7 @@ async fn an_export_streams_every_entry_across_batches(app: &TestApp) {
     }
     tx.commit().await.unwrap();
     let text = admin
-        .get(app.url("/admin/audit/export.jsonl?action=test.bulk"))
+        .get(app.url("/admin/audit/export.jsonl?action=email_template.reset"))
         .send()
         .await
         .unwrap()
@@ -554,7 +555,7 @@ async fn an_export_streams_every_entry_across_batches(app: &TestApp) {
         "every entry once, newest first"
     );
     let csv = admin
-        .get(app.url("/admin/audit/export.csv?action=test."))
+        .get(app.url("/admin/audit/export.csv?action=email_template."))
         .send()
         .await
         .unwrap()

@@ -10,12 +10,12 @@ use std::time::Instant;
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
-use keywarden::clock::SystemClock;
 use keywarden::config::{Config, LogFormat};
-use keywarden::features::audit::RequestMeta;
-use keywarden::features::security::service::{compromise_all, Operator};
-use keywarden::features::security::watermarks::{password_compromise, session_revocation};
-use keywarden::state::AppState;
+use keywarden::domain::{Actor, RequestMeta};
+use keywarden::features::security::service::compromise_all;
+use keywarden::runtime::clock::SystemClock;
+use keywarden::runtime::security::{password_compromise, session_revocation};
+use keywarden::runtime::AppState;
 use keywarden::storage::{bench, sessions, users};
 use secrecy::SecretString;
 use serde_json::json;
@@ -174,7 +174,7 @@ async fn measure(url: &str, n: i64, repeat: usize) -> anyhow::Result<(f64, f64)>
         "seeded {n} users and sessions in {:.1} s",
         seeded.elapsed().as_secs_f64()
     );
-    let op = Operator::cli("bench");
+    let op = Actor::cli("bench");
     let meta = RequestMeta::default();
     let probe = format!("user{}@bench.example", n / 2 + 1);
     let mut times = Vec::new();

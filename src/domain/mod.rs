@@ -1,10 +1,20 @@
 //! Isomorphic domain types: parsed once at the edge, trusted everywhere after.
 //! They compile for wasm too, so a form shows the same message the server enforces.
 
+mod audit_action;
 mod email;
+mod end_reason;
 mod password;
 mod role;
+pub mod time;
+mod viewer;
 
+pub use audit_action::AuditAction;
 pub use email::{Email, EmailError};
+pub use end_reason::EndReason;
 pub use password::{NewPassword, PasswordError, PasswordPolicy, MAX_LENGTH, MIN_LENGTH_FLOOR};
 pub use role::Role;
+pub use viewer::{Actor, RequestMeta, Viewer};
+
+/// Where "This wasn't me" links point unless an administrator chose another path.
+pub const DEFAULT_ALERT_PATH: &str = "/unauthorized-sign-in";

@@ -8,7 +8,7 @@ use anyhow::Context;
 use tokio::sync::{watch, Notify};
 
 use super::transport::MailTransport;
-use crate::clock::SharedClock;
+use crate::runtime::clock::SharedClock;
 use crate::storage::{outbox, Store};
 
 /// A claimed row is reserved this long; a worker that dies releases it when the lease runs out.
@@ -84,7 +84,7 @@ impl Worker {
     }
 
     /// Runs until `stop` turns true; wakes early when `wake` is notified (a mail was queued).
-    pub async fn run(self, wake: Arc<Notify>, mut stop: watch::Receiver<bool>) {
+    pub async fn run(self: Arc<Self>, wake: Arc<Notify>, mut stop: watch::Receiver<bool>) {
         tracing::info!(transport = %self.transport.describe(), "mail worker started");
         loop {
             match self.run_once().await {

@@ -2,28 +2,17 @@
 //! browser's device cookie, a long-lived random value that recognises the same browser across
 //! sign-ins. Only its SHA-256 is stored.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
-use http::request::Parts;
-use sha2::{Digest, Sha256};
-
-use crate::features::audit::RequestMeta;
-use crate::state::AppState;
+use crate::runtime::request::ClientInfo;
+use crate::runtime::{token, AppState};
 
 /// Browsers cap cookie lifetimes at 400 days.
 const DEVICE_COOKIE_MAX_AGE_SECS: u64 = 400 * 24 * 60 * 60;
-
-/// Put into the request extensions by [`identify`].
-#[derive(Debug, Clone)]
-pub struct ClientInfo {
-    pub ip: Option<IpAddr>,
-    /// SHA-256 (hex) of the device cookie.
-    pub device_hash: String,
-}
 
 fn cookie_value<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
     req.headers()
@@ -44,7 +33,7 @@ fn is_device_id(v: &str) -> bool {
 }
 
 pub fn hash_device(id: &str) -> String {
-    hex::encode(Sha256::digest(id.as_bytes()))
+    token::hash(id)
 }
 
 pub async fn identify(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
@@ -70,7 +59,7 @@ pub async fn identify(State(state): State<AppState>, mut req: Request, next: Nex
         .map(str::to_owned);
     let (id, minted) = match existing {
         Some(id) => (id, false),
-        None => (hex::encode(rand::random::<[u8; 16]>()), true),
+        None => (token::random_hex(16), true),
     };
     req.extensions_mut().insert(ClientInfo {
         ip,
@@ -91,19 +80,4 @@ pub async fn identify(State(state): State<AppState>, mut req: Request, next: Nex
         }
     }
     response
-}
-
-/// The client's IP, user agent and device, for sessions and the audit trail.
-pub fn meta_of(parts: &Parts) -> RequestMeta {
-    let client = parts.extensions.get::<ClientInfo>();
-    let user_agent = parts
-        .headers
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(|s| s.chars().take(512).collect());
-    RequestMeta {
-        ip: client.and_then(|c| c.ip).map(|ip| ip.to_string()),
-        user_agent,
-        device: client.map(|c| c.device_hash.clone()),
-    }
 }

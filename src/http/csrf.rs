@@ -7,7 +7,7 @@ use axum::http::{header, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::state::AppState;
+use crate::runtime::AppState;
 
 pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
     if is_safe_method(req.method()) || is_same_origin(&state, &req) {

@@ -9,8 +9,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use tower_sessions::Session;
 
 use crate::error::AppError;
-use crate::features::auth::service;
-use crate::state::AppState;
+use crate::features::sessions::service;
+use crate::runtime::AppState;
 
 /// Pages that need a signed-in user.
 fn needs_sign_in(path: &str) -> bool {

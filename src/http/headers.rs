@@ -10,7 +10,7 @@ use axum::response::Response;
 const TOKEN_PAGES: [&str; 1] = ["/reset-password"];
 
 pub async fn protect_token_pages(
-    State(state): State<crate::state::AppState>,
+    State(state): State<crate::runtime::AppState>,
     req: Request,
     next: Next,
 ) -> Response {

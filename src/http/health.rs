@@ -3,20 +3,24 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 
-use crate::state::AppState;
+use crate::runtime::AppState;
 
 /// `/healthz`: the process is up.
 pub async fn healthz() -> &'static str {
     "ok"
 }
 
-/// `/readyz`: the database answers.
-pub async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
-    match state.store.ping().await {
-        Ok(()) => (StatusCode::OK, "ready"),
-        Err(e) => {
-            tracing::warn!(error = %e, "readiness check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
-        }
+/// `/readyz`: the database answers, and no background worker or cache reports a problem.
+pub async fn readyz(State(state): State<AppState>) -> (StatusCode, String) {
+    if let Err(e) = state.store.ping().await {
+        tracing::warn!(error = %e, "readiness check failed");
+        return (StatusCode::SERVICE_UNAVAILABLE, "database unavailable".into());
+    }
+    let problems = state.health.problems();
+    if problems.is_empty() {
+        (StatusCode::OK, "ready".into())
+    } else {
+        tracing::warn!(problems = problems.join("; "), "not ready");
+        (StatusCode::SERVICE_UNAVAILABLE, problems.join("\n"))
     }
 }

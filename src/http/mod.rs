@@ -1,7 +1,6 @@
 //! (ssr) The HTTP edge: request guards, health endpoints and the helpers server functions use.
 
 pub mod client;
-pub mod context;
 pub mod csrf;
 pub mod gate;
 pub mod headers;

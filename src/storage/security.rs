@@ -104,10 +104,3 @@ pub async fn update_alert_settings(
     .await
     .map(|_| ())
 }
-
-pub async fn version(conn: &mut Conn) -> sqlx::Result<i64> {
-    let (v,): (i64,) = sqlx::query_as("SELECT version FROM security_state WHERE id = 1")
-        .fetch_one(conn)
-        .await?;
-    Ok(v)
-}

@@ -3,6 +3,7 @@
 use sqlx::FromRow;
 
 use super::Conn;
+use crate::domain::EndReason;
 
 #[derive(Debug, Clone, FromRow)]
 pub struct SessionRow {
@@ -109,11 +110,11 @@ pub async fn touch(conn: &mut Conn, id_hash: &str, now: i64) -> sqlx::Result<()>
 }
 
 /// Ends one session with a reason; a session already ended keeps its first reason.
-pub async fn end(conn: &mut Conn, id_hash: &str, reason: &str, now: i64) -> sqlx::Result<u64> {
+pub async fn end(conn: &mut Conn, id_hash: &str, reason: EndReason, now: i64) -> sqlx::Result<u64> {
     sqlx::query("UPDATE sessions SET ended_at = $2, end_reason = $3 WHERE id_hash = $1 AND ended_at IS NULL")
         .bind(id_hash)
         .bind(now)
-        .bind(reason)
+        .bind(reason.as_str())
         .execute(conn)
         .await
         .map(|r| r.rows_affected())
@@ -123,29 +124,34 @@ pub async fn end(conn: &mut Conn, id_hash: &str, reason: &str, now: i64) -> sqlx
 /// row; this catches the session rows up in the background, so lists show the real reason).
 pub async fn settle_instance_sign_out(conn: &mut Conn, at: i64) -> sqlx::Result<u64> {
     sqlx::query(
-        "UPDATE sessions SET ended_at = $1, end_reason = 'instance_sign_out' \
+        "UPDATE sessions SET ended_at = $1, end_reason = $2 \
          WHERE ended_at IS NULL AND user_id IS NOT NULL AND created_at <= $1",
     )
     .bind(at)
+    .bind(EndReason::InstanceSignOut.as_str())
     .execute(conn)
     .await
     .map(|r| r.rows_affected())
 }
 
-/// Marks sessions past their absolute or idle limit as expired, and forgets rows that ended
-/// more than `retain_ms` ago. Returns (expired, deleted).
+/// Marks sessions past their limits as expired (`expires_at <= now`, or last seen at or before
+/// `idle_cutoff`, or created at or before `absolute_cutoff`: the cut-offs come from the session
+/// validity rule), and forgets rows that ended more than `retain_ms` ago. Returns (expired, deleted).
 pub async fn sweep(
     conn: &mut Conn,
     now: i64,
-    idle_ms: i64,
+    idle_cutoff: i64,
+    absolute_cutoff: i64,
     retain_ms: i64,
 ) -> sqlx::Result<(u64, u64)> {
     let expired = sqlx::query(
-        "UPDATE sessions SET ended_at = $1, end_reason = 'expired' \
-         WHERE ended_at IS NULL AND (expires_at <= $1 OR last_seen_at <= $2)",
+        "UPDATE sessions SET ended_at = $1, end_reason = $4 \
+         WHERE ended_at IS NULL AND (expires_at <= $1 OR last_seen_at <= $2 OR created_at <= $3)",
     )
     .bind(now)
-    .bind(now - idle_ms)
+    .bind(idle_cutoff)
+    .bind(absolute_cutoff)
+    .bind(EndReason::Expired.as_str())
     .execute(&mut *conn)
     .await?
     .rows_affected();
@@ -157,23 +163,12 @@ pub async fn sweep(
     Ok((expired, deleted))
 }
 
-pub async fn count_active(conn: &mut Conn, now: i64, idle_ms: i64) -> sqlx::Result<i64> {
-    let (n,): (i64,) = sqlx::query_as(
-        "SELECT COUNT(*) FROM sessions WHERE ended_at IS NULL AND user_id IS NOT NULL AND expires_at > $1 AND last_seen_at > $2",
-    )
-    .bind(now)
-    .bind(now - idle_ms)
-    .fetch_one(conn)
-    .await?;
-    Ok(n)
-}
-
 /// Ends every live session of a user, except `keep` when given. Returns how many ended.
 pub async fn end_all_for_user(
     conn: &mut Conn,
     user_id: i64,
     keep: Option<&str>,
-    reason: &str,
+    reason: EndReason,
     now: i64,
 ) -> sqlx::Result<u64> {
     sqlx::query(
@@ -182,7 +177,7 @@ pub async fn end_all_for_user(
     )
     .bind(user_id)
     .bind(now)
-    .bind(reason)
+    .bind(reason.as_str())
     .bind(keep)
     .execute(conn)
     .await
@@ -194,7 +189,7 @@ pub async fn end_all_except(
     conn: &mut Conn,
     user_id: i64,
     keep: &str,
-    reason: &str,
+    reason: EndReason,
     now: i64,
 ) -> sqlx::Result<u64> {
     sqlx::query(
@@ -203,27 +198,31 @@ pub async fn end_all_except(
     )
     .bind(user_id)
     .bind(now)
-    .bind(reason)
+    .bind(reason.as_str())
     .bind(keep)
     .execute(conn)
     .await
     .map(|r| r.rows_affected())
 }
 
-/// Sessions that still count: not ended, not expired, issued after both session watermarks.
+/// Sessions that still count: not ended, within their limits (the cut-offs of the session
+/// validity rule), issued after both session watermarks.
 pub async fn count_live(
     conn: &mut Conn,
     now: i64,
-    idle_ms: i64,
+    idle_cutoff: i64,
+    absolute_cutoff: i64,
     instance_watermark: i64,
 ) -> sqlx::Result<i64> {
     let (n,): (i64,) = sqlx::query_as(
         "SELECT COUNT(*) FROM sessions s JOIN users u ON u.id = s.user_id \
          WHERE s.ended_at IS NULL AND s.expires_at > $1 AND s.last_seen_at > $2 AND s.created_at > $3 \
+           AND s.created_at > $4 AND u.disabled_at IS NULL \
            AND (u.sessions_revoked_before IS NULL OR s.created_at > u.sessions_revoked_before)",
     )
     .bind(now)
-    .bind(now - idle_ms)
+    .bind(idle_cutoff)
+    .bind(absolute_cutoff)
     .bind(instance_watermark)
     .fetch_one(conn)
     .await?;
@@ -247,7 +246,7 @@ pub async fn end_for_user(
     conn: &mut Conn,
     key: &str,
     user_id: i64,
-    reason: &str,
+    reason: EndReason,
     now: i64,
 ) -> sqlx::Result<u64> {
     sqlx::query(
@@ -257,7 +256,7 @@ pub async fn end_for_user(
         .bind(key)
         .bind(user_id)
         .bind(now)
-        .bind(reason)
+        .bind(reason.as_str())
         .execute(conn)
         .await
         .map(|r| r.rows_affected())

@@ -1,31 +1,6 @@
 //! Formatting shared by pages (compiles for the browser too, so no `time` crate).
 
-/// Unix milliseconds as "2026-11-22 09:30 UTC".
-pub fn utc(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
-        rem / 3600,
-        (rem % 3600) / 60
-    )
-}
-
-/// Howard Hinnant's days-to-civil algorithm.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
+pub use crate::domain::time::utc;
 
 /// 48211 → "48 211" (narrow no-break space grouping, as in the product brief).
 pub fn count(n: i64) -> String {
@@ -46,27 +21,8 @@ pub fn count(n: i64) -> String {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn formats_utc_times_and_counts() {
-        assert_eq!(super::utc(0), "1970-01-01 00:00 UTC");
-        assert_eq!(super::utc(1_795_339_800_000), "2026-11-22 09:30 UTC");
+    fn formats_counts() {
         assert_eq!(super::count(48_211), "48\u{202f}211");
         assert_eq!(super::count(7), "7");
-    }
-}
-
-/// Why a session ended, in words.
-pub fn end_reason(code: &str) -> &'static str {
-    match code {
-        "signed_out" => "Signed out by you",
-        "signed_out_from_device" => "Signed out from another device",
-        "reported_not_me" => "Reported as not me from the alert e-mail",
-        "expired" => "Expired",
-        "password_changed" => "Password changed",
-        "signed_out_by_admin" => "Signed out by an administrator",
-        "password_compromised" => "Password set as compromised",
-        "instance_sign_out" => "Everyone signed out by an administrator",
-        "account_disabled" => "Account disabled",
-        "account_deleted" => "Account deleted",
-        _ => "Ended",
     }
 }

@@ -3,8 +3,8 @@
 mod admin;
 mod form;
 pub mod format;
-mod layout;
+mod viewer;
 
 pub use admin::AdminOnly;
 pub use form::{Field, FormError, Notice};
-pub use layout::{provide_viewer, use_viewer, CurrentViewer, ErrorPage, NotFound, SiteHeader};
+pub use viewer::{provide_viewer, use_viewer, whoami, CurrentViewer, ErrorPage, NotFound};

@@ -5,10 +5,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use keywarden::clock::ManualClock;
+use keywarden::runtime::clock::ManualClock;
 use keywarden::config::{Config, LogFormat};
 use keywarden::startup::Application;
-use keywarden::state::AppState;
+use keywarden::runtime::AppState;
 use reqwest::header::{HeaderMap, HeaderValue};
 use secrecy::SecretString;
 

@@ -18,7 +18,7 @@ pub struct Overview {
 /// Requires: admin.
 #[server(endpoint = "admin_overview")]
 pub async fn admin_overview() -> Result<Overview, AppError> {
-    use crate::http::context::{require_admin, respond, state};
+    use crate::runtime::request::{require_admin, respond, state};
     respond(
         async {
             require_admin()?;

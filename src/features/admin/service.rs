@@ -4,7 +4,8 @@ use anyhow::Context;
 
 use super::Overview;
 use crate::error::Result;
-use crate::state::AppState;
+use crate::features::sessions::validity::Cutoffs;
+use crate::runtime::AppState;
 use crate::storage::{sessions, users, Backend};
 
 /// Counts of users and live sessions for the admin home.
@@ -12,10 +13,13 @@ pub async fn overview(state: &AppState) -> Result<Overview> {
     let mut conn = state.conn().await?;
     let counts = users::counts(&mut conn).await.context("count users")?;
     let snap = state.security.get();
+    let now = state.now();
+    let cut = Cutoffs::at(now, &snap);
     let active_sessions = sessions::count_live(
         &mut conn,
-        state.now(),
-        snap.idle_ms,
+        now,
+        cut.idle,
+        cut.absolute,
         snap.row.sessions_revoked_before,
     )
     .await

@@ -163,7 +163,7 @@ pub async fn list_audit(
     to: Option<String>,
     before: Option<i64>,
 ) -> Result<AuditPage, AppError> {
-    use crate::http::context::{require_admin, respond, state};
+    use crate::runtime::request::{require_admin, respond, state};
     respond(
         async {
             require_admin()?;
@@ -183,7 +183,7 @@ pub async fn list_audit(
 /// Requires: admin. Walks the whole chain, as `keywarden audit verify` does.
 #[server(endpoint = "admin_verify_audit_chain")]
 pub async fn verify_audit_chain() -> Result<ChainStatus, AppError> {
-    use crate::http::context::{require_admin, respond, state};
+    use crate::runtime::request::{require_admin, respond, state};
     respond(
         async {
             require_admin()?;

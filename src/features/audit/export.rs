@@ -18,8 +18,8 @@ use tower_http::services::fs::AsyncReadBody;
 
 use super::query::{self, ExportPlan, EXPORT_BATCH};
 use super::{AuditEntryDto, AuditFilter};
-use crate::features::auth::Viewer;
-use crate::state::AppState;
+use crate::domain::Viewer;
+use crate::runtime::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -85,7 +85,7 @@ async fn export(State(state): State<AppState>, parts: Parts, format: Format) -> 
         &admin,
         &filter,
         format.name(),
-        &crate::http::client::meta_of(&parts),
+        &crate::runtime::request::meta_of(&parts),
     )
     .await
     {

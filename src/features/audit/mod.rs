@@ -6,10 +6,5 @@ pub mod export;
 pub mod pages;
 #[cfg(feature = "ssr")]
 mod query;
-#[cfg(feature = "ssr")]
-mod service;
 
 pub use api::*;
-
-#[cfg(feature = "ssr")]
-pub use service::{record, verify, Actor, Event, RequestMeta, Verification};

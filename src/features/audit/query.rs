@@ -6,11 +6,12 @@ use serde_json::{json, Value};
 use time::macros::format_description;
 use time::{Date, Month, OffsetDateTime};
 
-use super::service::{record, verify, Actor, Event, RequestMeta, Verification};
+use crate::domain::{Actor, AuditAction, RequestMeta};
+use crate::runtime::audit::{verify, Verification};
 use super::{AuditEntryDto, AuditFilter, AuditPage, ChainStatus, NewerPage};
 use crate::error::{AppError, Result};
-use crate::features::auth::Viewer;
-use crate::state::AppState;
+use crate::domain::Viewer;
+use crate::runtime::{AppState, AuditedTx};
 use crate::storage::audit::{self, ActionMatch, ActorMatch, Criteria, ListedRow};
 
 /// Entries per page on the admin page.
@@ -209,25 +210,10 @@ pub async fn start_export(
         .map(|(k, v)| (k.to_owned(), json!(v)))
         .collect();
     let details = json!({"format": format, "filters": filters, "count": count});
-    let actor = Actor::Admin {
-        id: admin.user_id,
-        email: admin.email.clone(),
-    };
-    let mut tx = state.store.begin().await.context("begin")?;
-    record(
-        &mut tx,
-        state.now(),
-        meta,
-        Event {
-            actor,
-            action: "audit.exported",
-            target_user_id: None,
-            reason: None,
-            details,
-        },
-    )
-    .await?;
-    tx.commit().await.context("commit")?;
+    let mut tx = AuditedTx::begin(state, meta).await?;
+    tx.record(&Actor::admin(admin), AuditAction::AuditExported, None, None, details)
+        .await?;
+    tx.commit().await?;
     Ok(ExportPlan { criteria, before })
 }
 

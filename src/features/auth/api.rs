@@ -2,28 +2,9 @@
 //! read the request, call the service, map the result.
 
 use leptos::prelude::*;
-use serde::{Deserialize, Serialize};
 
 use crate::domain::Role;
 use crate::error::AppError;
-
-/// The signed-in user, as pages see them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Viewer {
-    pub user_id: i64,
-    pub email: String,
-    pub role: Role,
-    /// When this session last proved the password (step-up checks).
-    pub authenticated_at: i64,
-    /// A restricted session: the only thing it may do is the reset-password task.
-    pub reset_required: bool,
-}
-
-impl Viewer {
-    pub fn is_admin(&self) -> bool {
-        self.role == Role::Admin && !self.reset_required
-    }
-}
 
 /// Only a path on this site may be a post-sign-in destination (no open redirect).
 pub fn safe_next(next: Option<&str>) -> String {
@@ -37,7 +18,7 @@ pub fn safe_next(next: Option<&str>) -> String {
 
 #[server(endpoint = "sign_up")]
 pub async fn sign_up(email: String, password: String) -> Result<(), AppError> {
-    use crate::http::context::{request_meta, respond, state};
+    use crate::runtime::request::{request_meta, respond, state};
     respond(
         async {
             let state = state()?;
@@ -63,17 +44,16 @@ pub async fn sign_in(
     password: String,
     next: Option<String>,
 ) -> Result<(), AppError> {
-    use crate::http::context::{request_meta, respond, session, state};
+    use crate::runtime::request::{request_meta, respond, session, state};
     respond(
         async {
             let state = state()?;
             let meta = request_meta();
             let user = super::service::authenticate(&state, &email, password.into(), &meta).await?;
-            match super::service::complete_sign_in(&state, &session().await?, &user, &meta).await? {
-                super::service::SignedIn::Full => {
-                    leptos_axum::redirect(&safe_next(next.as_deref()))
-                }
-                super::service::SignedIn::ResetTask => leptos_axum::redirect("/reset-task"),
+            use super::sign_in::{complete_sign_in, SignedIn};
+            match complete_sign_in(&state, &session().await?, &user, &meta).await? {
+                SignedIn::Full => leptos_axum::redirect(&safe_next(next.as_deref())),
+                SignedIn::ResetTask => leptos_axum::redirect("/reset-task"),
             }
             Ok(())
         }
@@ -83,7 +63,7 @@ pub async fn sign_in(
 
 #[server(endpoint = "sign_out")]
 pub async fn sign_out() -> Result<(), AppError> {
-    use crate::http::context::{request_meta, respond, session, state, viewer};
+    use crate::runtime::request::{request_meta, respond, session, state, viewer};
     respond(
         async {
             super::service::sign_out(
@@ -98,10 +78,4 @@ pub async fn sign_out() -> Result<(), AppError> {
         }
         .await,
     )
-}
-
-/// The signed-in user, or `None` for an anonymous visitor.
-#[server(endpoint = "whoami")]
-pub async fn whoami() -> Result<Option<Viewer>, AppError> {
-    Ok(crate::http::context::viewer())
 }

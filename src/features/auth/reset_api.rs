@@ -16,7 +16,7 @@ pub enum ResetLink {
 /// Always the same answer, known e-mail or not.
 #[server(endpoint = "forgot_password")]
 pub async fn forgot_password(email: String) -> Result<(), AppError> {
-    use crate::http::context::{request_meta, respond, state};
+    use crate::runtime::request::{request_meta, respond, state};
     respond(
         async {
             super::reset::request_reset(&state()?, &email, &request_meta()).await?;
@@ -31,7 +31,7 @@ pub async fn forgot_password(email: String) -> Result<(), AppError> {
 #[server(endpoint = "reset_link_state")]
 pub async fn reset_link_state(token: String) -> Result<ResetLink, AppError> {
     use super::reset::LinkState;
-    use crate::http::context::{respond, state};
+    use crate::runtime::request::{respond, state};
     respond(
         async {
             Ok(match super::reset::link_state(&state()?, &token).await? {
@@ -50,7 +50,7 @@ pub async fn reset_password(
     password: String,
     password_confirm: String,
 ) -> Result<(), AppError> {
-    use crate::http::context::{request_meta, respond, state};
+    use crate::runtime::request::{request_meta, respond, state};
     respond(
         async {
             if password != password_confirm {

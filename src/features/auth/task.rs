@@ -5,37 +5,30 @@
 
 use anyhow::Context;
 use rand::Rng;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use tower_sessions::Session;
 
-use super::service::check_new_password;
-use crate::domain::Email;
-use crate::email::{self, MailKind};
+use super::password::{hash_new_password, set_new_password};
+use super::session_start::open_session;
+use crate::domain::{Actor, AuditAction, RequestMeta, Viewer};
+use crate::email::MailKind;
 use crate::error::{AppError, Result};
-use crate::features::audit::{self, Actor, Event, RequestMeta};
-use crate::features::auth::Viewer;
-use crate::features::security::watermarks;
-use crate::features::sessions::{ResetTask, SessionAuth, AUTH_KEY};
-use crate::state::AppState;
-use crate::storage::{resets, sessions, users};
+use crate::features::sessions::service as sessions;
+use crate::runtime::limiter::Limit;
+use crate::runtime::{token, AppState, AuditedTx};
+use crate::storage::{resets, users};
 
 const CODE_TTL_MS: i64 = 10 * 60 * 1000;
 pub const MAX_TRIES: i64 = 5;
-const CODES_PER_WINDOW: usize = 5;
-const CODE_WINDOW_MS: i64 = 15 * 60 * 1000;
 
 fn hash_code(user_id: i64, code: &str) -> String {
-    hex::encode(Sha256::digest(format!("{user_id}:{code}").as_bytes()))
+    token::hash(format!("{user_id}:{code}"))
 }
 
 fn user_actor(u: &users::UserRow) -> Actor {
-    Actor::User {
-        id: u.id,
-        email: u.email.clone(),
-    }
+    Actor::account(u.id, &u.email)
 }
 
 /// Sends a new code (replacing any earlier one) and records `action`.
@@ -43,19 +36,17 @@ pub async fn send_code(
     state: &AppState,
     user: &users::UserRow,
     meta: &RequestMeta,
-    action: &str,
+    action: AuditAction,
 ) -> Result<()> {
-    if !state.limiter.allow(
-        &format!("reset-code:{}", user.id),
-        state.now(),
-        CODES_PER_WINDOW,
-        CODE_WINDOW_MS,
-    ) {
+    if !state
+        .limiter
+        .allow(Limit::ResetCodePerUser, &user.id.to_string())
+    {
         return Err(AppError::RateLimited);
     }
     let code = format!("{:06}", rand::rng().random_range(0..1_000_000u32));
-    let now = state.now();
-    let mut tx = state.store.begin().await.context("begin")?;
+    let mut tx = AuditedTx::begin(state, meta).await?;
+    let now = tx.now();
     resets::put_code(
         &mut tx,
         user.id,
@@ -66,26 +57,10 @@ pub async fn send_code(
     .await
     .context("store code")?;
     let vars = json!({"code": code, "expires_in_minutes": CODE_TTL_MS / 60_000});
-    email::queue(
-        &mut tx,
-        now,
-        &state.config.base_url,
-        MailKind::ResetCode,
-        &user.email,
-        vars,
-    )
-    .await?;
-    let event = Event {
-        actor: user_actor(user),
-        action,
-        target_user_id: Some(user.id),
-        reason: None,
-        details: json!({}),
-    };
-    audit::record(&mut tx, now, meta, event).await?;
-    tx.commit().await.context("commit")?;
-    state.mail_wake.notify_one();
-    Ok(())
+    tx.queue_mail(MailKind::ResetCode, &user.email, vars).await?;
+    tx.record(&user_actor(user), action, Some(user.id), None, json!({}))
+        .await?;
+    tx.commit().await
 }
 
 async fn load_user(state: &AppState, id: i64) -> Result<users::UserRow> {
@@ -98,15 +73,13 @@ async fn load_user(state: &AppState, id: i64) -> Result<users::UserRow> {
 
 pub async fn resend_code(state: &AppState, viewer: &Viewer, meta: &RequestMeta) -> Result<()> {
     let user = load_user(state, viewer.user_id).await?;
-    send_code(state, &user, meta, "reset_task.code_resent").await
+    send_code(state, &user, meta, AuditAction::ResetTaskCodeResent).await
 }
 
 /// Whether this session already proved control of the e-mail.
 pub async fn email_verified(session: &Session) -> Result<bool> {
-    Ok(session
-        .get::<SessionAuth>(AUTH_KEY)
+    Ok(sessions::reset_task(session)
         .await?
-        .and_then(|a| a.task)
         .is_some_and(|t| t.email_verified))
 }
 
@@ -126,8 +99,8 @@ pub async fn verify_code(
         ));
     }
     let user = load_user(state, viewer.user_id).await?;
-    let now = state.now();
-    let mut tx = state.store.begin().await.context("begin")?;
+    let mut tx = AuditedTx::begin(state, meta).await?;
+    let now = tx.now();
     let Some((stored, expires_at, attempts)) =
         resets::code(&mut tx, user.id).await.context("load code")?
     else {
@@ -157,15 +130,10 @@ pub async fn verify_code(
             .await
             .context("count try")?;
         let left = MAX_TRIES - attempts - 1;
-        let event = Event {
-            actor: user_actor(&user),
-            action: "reset_task.code_failed",
-            target_user_id: Some(user.id),
-            reason: None,
-            details: json!({"tries_left": left}),
-        };
-        audit::record(&mut tx, now, meta, event).await?;
-        tx.commit().await.context("commit")?;
+        let details = json!({"tries_left": left});
+        tx.record(&user_actor(&user), AuditAction::ResetTaskCodeFailed, Some(user.id), None, details)
+            .await?;
+        tx.commit().await?;
         let message = if left > 0 {
             format!(
                 "That code is not correct. {left} {} left.",
@@ -179,22 +147,11 @@ pub async fn verify_code(
     resets::delete_code(&mut tx, user.id)
         .await
         .context("use code")?;
-    let event = Event {
-        actor: user_actor(&user),
-        action: "reset_task.email_verified",
-        target_user_id: Some(user.id),
-        reason: None,
-        details: json!({}),
-    };
-    audit::record(&mut tx, now, meta, event).await?;
-    tx.commit().await.context("commit")?;
-    if let Some(mut auth) = session.get::<SessionAuth>(AUTH_KEY).await? {
-        auth.task = Some(ResetTask {
-            email_verified: true,
-        });
-        session.insert(AUTH_KEY, auth).await?;
-    }
-    Ok(())
+    let actor = user_actor(&user);
+    tx.record(&actor, AuditAction::ResetTaskEmailVerified, Some(user.id), None, json!({}))
+        .await?;
+    tx.commit().await?;
+    sessions::mark_email_verified(session).await
 }
 
 /// Sets the new password, ends every other session, issues a full session, sends the
@@ -213,67 +170,22 @@ pub async fn complete(
         ));
     }
     let user = load_user(state, viewer.user_id).await?;
-    let email = Email::parse(&user.email).context("stored e-mail no longer parses")?;
-    let new = check_new_password(state, &email, password.expose_secret())?;
     // The current password is the compromised one: refusing it refuses both.
-    if state
-        .hasher
-        .verify(password.clone(), Some(user.password_hash.clone()))
-        .await?
-    {
-        return Err(AppError::field(
-            "password",
-            "Choose a new password: this one is compromised.",
-        ));
-    }
-    let hash = state
-        .hasher
-        .hash(SecretString::from(new.expose().to_owned()))
-        .await?;
-    let now = state.now();
-    let set_at = watermarks::fresh_time(now, Some(&user), &state.security.get());
-    let mut tx = state.store.begin().await.context("begin")?;
-    users::set_password(&mut tx, user.id, &hash, set_at)
-        .await
-        .context("set password")?;
-    let ended = sessions::end_all_for_user(&mut tx, user.id, None, "password_changed", now)
-        .await
-        .context("end sessions")?;
-    resets::invalidate_all(&mut tx, user.id, now)
-        .await
-        .context("invalidate reset links")?;
-    let mut forgot = state
-        .config
-        .base_url
-        .join("/forgot-password")
-        .context("forgot URL")?;
-    forgot.set_query(None);
-    let vars = json!({
-        "changed_at": super::reset::format_utc(now),
-        "ip": meta.ip.clone().unwrap_or_else(|| "unknown".into()),
-        "forgot_url": forgot.as_str(),
-    });
-    email::queue(
-        &mut tx,
-        now,
-        &state.config.base_url,
-        MailKind::PasswordChanged,
-        &user.email,
-        vars,
+    let hash = hash_new_password(
+        state,
+        &user,
+        &password,
+        "Choose a new password: this one is compromised.",
     )
     .await?;
-    let event = Event {
-        actor: user_actor(&user),
-        action: "reset_task.completed",
-        target_user_id: Some(user.id),
-        reason: None,
-        details: json!({"sessions_ended": ended}),
-    };
-    audit::record(&mut tx, now, meta, event).await?;
-    tx.commit().await.context("commit")?;
-    state.mail_wake.notify_one();
+    let mut tx = AuditedTx::begin(state, meta).await?;
+    let (set_at, ended) = set_new_password(&mut tx, &user, &hash).await?;
+    let details = json!({"sessions_ended": ended});
+    tx.record(&user_actor(&user), AuditAction::ResetTaskCompleted, Some(user.id), None, details)
+        .await?;
+    tx.commit().await?;
     // A full session, issued after the new password.
     let mut refreshed = user.clone();
     refreshed.password_set_at = set_at;
-    super::service::start_session(state, session, &refreshed, meta, None).await
+    open_session(state, session, &refreshed, meta, None).await
 }

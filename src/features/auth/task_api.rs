@@ -29,7 +29,7 @@ pub fn mask_email(email: &str) -> String {
 
 #[server(endpoint = "reset_task_status")]
 pub async fn reset_task_status() -> Result<TaskStatus, AppError> {
-    use crate::http::context::{require_task_viewer, respond, session};
+    use crate::runtime::request::{require_task_viewer, respond, session};
     respond(
         async {
             let v = require_task_viewer()?;
@@ -44,7 +44,7 @@ pub async fn reset_task_status() -> Result<TaskStatus, AppError> {
 
 #[server(endpoint = "reset_task_verify_code")]
 pub async fn reset_task_verify_code(code: String) -> Result<(), AppError> {
-    use crate::http::context::{request_meta, require_task_viewer, respond, session, state};
+    use crate::runtime::request::{request_meta, require_task_viewer, respond, session, state};
     respond(
         async {
             let v = require_task_viewer()?;
@@ -56,7 +56,7 @@ pub async fn reset_task_verify_code(code: String) -> Result<(), AppError> {
 
 #[server(endpoint = "reset_task_resend_code")]
 pub async fn reset_task_resend_code() -> Result<(), AppError> {
-    use crate::http::context::{request_meta, require_task_viewer, respond, state};
+    use crate::runtime::request::{request_meta, require_task_viewer, respond, state};
     respond(
         async {
             let v = require_task_viewer()?;
@@ -71,7 +71,7 @@ pub async fn reset_task_complete(
     password: String,
     password_confirm: String,
 ) -> Result<(), AppError> {
-    use crate::http::context::{request_meta, require_task_viewer, respond, session, state};
+    use crate::runtime::request::{request_meta, require_task_viewer, respond, session, state};
     respond(
         async {
             let v = require_task_viewer()?;

@@ -58,20 +58,20 @@ pub struct NotMeOutcome {
 /// (or is proved now with `password`).
 #[cfg(feature = "ssr")]
 struct Ending {
-    viewer: crate::features::auth::Viewer,
-    state: crate::state::AppState,
+    viewer: crate::domain::Viewer,
+    state: crate::runtime::AppState,
     session: tower_sessions::Session,
     current: String,
 }
 
 #[cfg(feature = "ssr")]
 async fn ending(password: Option<&str>) -> Result<Ending, AppError> {
-    use crate::http::context::{require_viewer, session, state};
+    use crate::runtime::request::{require_viewer, session, state};
     let viewer = require_viewer()?;
     let state = state()?;
     let session = session().await?;
     super::service::step_up(&state, &viewer, &session, password).await?;
-    let current = super::service::current_key(&session).await?;
+    let current = crate::features::sessions::service::current_key(&session).await?;
     Ok(Ending {
         viewer,
         state,
@@ -83,12 +83,12 @@ async fn ending(password: Option<&str>) -> Result<Ending, AppError> {
 /// Requires: a signed-in user.
 #[server(endpoint = "my_devices")]
 pub async fn get_my_devices() -> Result<MyDevices, AppError> {
-    use crate::http::context::{require_viewer, respond, session, state};
+    use crate::runtime::request::{require_viewer, respond, session, state};
     respond(
         async {
             let viewer = require_viewer()?;
             let state = state()?;
-            let current = super::service::current_key(&session().await?).await?;
+            let current = crate::features::sessions::service::current_key(&session().await?).await?;
             super::service::my_devices(&state, &viewer, &current).await
         }
         .await,
@@ -98,7 +98,7 @@ pub async fn get_my_devices() -> Result<MyDevices, AppError> {
 /// Requires: a signed-in user and a recent password. Ends one of the user's other sessions.
 #[server(endpoint = "devices_sign_out_one")]
 pub async fn sign_out_device(key: String, password: Option<String>) -> Result<(), AppError> {
-    use crate::http::context::{request_meta, respond};
+    use crate::runtime::request::{request_meta, respond};
     respond(
         async {
             let e = ending(password.as_deref()).await?;
@@ -112,7 +112,7 @@ pub async fn sign_out_device(key: String, password: Option<String>) -> Result<()
 /// Requires: a signed-in user and a recent password. Ends every session but this one.
 #[server(endpoint = "devices_sign_out_others")]
 pub async fn sign_out_other_devices(password: Option<String>) -> Result<u64, AppError> {
-    use crate::http::context::{request_meta, respond};
+    use crate::runtime::request::{request_meta, respond};
     respond(
         async {
             let e = ending(password.as_deref()).await?;
@@ -126,19 +126,12 @@ pub async fn sign_out_other_devices(password: Option<String>) -> Result<u64, App
 /// and sends the browser to the sign-in page.
 #[server(endpoint = "devices_sign_out_everywhere")]
 pub async fn sign_out_everywhere(password: Option<String>) -> Result<(), AppError> {
-    use crate::http::context::{request_meta, respond};
+    use crate::runtime::request::{request_meta, respond};
     respond(
         async {
             let e = ending(password.as_deref()).await?;
-            super::service::sign_out_others(&e.state, &e.viewer, &e.current, &request_meta())
+            super::service::sign_out_everywhere(&e.state, &e.viewer, &e.session, &e.current, &request_meta())
                 .await?;
-            crate::features::auth::service::sign_out(
-                &e.state,
-                &e.session,
-                Some(&e.viewer),
-                &request_meta(),
-            )
-            .await?;
             leptos_axum::redirect("/sign-in?signed_out=everywhere");
             Ok(())
         }
@@ -149,8 +142,8 @@ pub async fn sign_out_everywhere(password: Option<String>) -> Result<(), AppErro
 /// Anyone holding the link (it is the credential). Reads only: mail scanners open links.
 #[server(endpoint = "device_alert_link")]
 pub async fn get_alert_link(token: String) -> Result<AlertLink, AppError> {
-    use crate::http::context::{respond, state};
-    respond(async { super::service::alert_link(&state()?, &token).await }.await)
+    use crate::runtime::request::{respond, state};
+    respond(async { super::alerts::alert_link(&state()?, &token).await }.await)
 }
 
 /// Anyone holding the link. Signs out exactly the session the alert was about, once; with
@@ -160,10 +153,10 @@ pub async fn report_not_me(
     token: String,
     compromise_password: Option<String>,
 ) -> Result<NotMeOutcome, AppError> {
-    use crate::http::context::{request_meta, respond, state};
+    use crate::runtime::request::{request_meta, respond, state};
     respond(
         async {
-            super::service::report_not_me(
+            super::alerts::report_not_me(
                 &state()?,
                 &token,
                 compromise_password.is_some(),

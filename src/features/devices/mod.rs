@@ -2,12 +2,11 @@
 //! all, and recently ended sessions with their reason), device recognition at sign-in, and the
 //! new-device alert with its single-use "This wasn't me" link.
 
+#[cfg(feature = "ssr")]
+pub mod alerts;
 mod api;
 pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod service;
 
 pub use api::*;
-
-/// Where "This wasn't me" links point unless an administrator chose another path.
-pub const DEFAULT_ALERT_PATH: &str = "/unauthorized-sign-in";

@@ -1,7 +1,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
-use leptos_router::hooks::{use_location, use_query_map};
+use leptos_router::hooks::use_query_map;
 
 use super::{
     get_alert_link, get_my_devices, AlertLink, DeviceSession, MyDevices, NotMeOutcome, ReportNotMe,
@@ -9,7 +9,7 @@ use super::{
 };
 use crate::error::AppError;
 use crate::ui::format::utc;
-use crate::ui::{FormError, NotFound};
+use crate::ui::FormError;
 
 fn place(d: &DeviceSession) -> String {
     d.location.clone().unwrap_or_else(|| "unknown".into())
@@ -186,33 +186,6 @@ fn DevicesView(
         </div>
         <h2>"Recently ended sessions"</h2>
         <EndedTable sessions=d.ended/>
-    }
-}
-
-#[cfg(feature = "ssr")]
-fn server_alert_path() -> String {
-    use_context::<crate::state::AppState>()
-        .map(|s| s.security.get().device_alert_path.clone())
-        .unwrap_or_else(|| super::DEFAULT_ALERT_PATH.to_owned())
-}
-
-#[cfg(not(feature = "ssr"))]
-fn server_alert_path() -> String {
-    super::DEFAULT_ALERT_PATH.to_owned()
-}
-
-/// Unknown paths: the "This wasn't me" page when the path is the configured one (administrators
-/// choose it, so it cannot be a static route), "Page not found" otherwise.
-#[component]
-pub fn Fallback() -> impl IntoView {
-    let alert_path = SharedValue::new(server_alert_path).into_inner();
-    let location = use_location();
-    move || {
-        if location.pathname.get() == alert_path {
-            view! { <AlertPage/> }.into_any()
-        } else {
-            view! { <NotFound/> }.into_any()
-        }
     }
 }
 

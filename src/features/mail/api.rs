@@ -55,7 +55,7 @@ pub struct MailPreview {
 /// Requires: admin.
 #[server(endpoint = "admin_mail_overview")]
 pub async fn get_mail_overview() -> Result<MailOverview, AppError> {
-    use crate::http::context::{require_admin, respond, state};
+    use crate::runtime::request::{require_admin, respond, state};
     respond(
         async {
             require_admin()?;
@@ -71,7 +71,7 @@ pub async fn save_mail_settings(
     product_name: String,
     support_email: String,
 ) -> Result<(), AppError> {
-    use crate::http::context::{request_meta, require_admin, respond, state};
+    use crate::runtime::request::{request_meta, require_admin, respond, state};
     respond(
         async {
             let admin = require_admin()?;
@@ -91,7 +91,7 @@ pub async fn save_mail_settings(
 /// Requires: admin.
 #[server(endpoint = "admin_template_draft")]
 pub async fn get_template_draft(kind: String) -> Result<TemplateDraft, AppError> {
-    use crate::http::context::{require_admin, respond, state};
+    use crate::runtime::request::{require_admin, respond, state};
     respond(
         async {
             require_admin()?;
@@ -109,7 +109,7 @@ pub async fn preview_template(
     html: String,
     text: String,
 ) -> Result<MailPreview, AppError> {
-    use crate::http::context::{require_admin, respond};
+    use crate::runtime::request::{require_admin, respond};
     respond(
         async {
             require_admin()?;
@@ -127,7 +127,7 @@ pub async fn save_template(
     html: String,
     text: String,
 ) -> Result<(), AppError> {
-    use crate::http::context::{request_meta, require_admin, respond, state};
+    use crate::runtime::request::{request_meta, require_admin, respond, state};
     respond(
         async {
             let admin = require_admin()?;
@@ -149,7 +149,7 @@ pub async fn save_template(
 /// Requires: admin. Goes back to the template shipped with Keywarden.
 #[server(endpoint = "admin_reset_template")]
 pub async fn reset_template(kind: String) -> Result<(), AppError> {
-    use crate::http::context::{request_meta, require_admin, respond, state};
+    use crate::runtime::request::{request_meta, require_admin, respond, state};
     respond(
         async {
             let admin = require_admin()?;

@@ -4,14 +4,12 @@ use anyhow::Context;
 use serde_json::json;
 
 use super::{MailOverview, MailPreview, MailProblem, TemplateDraft, TemplateSummary};
-use crate::domain::Email;
 use crate::email::outbox::{current_template, MailContext};
 use crate::email::templates::{self, MailKind, Template};
 use crate::email::transport;
 use crate::error::{AppError, Result};
-use crate::features::audit::{self, Actor, Event, RequestMeta};
-use crate::features::auth::Viewer;
-use crate::state::AppState;
+use crate::domain::{Actor, AuditAction, Email, RequestMeta, Viewer};
+use crate::runtime::{AppState, AuditedTx};
 use crate::storage::{outbox, settings};
 
 fn kind_of(key: &str) -> Result<MailKind> {
@@ -19,10 +17,7 @@ fn kind_of(key: &str) -> Result<MailKind> {
 }
 
 fn admin_actor(admin: &Viewer) -> Actor {
-    Actor::Admin {
-        id: admin.user_id,
-        email: admin.email.clone(),
-    }
+    Actor::admin(admin)
 }
 
 pub async fn overview(state: &AppState) -> Result<MailOverview> {
@@ -83,8 +78,8 @@ pub async fn save_settings(
             .map_err(|e| AppError::field("support_email", e))?
             .to_string(),
     };
-    let now = state.now();
-    let mut tx = state.store.begin().await.context("begin")?;
+    let mut tx = AuditedTx::begin(state, meta).await?;
+    let now = tx.now();
     settings::put(&mut tx, "product_name", product_name, now)
         .await
         .context("save product name")?;
@@ -92,15 +87,15 @@ pub async fn save_settings(
         .await
         .context("save support email")?;
     let details = json!({"product_name": product_name, "support_email": support_email});
-    let event = Event {
-        actor: admin_actor(admin),
-        action: "settings.mail_updated",
-        target_user_id: None,
-        reason: None,
+    tx.record(
+        &admin_actor(admin),
+        AuditAction::SettingsMailUpdated,
+        None,
+        None,
         details,
-    };
-    audit::record(&mut tx, now, meta, event).await?;
-    tx.commit().await.context("commit")?;
+    )
+    .await?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -162,20 +157,20 @@ pub async fn save_template(
 ) -> Result<()> {
     let kind = kind_of(key)?;
     preview(key, subject, html, text)?;
-    let now = state.now();
-    let mut tx = state.store.begin().await.context("begin")?;
+    let mut tx = AuditedTx::begin(state, meta).await?;
+    let now = tx.now();
     settings::put_template(&mut tx, kind.key(), subject, html, text, now, admin.user_id)
         .await
         .context("save template")?;
-    let event = Event {
-        actor: admin_actor(admin),
-        action: "email_template.updated",
-        target_user_id: None,
-        reason: None,
-        details: json!({"kind": kind.key()}),
-    };
-    audit::record(&mut tx, now, meta, event).await?;
-    tx.commit().await.context("commit")?;
+    tx.record(
+        &admin_actor(admin),
+        AuditAction::EmailTemplateUpdated,
+        None,
+        None,
+        json!({"kind": kind.key()}),
+    )
+    .await?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -186,19 +181,18 @@ pub async fn reset_template(
     meta: &RequestMeta,
 ) -> Result<()> {
     let kind = kind_of(key)?;
-    let now = state.now();
-    let mut tx = state.store.begin().await.context("begin")?;
+    let mut tx = AuditedTx::begin(state, meta).await?;
     settings::delete_template(&mut tx, kind.key())
         .await
         .context("delete template")?;
-    let event = Event {
-        actor: admin_actor(admin),
-        action: "email_template.reset",
-        target_user_id: None,
-        reason: None,
-        details: json!({"kind": kind.key()}),
-    };
-    audit::record(&mut tx, now, meta, event).await?;
-    tx.commit().await.context("commit")?;
+    tx.record(
+        &admin_actor(admin),
+        AuditAction::EmailTemplateReset,
+        None,
+        None,
+        json!({"kind": kind.key()}),
+    )
+    .await?;
+    tx.commit().await?;
     Ok(())
 }

@@ -46,14 +46,14 @@ pub const SIGN_OUT_ALL_PHRASE: &str = "SIGN OUT EVERYONE";
 /// Requires: admin.
 #[server(endpoint = "admin_security_overview")]
 pub async fn get_security_overview() -> Result<SecurityOverview, AppError> {
-    use crate::http::context::{require_admin, respond, state};
+    use crate::runtime::request::{require_admin, respond, state};
     respond(
         async {
             let admin = require_admin()?;
             let state = state()?;
             let impact = super::service::impact(&state).await?;
             let step_up_needed =
-                state.now() - admin.authenticated_at > super::service::STEP_UP_WINDOW_MS;
+                crate::features::sessions::step_up::needed(&state, &admin, crate::features::sessions::step_up::ADMIN_WINDOW_MS);
             Ok(SecurityOverview {
                 settings: super::service::settings(&state),
                 impact,
@@ -75,7 +75,7 @@ pub async fn compromise_all_passwords(
     sign_out: Option<String>,
     sign_out_me: Option<String>,
 ) -> Result<(), AppError> {
-    use crate::http::context::{request_meta, require_admin, respond, session, state};
+    use crate::runtime::request::{request_meta, require_admin, respond, session, state};
     respond(
         async {
             let admin = require_admin()?;
@@ -89,11 +89,11 @@ pub async fn compromise_all_passwords(
                 password,
             )
             .await?;
-            let op = super::service::Operator::admin(&admin);
+            let op = crate::domain::Actor::admin(&admin);
             let sign_out = sign_out.is_some();
             super::service::compromise_all(&state, &op, sign_out, &reason, &request_meta()).await?;
             if sign_out && sign_out_me.is_none() {
-                crate::features::auth::service::reissue_session(&state, &session().await?).await?;
+                crate::features::sessions::service::reissue_session(&state, &session().await?).await?;
             }
             leptos_axum::redirect(if sign_out && sign_out_me.is_some() {
                 "/sign-in"
@@ -114,7 +114,7 @@ pub async fn sign_out_everyone(
     password: Option<String>,
     sign_out_me: Option<String>,
 ) -> Result<(), AppError> {
-    use crate::http::context::{request_meta, require_admin, respond, session, state};
+    use crate::runtime::request::{request_meta, require_admin, respond, session, state};
     respond(
         async {
             let admin = require_admin()?;
@@ -130,13 +130,13 @@ pub async fn sign_out_everyone(
             .await?;
             super::service::sign_out_everyone(
                 &state,
-                &super::service::Operator::admin(&admin),
+                &crate::domain::Actor::admin(&admin),
                 &reason,
                 &request_meta(),
             )
             .await?;
             if sign_out_me.is_none() {
-                crate::features::auth::service::reissue_session(&state, &session().await?).await?;
+                crate::features::sessions::service::reissue_session(&state, &session().await?).await?;
             }
             leptos_axum::redirect(if sign_out_me.is_some() {
                 "/sign-in"
@@ -157,7 +157,7 @@ pub async fn save_security_settings(
     session_idle_timeout_minutes: String,
     session_absolute_lifetime_hours: String,
 ) -> Result<(), AppError> {
-    use crate::http::context::{request_meta, require_admin, respond, state};
+    use crate::runtime::request::{request_meta, require_admin, respond, state};
     respond(
         async {
             let admin = require_admin()?;
@@ -180,7 +180,7 @@ pub async fn save_security_settings(
             )?;
             super::service::save_settings(
                 &state,
-                &super::service::Operator::admin(&admin),
+                &crate::domain::Actor::admin(&admin),
                 &new,
                 &request_meta(),
             )
@@ -198,13 +198,13 @@ pub async fn save_alert_settings(
     alert_on_new_country: Option<String>,
     device_alert_path: String,
 ) -> Result<(), AppError> {
-    use crate::http::context::{request_meta, require_admin, respond, state};
+    use crate::runtime::request::{request_meta, require_admin, respond, state};
     respond(
         async {
             let admin = require_admin()?;
             super::service::save_alert_settings(
                 &state()?,
-                &super::service::Operator::admin(&admin),
+                &crate::domain::Actor::admin(&admin),
                 new_device_alerts.is_some(),
                 alert_on_new_country.is_some(),
                 &device_alert_path,

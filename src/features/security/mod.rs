@@ -4,7 +4,5 @@ mod api;
 pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod service;
-#[cfg(feature = "ssr")]
-pub mod watermarks;
 
 pub use api::*;

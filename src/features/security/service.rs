@@ -3,21 +3,17 @@
 //! refreshed right after the commit, so the very next request sees it.
 
 use anyhow::Context;
-use secrecy::SecretString;
 use serde_json::json;
 
-use super::watermarks::fresh_time;
+use crate::runtime::security::fresh_time;
 use super::{Impact, SecuritySettings};
 use crate::error::{AppError, Result};
-use crate::features::audit::{self, Actor, Event, RequestMeta};
-use crate::state::AppState;
+use crate::domain::{Actor, AuditAction, RequestMeta, Viewer};
+use crate::features::sessions::step_up::{self, ADMIN_WINDOW_MS};
+use crate::features::sessions::validity::Cutoffs;
+use crate::runtime::{AppState, AuditedTx};
 use crate::storage::{security, sessions, users};
 
-/// Step-up: an admin who proved their password this recently need not type it again.
-pub const STEP_UP_WINDOW_MS: i64 = 5 * 60 * 1000;
-/// Password confirmations a user may attempt per window.
-const STEP_UP_TRIES: usize = 10;
-const STEP_UP_TRIES_WINDOW_MS: i64 = 15 * 60 * 1000;
 
 /// What an instance-wide action would touch, for the confirmation dialog.
 pub async fn impact(state: &AppState) -> Result<Impact> {
@@ -26,10 +22,13 @@ pub async fn impact(state: &AppState) -> Result<Impact> {
     let users_with_password = users::count_with_password(&mut conn)
         .await
         .context("count users")?;
+    let now = state.now();
+    let cut = Cutoffs::at(now, &snap);
     let live_sessions = sessions::count_live(
         &mut conn,
-        state.now(),
-        snap.idle_ms,
+        now,
+        cut.idle,
+        cut.absolute,
         snap.row.sessions_revoked_before,
     )
     .await
@@ -40,38 +39,10 @@ pub async fn impact(state: &AppState) -> Result<Impact> {
     })
 }
 
-/// Who is acting, as written in watermarks and the audit trail.
-pub struct Operator {
-    pub actor: Actor,
-    pub label: String,
-}
-
-impl Operator {
-    pub fn admin(v: &crate::features::auth::Viewer) -> Self {
-        Self {
-            actor: Actor::Admin {
-                id: v.user_id,
-                email: v.email.clone(),
-            },
-            label: v.email.clone(),
-        }
-    }
-
-    /// The command line, named by the operating-system user.
-    pub fn cli(os_user: &str) -> Self {
-        Self {
-            actor: Actor::Cli {
-                os_user: os_user.to_owned(),
-            },
-            label: format!("CLI ({os_user})"),
-        }
-    }
-}
-
 /// Sets every existing password as compromised, optionally signing out every session too.
 pub async fn compromise_all(
     state: &AppState,
-    op: &Operator,
+    op: &Actor,
     sign_out: bool,
     reason: &str,
     meta: &RequestMeta,
@@ -79,53 +50,53 @@ pub async fn compromise_all(
     let reason = check_reason(reason)?;
     let snap = state.security.get();
     let at = fresh_time(state.now(), None, &snap);
-    let mut tx = state.store.begin().await.context("begin")?;
-    security::compromise_passwords(&mut tx, at, &op.label, reason)
+    let mut tx = AuditedTx::begin(state, meta).await?;
+    security::compromise_passwords(&mut tx, at, &op.label(), reason)
         .await
         .context("set password watermark")?;
     if sign_out {
-        security::revoke_sessions(&mut tx, at, &op.label, reason)
+        security::revoke_sessions(&mut tx, at, &op.label(), reason)
             .await
             .context("set session watermark")?;
     }
     let details = json!({"watermark": at, "signed_out_sessions": sign_out});
-    let event = Event {
-        actor: op.actor.clone(),
-        action: "instance.passwords_compromised",
-        target_user_id: None,
-        reason: Some(reason),
+    tx.record(
+        op,
+        AuditAction::InstancePasswordsCompromised,
+        None,
+        Some(reason),
         details,
-    };
-    audit::record(&mut tx, at, meta, event).await?;
-    tx.commit().await.context("commit")?;
-    state.security_changed().await?;
+    )
+    .await?;
+    tx.security_changed();
+    tx.commit().await?;
     Ok(at)
 }
 
 /// Signs out every session issued until now.
 pub async fn sign_out_everyone(
     state: &AppState,
-    op: &Operator,
+    op: &Actor,
     reason: &str,
     meta: &RequestMeta,
 ) -> Result<i64> {
     let reason = check_reason(reason)?;
     let snap = state.security.get();
     let at = fresh_time(state.now(), None, &snap);
-    let mut tx = state.store.begin().await.context("begin")?;
-    security::revoke_sessions(&mut tx, at, &op.label, reason)
+    let mut tx = AuditedTx::begin(state, meta).await?;
+    security::revoke_sessions(&mut tx, at, &op.label(), reason)
         .await
         .context("set session watermark")?;
-    let event = Event {
-        actor: op.actor.clone(),
-        action: "instance.sessions_revoked",
-        target_user_id: None,
-        reason: Some(reason),
-        details: json!({"watermark": at}),
-    };
-    audit::record(&mut tx, at, meta, event).await?;
-    tx.commit().await.context("commit")?;
-    state.security_changed().await?;
+    tx.record(
+        op,
+        AuditAction::InstanceSessionsRevoked,
+        None,
+        Some(reason),
+        json!({"watermark": at}),
+    )
+    .await?;
+    tx.security_changed();
+    tx.commit().await?;
     Ok(at)
 }
 
@@ -156,7 +127,7 @@ pub fn check_phrase(typed: &str, expected: &str) -> Result<()> {
 /// reason, and step-up. Returns the trimmed reason.
 pub async fn guard_dangerous(
     state: &AppState,
-    admin: &crate::features::auth::Viewer,
+    admin: &Viewer,
     phrase: &str,
     reason: Option<String>,
     confirmation: Option<String>,
@@ -164,60 +135,8 @@ pub async fn guard_dangerous(
 ) -> Result<String> {
     check_phrase(confirmation.as_deref().unwrap_or(""), phrase)?;
     let reason = check_reason(reason.as_deref().unwrap_or(""))?.to_owned();
-    check_step_up(
-        state,
-        admin.user_id,
-        admin.authenticated_at,
-        password.as_deref().unwrap_or(""),
-        STEP_UP_WINDOW_MS,
-    )
-    .await?;
+    step_up::check(state, admin, password.as_deref().unwrap_or(""), ADMIN_WINDOW_MS).await?;
     Ok(reason)
-}
-
-/// Step-up: the user's password, unless they proved it within `window_ms` (five minutes for
-/// instance-wide actions).
-pub async fn check_step_up(
-    state: &AppState,
-    user_id: i64,
-    authenticated_at: i64,
-    password: &str,
-    window_ms: i64,
-) -> Result<()> {
-    if password.is_empty() && state.now() - authenticated_at <= window_ms {
-        return Ok(());
-    }
-    // A stolen session must not become a password-guessing oracle.
-    if !password.is_empty()
-        && !state.limiter.allow(
-            &format!("step-up:{user_id}"),
-            state.now(),
-            STEP_UP_TRIES,
-            STEP_UP_TRIES_WINDOW_MS,
-        )
-    {
-        return Err(AppError::RateLimited);
-    }
-    let mut conn = state.conn().await?;
-    let user = users::find_by_id(&mut conn, user_id)
-        .await
-        .context("load admin")?;
-    drop(conn);
-    let ok = state
-        .hasher
-        .verify(
-            SecretString::from(password.to_owned()),
-            user.map(|u| u.password_hash),
-        )
-        .await?;
-    if ok {
-        Ok(())
-    } else {
-        Err(AppError::field(
-            "password",
-            "Enter your current password to confirm it is you.",
-        ))
-    }
 }
 
 pub fn settings(state: &AppState) -> SecuritySettings {
@@ -286,37 +205,37 @@ pub fn check_alert_path(raw: &str) -> Result<String> {
 
 pub async fn save_alert_settings(
     state: &AppState,
-    op: &Operator,
+    op: &Actor,
     enabled: bool,
     on_new_country: bool,
     path: &str,
     meta: &RequestMeta,
 ) -> Result<()> {
     let path = check_alert_path(path)?;
-    let mut tx = state.store.begin().await.context("begin")?;
+    let mut tx = AuditedTx::begin(state, meta).await?;
     security::update_alert_settings(&mut tx, enabled, on_new_country, &path)
         .await
         .context("save alert settings")?;
-    let event = Event {
-        actor: op.actor.clone(),
-        action: "settings.device_alerts_updated",
-        target_user_id: None,
-        reason: None,
-        details: json!({
+    tx.record(
+        op,
+        AuditAction::SettingsDeviceAlertsUpdated,
+        None,
+        None,
+        json!({
             "new_device_alerts": enabled,
             "alert_on_new_country": on_new_country,
             "device_alert_path": path,
         }),
-    };
-    audit::record(&mut tx, state.now(), meta, event).await?;
-    tx.commit().await.context("commit")?;
-    state.security_changed().await?;
+    )
+    .await?;
+    tx.security_changed();
+    tx.commit().await?;
     Ok(())
 }
 
 pub async fn save_settings(
     state: &AppState,
-    op: &Operator,
+    op: &Actor,
     new: &SecuritySettings,
     meta: &RequestMeta,
 ) -> Result<()> {
@@ -340,7 +259,7 @@ pub async fn save_settings(
             "Choose a lifetime between 1 hour and 90 days, and at least as long as the idle timeout.",
         ));
     }
-    let mut tx = state.store.begin().await.context("begin")?;
+    let mut tx = AuditedTx::begin(state, meta).await?;
     security::update_settings(
         &mut tx,
         new.reset_task_enabled,
@@ -356,15 +275,15 @@ pub async fn save_settings(
         "session_idle_timeout_minutes": new.session_idle_timeout_minutes,
         "session_absolute_lifetime_hours": new.session_absolute_lifetime_hours,
     });
-    let event = Event {
-        actor: op.actor.clone(),
-        action: "settings.security_updated",
-        target_user_id: None,
-        reason: None,
+    tx.record(
+        op,
+        AuditAction::SettingsSecurityUpdated,
+        None,
+        None,
         details,
-    };
-    audit::record(&mut tx, state.now(), meta, event).await?;
-    tx.commit().await.context("commit")?;
-    state.security_changed().await?;
+    )
+    .await?;
+    tx.security_changed();
+    tx.commit().await?;
     Ok(())
 }

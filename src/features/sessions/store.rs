@@ -6,62 +6,19 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
 
-use crate::clock::SharedClock;
-use crate::features::security::watermarks::SecurityCache;
+use super::data::{hash_session_id, SessionAuth, AUTH_KEY};
+use super::validity::{self, SessionTimes};
+use crate::domain::EndReason;
+use crate::runtime::clock::SharedClock;
+use crate::runtime::security::SecurityCache;
 use crate::storage::{self, sessions, Store};
 
-/// The session key under which [`SessionAuth`] is kept.
-pub const AUTH_KEY: &str = "auth";
 /// `last_seen_at` is written at most this often per session, to keep requests cheap.
 const TOUCH_EVERY_MS: i64 = 60_000;
-
-/// What a signed-in session knows about its user.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct SessionAuth {
-    pub user_id: i64,
-    /// The session's public id: what pages, admin actions and alert links refer to (the
-    /// cookie's id is a secret and only its hash is stored).
-    #[serde(default)]
-    pub key: String,
-    /// When this session was issued: compared with the session watermarks.
-    pub issued_at: i64,
-    /// When the user last proved their password (for step-up checks).
-    pub authenticated_at: i64,
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
-    /// SHA-256 of the browser's device cookie.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub device: Option<String>,
-    /// Approximate location ("Lyon, France") when a GeoIP database is configured.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub location: Option<String>,
-    /// Present while the session is restricted to the reset-password task.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub task: Option<ResetTask>,
-}
-
-/// The reset-password task of a restricted session.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct ResetTask {
-    /// Set once this session proved control of the account's e-mail with the code.
-    pub email_verified: bool,
-}
-
-/// A new public session id: 128 random bits, hex.
-pub fn new_session_key() -> String {
-    hex::encode(rand::random::<[u8; 16]>())
-}
-
-/// The id is a bearer secret: only its SHA-256 is stored.
-pub fn hash_session_id(id: &Id) -> String {
-    hex::encode(Sha256::digest(id.0.to_le_bytes()))
-}
 
 #[derive(Clone)]
 pub struct DbSessionStore {
@@ -169,15 +126,10 @@ impl SessionStore for DbSessionStore {
             return Ok(None);
         }
         let now = self.clock.now_ms();
-        let limits = self.security.get();
-        // The absolute limit follows the current setting, whatever it was at sign-in.
-        if now
-            >= row
-                .expires_at
-                .min(row.created_at.saturating_add(limits.absolute_ms))
-            || now - row.last_seen_at >= limits.idle_ms
-        {
-            sessions::end(&mut conn, &id_hash, "expired", now)
+        // Only the limits here: the user's state and the watermarks are applied once the user is
+        // loaded (`super::service::viewer_of`), by the same rule.
+        if let Some((_, reason)) = validity::verdict(&SessionTimes::of(&row), None, &self.security.get(), now) {
+            sessions::end(&mut conn, &id_hash, reason, now)
                 .await
                 .map_err(backend)?;
             return Ok(None);
@@ -203,7 +155,7 @@ impl SessionStore for DbSessionStore {
         sessions::end(
             &mut conn,
             &hash_session_id(id),
-            "signed_out",
+            EndReason::SignedOut,
             self.clock.now_ms(),
         )
         .await

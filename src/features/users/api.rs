@@ -74,7 +74,7 @@ pub async fn list_users(
     role: Option<String>,
     after: Option<i64>,
 ) -> Result<UserListPage, AppError> {
-    use crate::http::context::{require_admin, respond, state};
+    use crate::runtime::request::{require_admin, respond, state};
     respond(
         async {
             require_admin()?;
@@ -87,7 +87,7 @@ pub async fn list_users(
 /// Requires: admin.
 #[server(endpoint = "admin_user_details")]
 pub async fn get_user_details(id: i64) -> Result<UserDetails, AppError> {
-    use crate::http::context::{require_admin, respond, state};
+    use crate::runtime::request::{require_admin, respond, state};
     respond(
         async {
             let admin = require_admin()?;
@@ -105,14 +105,13 @@ pub async fn compromise_user(
     reason: String,
     sign_out: Option<String>,
 ) -> Result<(), AppError> {
-    use crate::features::security::service::Operator;
-    use crate::http::context::{request_meta, require_admin, respond, state};
+    use crate::runtime::request::{request_meta, require_admin, respond, state};
     respond(
         async {
             let admin = require_admin()?;
             super::service::compromise(
                 &state()?,
-                &Operator::admin(&admin),
+                &crate::domain::Actor::admin(&admin),
                 user_id,
                 &reason,
                 sign_out.is_some(),
@@ -127,14 +126,13 @@ pub async fn compromise_user(
 /// Requires: admin.
 #[server(endpoint = "admin_sign_out_user")]
 pub async fn sign_out_user(user_id: i64) -> Result<(), AppError> {
-    use crate::features::security::service::Operator;
-    use crate::http::context::{request_meta, require_admin, respond, state};
+    use crate::runtime::request::{request_meta, require_admin, respond, state};
     respond(
         async {
             let admin = require_admin()?;
             super::service::sign_out_all(
                 &state()?,
-                &Operator::admin(&admin),
+                &crate::domain::Actor::admin(&admin),
                 user_id,
                 &request_meta(),
             )
@@ -147,14 +145,13 @@ pub async fn sign_out_user(user_id: i64) -> Result<(), AppError> {
 /// Requires: admin. Ends one session of the user.
 #[server(endpoint = "admin_revoke_session")]
 pub async fn revoke_session(user_id: i64, session: String) -> Result<(), AppError> {
-    use crate::features::security::service::Operator;
-    use crate::http::context::{request_meta, require_admin, respond, state};
+    use crate::runtime::request::{request_meta, require_admin, respond, state};
     respond(
         async {
             let admin = require_admin()?;
             super::service::revoke_one(
                 &state()?,
-                &Operator::admin(&admin),
+                &crate::domain::Actor::admin(&admin),
                 user_id,
                 &session,
                 &request_meta(),
@@ -168,14 +165,13 @@ pub async fn revoke_session(user_id: i64, session: String) -> Result<(), AppErro
 /// Requires: admin. Sends the user a password-reset link.
 #[server(endpoint = "admin_send_reset")]
 pub async fn send_reset_email(user_id: i64) -> Result<(), AppError> {
-    use crate::features::security::service::Operator;
-    use crate::http::context::{request_meta, require_admin, respond, state};
+    use crate::runtime::request::{request_meta, require_admin, respond, state};
     respond(
         async {
             let admin = require_admin()?;
             super::service::send_reset(
                 &state()?,
-                &Operator::admin(&admin),
+                &crate::domain::Actor::admin(&admin),
                 user_id,
                 &request_meta(),
             )
@@ -188,8 +184,7 @@ pub async fn send_reset_email(user_id: i64) -> Result<(), AppError> {
 /// Requires: admin. Disabling signs out every session; an admin cannot disable themselves.
 #[server(endpoint = "admin_set_disabled")]
 pub async fn set_user_disabled(user_id: i64, disabled: bool) -> Result<(), AppError> {
-    use crate::features::security::service::Operator;
-    use crate::http::context::{request_meta, require_admin, respond, state};
+    use crate::runtime::request::{request_meta, require_admin, respond, state};
     respond(
         async {
             let admin = require_admin()?;
@@ -201,7 +196,7 @@ pub async fn set_user_disabled(user_id: i64, disabled: bool) -> Result<(), AppEr
             }
             super::service::set_disabled(
                 &state()?,
-                &Operator::admin(&admin),
+                &crate::domain::Actor::admin(&admin),
                 user_id,
                 disabled,
                 &request_meta(),

@@ -7,11 +7,12 @@ use serde_json::json;
 
 use super::{CompromiseInfo, HistoryItem, PasswordStatus, UserDetails, UserListItem, UserListPage};
 use crate::error::{AppError, Result};
-use crate::features::audit::{self, Event, RequestMeta};
-use crate::features::auth::{reset, Viewer};
-use crate::features::security::service::{check_reason, Operator};
-use crate::features::security::watermarks::{password_compromise, Scope, Snapshot};
-use crate::state::AppState;
+use crate::domain::{Actor, AuditAction, EndReason, RequestMeta, Viewer};
+use crate::features::auth::reset;
+use crate::features::devices::service::sessions_of;
+use crate::features::security::service::check_reason;
+use crate::runtime::security::{password_compromise, Scope, Snapshot};
+use crate::runtime::{AppState, AuditedTx};
 use crate::storage::users::{self, UserFilter, UserRow, UserStatus};
 use crate::storage::{audit as audit_store, resets, sessions, Conn};
 
@@ -141,7 +142,7 @@ pub async fn details(state: &AppState, admin: &Viewer, id: i64) -> Result<UserDe
         resolved.push((c, u.password_set_at));
     }
     let (session_items, ended_sessions) =
-        crate::features::devices::service::sessions_of(&mut conn, state, &u, "").await?;
+        sessions_of(&mut conn, state, &u, "").await?;
     let history = audit_store::recent(&mut conn, Some(u.id), 50)
         .await
         .context("load history")?
@@ -176,13 +177,13 @@ pub async fn details(state: &AppState, admin: &Viewer, id: i64) -> Result<UserDe
 
 /// Ends all of the user's sessions: the user's session watermark (covering every session issued so
 /// far) plus the rows, with `reason`.
-async fn end_sessions(conn: &mut Conn, u: &UserRow, now: i64, reason: &str) -> Result<u64> {
+async fn end_sessions(conn: &mut Conn, u: &UserRow, now: i64, reason: EndReason) -> Result<u64> {
     let at = now.max(
         sessions::newest_issue_time(conn, u.id)
             .await
             .context("newest session")?,
     );
-    users::revoke_sessions(conn, u.id, at, reason)
+    users::revoke_sessions(conn, u.id, at, reason.as_str())
         .await
         .context("set session watermark")?;
     Ok(sessions::end_all_for_user(conn, u.id, None, reason, now)
@@ -193,70 +194,70 @@ async fn end_sessions(conn: &mut Conn, u: &UserRow, now: i64, reason: &str) -> R
 /// Sets the user's current password as compromised (and optionally signs out their sessions).
 pub async fn compromise(
     state: &AppState,
-    op: &Operator,
+    op: &Actor,
     user_id: i64,
     reason: &str,
     sign_out: bool,
     meta: &RequestMeta,
 ) -> Result<()> {
     let reason = check_reason(reason)?;
-    let now = state.now();
-    let mut tx = state.store.begin().await.context("begin")?;
+    let mut tx = AuditedTx::begin(state, meta).await?;
+    let now = tx.now();
     let u = load(&mut tx, user_id).await?;
-    users::compromise_password(&mut tx, u.id, now.max(u.password_set_at), &op.label, reason)
+    users::compromise_password(&mut tx, u.id, now.max(u.password_set_at), &op.label(), reason)
         .await
         .context("set password watermark")?;
     let ended = if sign_out {
-        end_sessions(&mut tx, &u, now, "password_compromised").await?
+        end_sessions(&mut tx, &u, now, EndReason::PasswordCompromised).await?
     } else {
         0
     };
     let details = json!({"signed_out_sessions": sign_out, "sessions_ended": ended});
-    let event = Event {
-        actor: op.actor.clone(),
-        action: "user.password_compromised",
-        target_user_id: Some(u.id),
-        reason: Some(reason),
+    tx.record(
+        op,
+        AuditAction::UserPasswordCompromised,
+        Some(u.id),
+        Some(reason),
         details,
-    };
-    audit::record(&mut tx, now, meta, event).await?;
-    tx.commit().await.context("commit")?;
+    )
+    .await?;
+    tx.commit().await?;
     Ok(())
 }
 
 pub async fn sign_out_all(
     state: &AppState,
-    op: &Operator,
+    op: &Actor,
     user_id: i64,
     meta: &RequestMeta,
 ) -> Result<()> {
-    let now = state.now();
-    let mut tx = state.store.begin().await.context("begin")?;
+    let mut tx = AuditedTx::begin(state, meta).await?;
+    let now = tx.now();
     let u = load(&mut tx, user_id).await?;
-    let ended = end_sessions(&mut tx, &u, now, "signed_out_by_admin").await?;
-    let event = Event {
-        actor: op.actor.clone(),
-        action: "user.sessions_revoked",
-        target_user_id: Some(u.id),
-        reason: None,
-        details: json!({"sessions_ended": ended}),
-    };
-    audit::record(&mut tx, now, meta, event).await?;
-    tx.commit().await.context("commit")?;
+    let ended = end_sessions(&mut tx, &u, now, EndReason::SignedOutByAdmin).await?;
+    tx.record(
+        op,
+        AuditAction::UserSessionsRevoked,
+        Some(u.id),
+        None,
+        json!({"sessions_ended": ended}),
+    )
+    .await?;
+    tx.commit().await?;
     Ok(())
 }
 
 pub async fn revoke_one(
     state: &AppState,
-    op: &Operator,
+    op: &Actor,
     user_id: i64,
     key: &str,
     meta: &RequestMeta,
 ) -> Result<()> {
-    let now = state.now();
-    let mut tx = state.store.begin().await.context("begin")?;
+    let mut tx = AuditedTx::begin(state, meta).await?;
+    let now = tx.now();
     let u = load(&mut tx, user_id).await?;
-    if sessions::end_for_user(&mut tx, key, u.id, "signed_out_by_admin", now)
+    if sessions::end_for_user(&mut tx, key, u.id, EndReason::SignedOutByAdmin, now)
         .await
         .context("end session")?
         != 1
@@ -266,72 +267,70 @@ pub async fn revoke_one(
             "This session has already ended.",
         ));
     }
-    let event = Event {
-        actor: op.actor.clone(),
-        action: "session.revoked",
-        target_user_id: Some(u.id),
-        reason: None,
-        details: json!({"session": &key[..12.min(key.len())]}),
-    };
-    audit::record(&mut tx, now, meta, event).await?;
-    tx.commit().await.context("commit")?;
+    tx.record(
+        op,
+        AuditAction::SessionRevoked,
+        Some(u.id),
+        None,
+        json!({"session": &key[..12.min(key.len())]}),
+    )
+    .await?;
+    tx.commit().await?;
     Ok(())
 }
 
 pub async fn send_reset(
     state: &AppState,
-    op: &Operator,
+    op: &Actor,
     user_id: i64,
     meta: &RequestMeta,
 ) -> Result<()> {
-    let now = state.now();
-    let mut tx = state.store.begin().await.context("begin")?;
+    let mut tx = AuditedTx::begin(state, meta).await?;
     let u = load(&mut tx, user_id).await?;
-    let superseded = reset::send_link(&mut tx, state, &u, meta).await?;
-    let event = Event {
-        actor: op.actor.clone(),
-        action: "password_reset.sent_by_admin",
-        target_user_id: Some(u.id),
-        reason: None,
-        details: json!({"superseded_links": superseded}),
-    };
-    audit::record(&mut tx, now, meta, event).await?;
-    tx.commit().await.context("commit")?;
-    state.mail_wake.notify_one();
+    let superseded = reset::send_link(&mut tx, &u).await?;
+    tx.record(
+        op,
+        AuditAction::PasswordResetSentByAdmin,
+        Some(u.id),
+        None,
+        json!({"superseded_links": superseded}),
+    )
+    .await?;
+    tx.commit().await?;
     Ok(())
 }
 
 pub async fn set_disabled(
     state: &AppState,
-    op: &Operator,
+    op: &Actor,
     user_id: i64,
     disabled: bool,
     meta: &RequestMeta,
 ) -> Result<()> {
-    let now = state.now();
-    let mut tx = state.store.begin().await.context("begin")?;
+    let mut tx = AuditedTx::begin(state, meta).await?;
+    let now = tx.now();
     let u = load(&mut tx, user_id).await?;
     users::set_disabled(&mut tx, u.id, disabled.then_some(now))
         .await
         .context("set disabled")?;
     let ended = if disabled {
-        end_sessions(&mut tx, &u, now, "account_disabled").await?
+        end_sessions(&mut tx, &u, now, EndReason::AccountDisabled).await?
     } else {
         0
     };
     let action = if disabled {
-        "user.disabled"
+        AuditAction::UserDisabled
     } else {
-        "user.enabled"
+        AuditAction::UserEnabled
     };
-    let event = Event {
-        actor: op.actor.clone(),
+    tx.record(
+        op,
         action,
-        target_user_id: Some(u.id),
-        reason: None,
-        details: json!({"sessions_ended": ended}),
-    };
-    audit::record(&mut tx, now, meta, event).await?;
-    tx.commit().await.context("commit")?;
+        Some(u.id),
+        None,
+        json!({"sessions_ended": ended}),
+    )
+    .await?;
+    tx.commit().await?;
     Ok(())
 }

@@ -1,58 +1,19 @@
 //! Writing and verifying the audit chain. Every entry is written inside the transaction of the
-//! change it records, so the two commit or roll back together.
+//! change it records (through [`super::uow::AuditedTx`]), so the two commit or roll back together.
 
 use anyhow::Context;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::domain::{Actor, AuditAction, RequestMeta};
 use crate::storage::audit::{self, AuditRow};
 use crate::storage::{Conn, Store};
 
-/// Who did it.
-#[derive(Debug, Clone)]
-pub enum Actor {
-    /// An anonymous visitor (e.g. a failed sign-in or a forgot-password request).
-    Anonymous,
-    User {
-        id: i64,
-        email: String,
-    },
-    Admin {
-        id: i64,
-        email: String,
-    },
-    /// The command line, with the operating-system user who ran it.
-    Cli {
-        os_user: String,
-    },
-    System,
-}
-
-impl Actor {
-    fn parts(&self) -> (&'static str, Option<i64>, Option<String>) {
-        match self {
-            Actor::Anonymous => ("anonymous", None, None),
-            Actor::User { id, email } => ("user", Some(*id), Some(email.clone())),
-            Actor::Admin { id, email } => ("admin", Some(*id), Some(email.clone())),
-            Actor::Cli { os_user } => ("cli", None, Some(os_user.clone())),
-            Actor::System => ("system", None, None),
-        }
-    }
-}
-
-/// Where a request came from.
-#[derive(Debug, Clone, Default)]
-pub struct RequestMeta {
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
-    /// SHA-256 of the browser's device cookie.
-    pub device: Option<String>,
-}
-
+/// One audit entry to append.
 #[derive(Debug, Clone)]
 pub struct Event<'a> {
-    pub actor: Actor,
-    pub action: &'a str,
+    pub actor: &'a Actor,
+    pub action: AuditAction,
     pub target_user_id: Option<i64>,
     pub reason: Option<&'a str>,
     pub details: Value,
@@ -94,7 +55,7 @@ pub async fn record(
         actor_kind: actor_kind.to_owned(),
         actor_user_id,
         actor_label,
-        action: event.action.to_owned(),
+        action: event.action.as_str().to_owned(),
         target_user_id: event.target_user_id,
         ip: meta.ip.clone(),
         user_agent: meta.user_agent.clone(),

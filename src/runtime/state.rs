@@ -7,12 +7,13 @@ use tokio::sync::Notify;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 
-use crate::clock::SharedClock;
+use super::clock::SharedClock;
+use super::hasher::PasswordHasher;
+use super::limiter::RateLimiter;
+use super::security::SecurityCache;
+use super::supervise::Health;
 use crate::config::Config;
 use crate::domain::PasswordPolicy;
-use crate::features::auth::PasswordHasher;
-use crate::features::security::watermarks::SecurityCache;
-use crate::ratelimit::RateLimiter;
 use crate::storage::Store;
 
 #[derive(Clone)]
@@ -29,6 +30,8 @@ pub struct AppState {
     pub security: SecurityCache,
     /// Approximate locations of sign-ins (unknown everywhere without a database).
     pub geo: Arc<crate::geo::GeoIp>,
+    /// Background workers and caches report here; `/readyz` reads it.
+    pub health: Health,
 }
 
 impl AppState {
@@ -38,13 +41,8 @@ impl AppState {
         }
     }
 
-    /// Call after committing a change to the security row: this node sees it on its next request.
-    pub async fn security_changed(&self) -> anyhow::Result<()> {
-        self.security.refresh(&self.store).await
-    }
-
     /// A pooled connection for reads and single statements (writes that go together use
-    /// `store.begin()`).
+    /// [`super::uow::AuditedTx`]).
     pub async fn conn(&self) -> anyhow::Result<sqlx::pool::PoolConnection<sqlx::Any>> {
         use anyhow::Context;
         self.store
@@ -56,6 +54,18 @@ impl AppState {
 
     pub fn now(&self) -> i64 {
         self.clock.now_ms()
+    }
+
+    /// Re-reads the security row into this node's cache, recording the outcome for `/readyz`.
+    pub async fn refresh_security(&self) -> anyhow::Result<()> {
+        let result = self.security.refresh(&self.store).await;
+        match &result {
+            Ok(()) => self.health.up(super::supervise::SECURITY_CACHE),
+            Err(e) => self
+                .health
+                .down(super::supervise::SECURITY_CACHE, format!("refresh failed: {e:#}")),
+        }
+        result
     }
 }
 

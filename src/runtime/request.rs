@@ -1,22 +1,22 @@
 //! What a server function may ask of the current request. Permission helpers are meant to be the
-//! first line of every server function that needs them.
+//! first line of every server function that needs them. The HTTP edge (`crate::http`) puts what
+//! they read into the request: the [`ClientInfo`] and the resolved [`Viewer`].
 
 use http::request::Parts;
 use leptos::prelude::*;
 use leptos_axum::ResponseOptions;
 use tower_sessions::Session;
 
+use super::state::AppState;
+use crate::domain::{RequestMeta, Viewer};
 use crate::error::{AppError, Result};
-use crate::features::audit::RequestMeta;
-use crate::features::auth::Viewer;
-use crate::state::AppState;
 
 pub fn state() -> Result<AppState> {
     use_context::<AppState>()
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("AppState missing from context")))
 }
 
-/// The signed-in user, resolved once per request by [`crate::http::gate`].
+/// The signed-in user, resolved once per request by the HTTP gate.
 pub fn viewer() -> Option<Viewer> {
     use_context::<Parts>().and_then(|p| p.extensions.get::<Viewer>().cloned())
 }
@@ -59,7 +59,7 @@ pub async fn session() -> Result<Session> {
 /// trail.
 pub fn request_meta() -> RequestMeta {
     use_context::<Parts>()
-        .map(|p| super::client::meta_of(&p))
+        .map(|p| meta_of(&p))
         .unwrap_or_default()
 }
 
@@ -81,4 +81,27 @@ pub fn respond<T>(result: Result<T>) -> Result<T> {
         }
     }
     result
+}
+
+/// Put into the request extensions by the HTTP edge (`crate::http::client::identify`).
+#[derive(Debug, Clone)]
+pub struct ClientInfo {
+    pub ip: Option<std::net::IpAddr>,
+    /// SHA-256 (hex) of the device cookie.
+    pub device_hash: String,
+}
+
+/// The client's IP, user agent and device, for sessions and the audit trail.
+pub fn meta_of(parts: &Parts) -> RequestMeta {
+    let client = parts.extensions.get::<ClientInfo>();
+    let user_agent = parts
+        .headers
+        .get(http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.chars().take(512).collect());
+    RequestMeta {
+        ip: client.and_then(|c| c.ip).map(|ip| ip.to_string()),
+        user_agent,
+        device: client.map(|c| c.device_hash.clone()),
+    }
 }

@@ -1,8 +1,11 @@
+//! The signed-in user as pages see them, and the full-page errors.
+
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
 
-use crate::features::auth::{SignOut, Viewer};
+use crate::domain::Viewer;
+use crate::error::AppError;
 
 /// The signed-in user. The server renders with the user its request gate resolved and ships it
 /// to the browser with the page ([`SharedValue`]), so SSR and hydration agree without a
@@ -25,7 +28,13 @@ pub fn provide_viewer() {
 
 #[cfg(feature = "ssr")]
 fn server_viewer() -> Option<Viewer> {
-    crate::http::context::viewer()
+    crate::runtime::request::viewer()
+}
+
+/// The signed-in user, or `None` for an anonymous visitor.
+#[server(endpoint = "whoami")]
+pub async fn whoami() -> Result<Option<Viewer>, AppError> {
+    Ok(crate::runtime::request::viewer())
 }
 
 #[cfg(not(feature = "ssr"))]
@@ -48,7 +57,7 @@ fn refresh_on_navigation(viewer: RwSignal<Option<Viewer>>) {
             generation.set(current);
             let generation = Rc::clone(&generation);
             leptos::task::spawn_local(async move {
-                if let Ok(v) = crate::features::auth::whoami().await {
+                if let Ok(v) = whoami().await {
                     // Setting an equal value would re-render everything that depends on it.
                     if generation.get() == current && viewer.get_untracked() != v {
                         viewer.set(v);
@@ -62,37 +71,6 @@ fn refresh_on_navigation(viewer: RwSignal<Option<Viewer>>) {
 
 pub fn use_viewer() -> Signal<Option<Viewer>> {
     expect_context::<CurrentViewer>().0.into()
-}
-
-#[component]
-pub fn SiteHeader() -> impl IntoView {
-    let viewer = use_viewer();
-    let sign_out = ServerAction::<SignOut>::new();
-    view! {
-        <a class="skip-link" href="#main">"Skip to content"</a>
-        <header class="site-header">
-            <A href="/" attr:class="brand">
-                <span class="brand-mark" aria-hidden="true">"K"</span>
-                <span>"Keywarden"</span>
-            </A>
-            <nav aria-label="Main">
-                {move || match viewer.get() {
-                    Some(v) => view! {
-                        {v.is_admin().then(|| view! { <A href="/admin">"Admin console"</A> })}
-                        {(!v.reset_required).then(|| view! { <A href="/account">"Account"</A> })}
-                        <span class="nav-user">{v.email.clone()}</span>
-                        <ActionForm action=sign_out attr:class="inline-form">
-                            <button type="submit" class="btn btn-ghost">"Sign out"</button>
-                        </ActionForm>
-                    }.into_any(),
-                    None => view! {
-                        <A href="/sign-in">"Sign in"</A>
-                        <A href="/sign-up" attr:class="btn btn-primary btn-small">"Create account"</A>
-                    }.into_any(),
-                }}
-            </nav>
-        </header>
-    }
 }
 
 #[component]

@@ -6,11 +6,13 @@
 //! users; checking one is a comparison. New passwords and sessions are stamped strictly after every
 //! watermark ([`fresh_time`]), so an action and a re-issue in the same millisecond stay ordered.
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use anyhow::Context;
+use arc_swap::ArcSwap;
 
 use crate::config::Config;
+use crate::domain::EndReason;
 use crate::storage::security::{self, SecurityRow};
 use crate::storage::users::UserRow;
 use crate::storage::Store;
@@ -52,16 +54,18 @@ impl Snapshot {
             device_alert_path: row
                 .device_alert_path
                 .clone()
-                .unwrap_or_else(|| crate::features::devices::DEFAULT_ALERT_PATH.to_owned()),
+                .unwrap_or_else(|| crate::domain::DEFAULT_ALERT_PATH.to_owned()),
             row,
         }
     }
 }
 
-/// Shared by every request of this node; replaced whole after each change.
+/// Shared by every request of this node; replaced whole after each change. Reading it takes no
+/// lock, so there is nothing to poison: a reader always gets a complete snapshot (fail closed,
+/// never an all-zero default).
 #[derive(Clone)]
 pub struct SecurityCache {
-    current: Arc<RwLock<Arc<Snapshot>>>,
+    current: Arc<ArcSwap<Snapshot>>,
     config: Arc<Config>,
 }
 
@@ -73,30 +77,35 @@ impl SecurityCache {
             .context("load security state")?;
         let snapshot = Snapshot::from_row(row, &config);
         Ok(Self {
-            current: Arc::new(RwLock::new(Arc::new(snapshot))),
+            current: Arc::new(ArcSwap::from_pointee(snapshot)),
             config,
         })
     }
 
     pub fn get(&self) -> Arc<Snapshot> {
-        self.current.read().map(|s| s.clone()).unwrap_or_default()
+        self.current.load_full()
     }
 
-    /// Re-reads the row (after a change here, or when another node says it changed).
+    /// Re-reads the row (after a change here, or when another node says it changed). A snapshot
+    /// older than the one held (a slow read overtaken by a newer one) is not installed.
     pub async fn refresh(&self, store: &Store) -> anyhow::Result<()> {
         let mut conn = store.pool().acquire().await.context("acquire connection")?;
         let row = security::load(&mut conn)
             .await
             .context("load security state")?;
-        if let Ok(mut current) = self.current.write() {
-            *current = Arc::new(Snapshot::from_row(row, &self.config));
-        }
+        self.install(Snapshot::from_row(row, &self.config));
         Ok(())
     }
 
-    /// The version this node holds, to notice changes made by other nodes.
-    pub fn version(&self) -> i64 {
-        self.get().row.version
+    fn install(&self, new: Snapshot) {
+        let new = Arc::new(new);
+        self.current.rcu(|held| {
+            if new.row.version >= held.row.version {
+                Arc::clone(&new)
+            } else {
+                Arc::clone(held)
+            }
+        });
     }
 }
 
@@ -138,19 +147,20 @@ pub fn password_compromise(user: &UserRow, s: &Snapshot) -> Option<Compromise> {
 }
 
 /// Why a session issued at `issued_at` no longer counts, if it does not.
-pub fn session_revocation(issued_at: i64, user: &UserRow, s: &Snapshot) -> Option<String> {
+pub fn session_revocation(issued_at: i64, user: &UserRow, s: &Snapshot) -> Option<EndReason> {
     if user
         .sessions_revoked_before
         .is_some_and(|at| issued_at <= at)
     {
         return Some(
             user.sessions_revoked_reason
-                .clone()
-                .unwrap_or_else(|| "signed_out_by_admin".into()),
+                .as_deref()
+                .and_then(EndReason::parse)
+                .unwrap_or(EndReason::SignedOutByAdmin),
         );
     }
     let at = s.row.sessions_revoked_before;
-    (at > 0 && issued_at <= at).then(|| "instance_sign_out".to_owned())
+    (at > 0 && issued_at <= at).then_some(EndReason::InstanceSignOut)
 }
 
 /// A timestamp for a new password or session: now, but strictly after every watermark that
@@ -171,6 +181,23 @@ pub fn fresh_time(now: i64, user: Option<&UserRow>, s: &Snapshot) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_older_snapshot_never_replaces_a_newer_one() {
+        let config = Arc::new(Config::defaults().unwrap());
+        let cache = SecurityCache {
+            current: Arc::new(ArcSwap::from_pointee(snapshot(0, 0))),
+            config,
+        };
+        let mut newer = snapshot(500, 0);
+        newer.row.version = 7;
+        cache.install(newer);
+        let mut stale = snapshot(0, 0);
+        stale.row.version = 6;
+        cache.install(stale);
+        assert_eq!(cache.get().row.version, 7);
+        assert_eq!(cache.get().row.passwords_compromised_before, 500);
+    }
 
     fn user(password_set_at: i64) -> UserRow {
         UserRow {
@@ -231,16 +258,16 @@ mod tests {
     fn sessions_issued_at_or_before_a_watermark_are_revoked() {
         let s = snapshot(0, 200);
         assert_eq!(
-            session_revocation(200, &user(0), &s).as_deref(),
-            Some("instance_sign_out")
+            session_revocation(200, &user(0), &s),
+            Some(EndReason::InstanceSignOut)
         );
         assert!(session_revocation(fresh_time(200, None, &s), &user(0), &s).is_none());
         let mut u = user(0);
         u.sessions_revoked_before = Some(300);
         u.sessions_revoked_reason = Some("password_compromised".into());
         assert_eq!(
-            session_revocation(250, &u, &s).as_deref(),
-            Some("password_compromised")
+            session_revocation(250, &u, &s),
+            Some(EndReason::PasswordCompromised)
         );
     }
 }

@@ -1,0 +1,99 @@
+//! Who is on the other end of a request: the signed-in user as pages and services see them, and
+//! where the request came from.
+
+use serde::{Deserialize, Serialize};
+
+use super::Role;
+
+/// The signed-in user, as pages see them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Viewer {
+    pub user_id: i64,
+    pub email: String,
+    pub role: Role,
+    /// When this session last proved the password (step-up checks).
+    pub authenticated_at: i64,
+    /// A restricted session: the only thing it may do is the reset-password task.
+    pub reset_required: bool,
+}
+
+impl Viewer {
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin && !self.reset_required
+    }
+}
+
+/// Where a request came from, for sessions and the audit trail.
+#[derive(Debug, Clone, Default)]
+pub struct RequestMeta {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    /// SHA-256 of the browser's device cookie.
+    pub device: Option<String>,
+}
+
+/// Who did something, as the audit trail records it.
+#[derive(Debug, Clone)]
+pub enum Actor {
+    /// An anonymous visitor (e.g. a failed sign-in or a forgot-password request).
+    Anonymous,
+    User { id: i64, email: String },
+    Admin { id: i64, email: String },
+    /// The command line, with the operating-system user who ran it.
+    Cli { os_user: String },
+    System,
+}
+
+impl Actor {
+    /// The signed-in user acting on their own account.
+    pub fn user(v: &Viewer) -> Self {
+        Actor::User {
+            id: v.user_id,
+            email: v.email.clone(),
+        }
+    }
+
+    /// A user known by id and e-mail (sign-in, reset links: no session yet).
+    pub fn account(id: i64, email: &str) -> Self {
+        Actor::User {
+            id,
+            email: email.to_owned(),
+        }
+    }
+
+    /// An administrator acting in the console.
+    pub fn admin(v: &Viewer) -> Self {
+        Actor::Admin {
+            id: v.user_id,
+            email: v.email.clone(),
+        }
+    }
+
+    /// The command line, named by the operating-system user.
+    pub fn cli(os_user: &str) -> Self {
+        Actor::Cli {
+            os_user: os_user.to_owned(),
+        }
+    }
+
+    /// The name written into watermarks ("compromised by …").
+    pub fn label(&self) -> String {
+        match self {
+            Actor::Anonymous => "anonymous".into(),
+            Actor::User { email, .. } | Actor::Admin { email, .. } => email.clone(),
+            Actor::Cli { os_user } => format!("CLI ({os_user})"),
+            Actor::System => "system".into(),
+        }
+    }
+
+    /// (kind, user id, label) as the audit row stores them.
+    pub fn parts(&self) -> (&'static str, Option<i64>, Option<String>) {
+        match self {
+            Actor::Anonymous => ("anonymous", None, None),
+            Actor::User { id, email } => ("user", Some(*id), Some(email.clone())),
+            Actor::Admin { id, email } => ("admin", Some(*id), Some(email.clone())),
+            Actor::Cli { os_user } => ("cli", None, Some(os_user.clone())),
+            Actor::System => ("system", None, None),
+        }
+    }
+}

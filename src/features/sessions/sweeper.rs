@@ -1,0 +1,50 @@
+//! The session sweeper: once a minute it stamps the rows an instance-wide sign-out ended,
+//! forgets expired alert links, marks sessions past their limits as expired (by the validity
+//! rule's cut-offs) and forgets sessions ended more than 30 days ago. It also re-reads the
+//! security row, so a change made by another process is seen within a minute at worst.
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use super::validity::Cutoffs;
+use crate::runtime::AppState;
+use crate::storage::{devices, sessions};
+
+/// Ended sessions stay listed (with their reason) this long before they are forgotten.
+pub const ENDED_SESSION_RETENTION_MS: i64 = 30 * 24 * 60 * 60 * 1000;
+const EVERY: Duration = Duration::from_secs(60);
+
+/// Runs passes until `stop` turns true.
+pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = stop.changed() => break,
+            _ = tokio::time::sleep(EVERY) => {}
+        }
+        if let Err(e) = state.refresh_security().await {
+            tracing::error!(error = format!("{e:#}"), "security state refresh failed");
+        }
+        state.limiter.forget_idle();
+        match sweep_once(&state).await {
+            Ok((expired, deleted)) if expired + deleted > 0 => {
+                tracing::info!(expired, deleted, "session sweep")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "session sweep failed"),
+        }
+    }
+}
+
+/// One pass. Returns (expired, deleted).
+pub async fn sweep_once(state: &AppState) -> sqlx::Result<(u64, u64)> {
+    let mut conn = state.store.pool().acquire().await?;
+    let snap = state.security.get();
+    let now = state.now();
+    if snap.row.sessions_revoked_before > 0 {
+        sessions::settle_instance_sign_out(&mut conn, snap.row.sessions_revoked_before).await?;
+    }
+    devices::sweep_alerts(&mut conn, now, ENDED_SESSION_RETENTION_MS).await?;
+    let cut = Cutoffs::at(now, &snap);
+    sessions::sweep(&mut conn, now, cut.idle, cut.absolute, ENDED_SESSION_RETENTION_MS).await
+}

@@ -1,0 +1,125 @@
+//! In-memory rate limits (per node) on `governor`'s keyed GCRA limiter, driven by the injectable
+//! clock so tests move time instead of sleeping. Limits that must hold across nodes are counted
+//! in the database instead. A refusal is the only error, and it refuses (fail closed).
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use governor::clock::Clock as GovernorClock;
+use governor::nanos::Nanos;
+use governor::middleware::NoOpMiddleware;
+use governor::state::keyed::DashMapStateStore;
+use governor::Quota;
+
+use super::clock::SharedClock;
+
+/// Our clock as governor's time source (nanoseconds since the Unix epoch).
+#[derive(Clone)]
+struct LimiterClock(SharedClock);
+
+impl GovernorClock for LimiterClock {
+    type Instant = Nanos;
+
+    fn now(&self) -> Nanos {
+        let ms = u64::try_from(self.0.now_ms()).unwrap_or(0);
+        Nanos::from(ms.saturating_mul(1_000_000))
+    }
+}
+
+type Keyed =
+    governor::RateLimiter<String, DashMapStateStore<String>, LimiterClock, NoOpMiddleware<Nanos>>;
+
+/// The limits this node enforces. Each allows `burst` hits at once, refilled evenly over `window`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// Forgot-password requests per client IP: 10 per 15 minutes.
+    ResetRequestPerIp,
+    /// Reset codes sent per user: 5 per 15 minutes.
+    ResetCodePerUser,
+    /// Password re-confirmations (step-up) per user: 10 per 15 minutes.
+    StepUpPerUser,
+}
+
+const FIFTEEN_MINUTES: Duration = Duration::from_secs(15 * 60);
+
+impl Limit {
+    const ALL: [Limit; 3] = [
+        Limit::ResetRequestPerIp,
+        Limit::ResetCodePerUser,
+        Limit::StepUpPerUser,
+    ];
+
+    fn burst_and_window(self) -> (u32, Duration) {
+        match self {
+            Limit::ResetRequestPerIp => (10, FIFTEEN_MINUTES),
+            Limit::ResetCodePerUser => (5, FIFTEEN_MINUTES),
+            Limit::StepUpPerUser => (10, FIFTEEN_MINUTES),
+        }
+    }
+
+    fn quota(self) -> Quota {
+        let (burst, window) = self.burst_and_window();
+        let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
+        let period = window / burst.get();
+        Quota::with_period(period)
+            .unwrap_or_else(|| Quota::per_hour(NonZeroU32::MIN))
+            .allow_burst(burst)
+    }
+}
+
+#[derive(Clone)]
+pub struct RateLimiter {
+    limiters: Arc<[Keyed; 3]>,
+}
+
+impl RateLimiter {
+    pub fn new(clock: SharedClock) -> Self {
+        let make = |limit: Limit| {
+            Keyed::new(limit.quota(), DashMapStateStore::default(), LimiterClock(clock.clone()))
+        };
+        Self {
+            limiters: Arc::new(Limit::ALL.map(make)),
+        }
+    }
+
+    fn limiter(&self, limit: Limit) -> &Keyed {
+        &self.limiters[Limit::ALL.iter().position(|l| *l == limit).unwrap_or(0)]
+    }
+
+    /// Records a hit on `key` and says whether it is within the limit.
+    pub fn allow(&self, limit: Limit, key: &str) -> bool {
+        self.limiter(limit).check_key(&key.to_owned()).is_ok()
+    }
+
+    /// Forgets keys whose limit is back to full (called by the sweeper), bounding memory.
+    pub fn forget_idle(&self) {
+        for l in self.limiters.iter() {
+            l.retain_recent();
+            l.shrink_to_fit();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Limit, RateLimiter};
+    use crate::runtime::clock::ManualClock;
+
+    #[test]
+    fn hits_beyond_the_burst_are_refused_until_the_window_refills() {
+        let clock = ManualClock::starting_now();
+        let l = RateLimiter::new(clock.clone());
+        for _ in 0..5 {
+            assert!(l.allow(Limit::ResetCodePerUser, "k"));
+        }
+        assert!(!l.allow(Limit::ResetCodePerUser, "k"), "the sixth in a burst is refused");
+        assert!(l.allow(Limit::ResetCodePerUser, "other"), "keys are separate");
+        assert!(l.allow(Limit::StepUpPerUser, "k"), "limits are separate");
+        clock.advance(std::time::Duration::from_secs(15 * 60));
+        for _ in 0..5 {
+            assert!(l.allow(Limit::ResetCodePerUser, "k"), "a full window later the burst is back");
+        }
+        assert!(!l.allow(Limit::ResetCodePerUser, "k"));
+    }
+}

@@ -1,0 +1,19 @@
+//! (ssr) Runtime services shared by every feature, below them all: the clock, the password
+//! hasher, the security snapshot and the containment rules, rate limits, tokens, the user-agent
+//! parser, the audit chain, the unit of work, supervision, the application state and what a
+//! server function may ask of its request. Nothing here imports a feature.
+
+pub mod audit;
+pub mod clock;
+pub mod hasher;
+pub mod limiter;
+pub mod request;
+pub mod security;
+pub mod state;
+pub mod supervise;
+pub mod token;
+pub mod uow;
+pub mod user_agent;
+
+pub use state::AppState;
+pub use uow::AuditedTx;

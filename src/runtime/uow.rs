@@ -1,0 +1,125 @@
+//! One unit of work: every change goes through [`AuditedTx`]. It begins the transaction, records
+//! the audit entries, queues mail, and only after the commit succeeds wakes the mail worker and
+//! refreshes this node's security cache (Django's `transaction.on_commit`). Nothing a caller has
+//! to remember: a forgotten wake-up is not possible.
+
+use std::ops::{Deref, DerefMut};
+
+use anyhow::Context;
+use serde_json::Value;
+
+use super::audit::{self, Event};
+use super::state::AppState;
+use crate::domain::{Actor, AuditAction, RequestMeta};
+use crate::email::{self, MailKind};
+use crate::error::Result;
+use crate::storage::{Conn, Tx};
+
+pub struct AuditedTx<'a> {
+    state: &'a AppState,
+    meta: &'a RequestMeta,
+    tx: Tx,
+    now: i64,
+    mail_queued: bool,
+    security_changed: bool,
+}
+
+impl<'a> AuditedTx<'a> {
+    /// Begins a write transaction; its entries are stamped with the clock's time now.
+    pub async fn begin(state: &'a AppState, meta: &'a RequestMeta) -> Result<Self> {
+        let tx = state.store.begin().await.context("begin transaction")?;
+        Ok(Self {
+            state,
+            meta,
+            tx,
+            now: state.now(),
+            mail_queued: false,
+            security_changed: false,
+        })
+    }
+
+    /// The time this unit of work acts at.
+    pub fn now(&self) -> i64 {
+        self.now
+    }
+
+    /// Acts at `at` instead (a watermark written in this transaction), so the entry and the
+    /// watermark carry the same time.
+    pub fn at(&mut self, at: i64) {
+        self.now = at;
+    }
+
+    pub fn state(&self) -> &'a AppState {
+        self.state
+    }
+
+    pub fn meta(&self) -> &'a RequestMeta {
+        self.meta
+    }
+
+    /// Appends an audit entry to the chain, inside this transaction.
+    pub async fn record(
+        &mut self,
+        actor: &Actor,
+        action: AuditAction,
+        target_user_id: Option<i64>,
+        reason: Option<&str>,
+        details: Value,
+    ) -> Result<i64> {
+        let event = Event {
+            actor,
+            action,
+            target_user_id,
+            reason,
+            details,
+        };
+        Ok(audit::record(&mut self.tx, self.now, self.meta, event).await?)
+    }
+
+    /// Renders and queues a mail in this transaction; the worker is woken after the commit.
+    pub async fn queue_mail(&mut self, kind: MailKind, to: &str, vars: Value) -> Result<i64> {
+        let id = email::queue(
+            &mut self.tx,
+            self.now,
+            &self.state.config.base_url,
+            kind,
+            to,
+            vars,
+        )
+        .await?;
+        self.mail_queued = true;
+        Ok(id)
+    }
+
+    /// This transaction changes the instance security row: refresh the cache after the commit.
+    pub fn security_changed(&mut self) {
+        self.security_changed = true;
+    }
+
+    /// Commits, then runs the after-commit effects. Dropping an `AuditedTx` without committing
+    /// rolls everything back and runs none of them.
+    pub async fn commit(self) -> Result<()> {
+        self.tx.commit().await.context("commit")?;
+        if self.mail_queued {
+            self.state.mail_wake.notify_one();
+        }
+        if self.security_changed {
+            self.state.refresh_security().await?;
+        }
+        Ok(())
+    }
+}
+
+impl Deref for AuditedTx<'_> {
+    type Target = Conn;
+
+    fn deref(&self) -> &Conn {
+        &self.tx
+    }
+}
+
+impl DerefMut for AuditedTx<'_> {
+    fn deref_mut(&mut self) -> &mut Conn {
+        &mut self.tx
+    }
+}
