@@ -778,7 +778,9 @@ async fn an_instance_wide_sign_out_keeps_its_reason_after_the_sweeper_and_expiry
             .await,
         0
     );
-    keywarden::features::sessions::sweeper::sweep_once(&app.state).await.unwrap();
+    keywarden::features::sessions::sweeper::sweep_once(&app.state)
+        .await
+        .unwrap();
     assert_eq!(
         app.count("SELECT COUNT(*) FROM sessions WHERE end_reason = 'instance_sign_out'")
             .await,
@@ -787,7 +789,9 @@ async fn an_instance_wide_sign_out_keeps_its_reason_after_the_sweeper_and_expiry
     );
     // Past its lifetime the session still says why it ended.
     app.clock.advance(Duration::from_secs(13 * 60 * 60));
-    keywarden::features::sessions::sweeper::sweep_once(&app.state).await.unwrap();
+    keywarden::features::sessions::sweeper::sweep_once(&app.state)
+        .await
+        .unwrap();
     let laptop = app.new_browser();
     assert_eq!(
         app.sign_in(&laptop, "ada@example.org", PASSWORD)

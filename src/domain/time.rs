@@ -2,15 +2,31 @@
 
 /// Unix milliseconds as "2026-11-22 09:30 UTC".
 pub fn utc(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
+    let (date, rem) = parts(ms);
+    format!("{date} {:02}:{:02} UTC", rem / 3600, (rem % 3600) / 60)
+}
+
+/// Unix milliseconds as "2026-11-22 09:30:05 UTC" (the audit trail).
+pub fn utc_seconds(ms: i64) -> String {
+    let (date, rem) = parts(ms);
     format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
+        "{date} {:02}:{:02}:{:02} UTC",
         rem / 3600,
-        (rem % 3600) / 60
+        (rem % 3600) / 60,
+        rem % 60
     )
+}
+
+/// Unix milliseconds as "20261122" (file names).
+pub fn compact_date(ms: i64) -> String {
+    parts(ms).0.replace('-', "")
+}
+
+/// ("YYYY-MM-DD", seconds into the day).
+fn parts(ms: i64) -> (String, i64) {
+    let secs = ms.div_euclid(1000);
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    (format!("{y:04}-{m:02}-{d:02}"), secs.rem_euclid(86_400))
 }
 
 /// Howard Hinnant's days-to-civil algorithm.
@@ -34,5 +50,11 @@ mod tests {
         assert_eq!(super::utc(0), "1970-01-01 00:00 UTC");
         assert_eq!(super::utc(1_795_339_800_000), "2026-11-22 09:30 UTC");
         assert_eq!(super::utc(951_782_400_000), "2000-02-29 00:00 UTC");
+        assert_eq!(
+            super::utc_seconds(1_795_339_805_000),
+            "2026-11-22 09:30:05 UTC"
+        );
+        assert_eq!(super::compact_date(1_795_339_805_000), "20261122");
+        assert_eq!(super::utc(-1), "1969-12-31 23:59 UTC");
     }
 }

@@ -37,10 +37,18 @@ pub struct RequestMeta {
 pub enum Actor {
     /// An anonymous visitor (e.g. a failed sign-in or a forgot-password request).
     Anonymous,
-    User { id: i64, email: String },
-    Admin { id: i64, email: String },
+    User {
+        id: i64,
+        email: String,
+    },
+    Admin {
+        id: i64,
+        email: String,
+    },
     /// The command line, with the operating-system user who ran it.
-    Cli { os_user: String },
+    Cli {
+        os_user: String,
+    },
     System,
 }
 

@@ -4,12 +4,12 @@
 
 use std::net::SocketAddr;
 
+use crate::runtime::request::ClientInfo;
+use crate::runtime::{token, AppState};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
-use crate::runtime::request::ClientInfo;
-use crate::runtime::{token, AppState};
 
 /// Browsers cap cookie lifetimes at 400 days.
 const DEVICE_COOKIE_MAX_AGE_SECS: u64 = 400 * 24 * 60 * 60;

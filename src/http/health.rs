@@ -14,7 +14,10 @@ pub async fn healthz() -> &'static str {
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, String) {
     if let Err(e) = state.store.ping().await {
         tracing::warn!(error = %e, "readiness check failed");
-        return (StatusCode::SERVICE_UNAVAILABLE, "database unavailable".into());
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database unavailable".into(),
+        );
     }
     let problems = state.health.problems();
     if problems.is_empty() {

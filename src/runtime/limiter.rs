@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use governor::clock::Clock as GovernorClock;
-use governor::nanos::Nanos;
 use governor::middleware::NoOpMiddleware;
+use governor::nanos::Nanos;
 use governor::state::keyed::DashMapStateStore;
 use governor::Quota;
 
@@ -76,7 +76,11 @@ pub struct RateLimiter {
 impl RateLimiter {
     pub fn new(clock: SharedClock) -> Self {
         let make = |limit: Limit| {
-            Keyed::new(limit.quota(), DashMapStateStore::default(), LimiterClock(clock.clone()))
+            Keyed::new(
+                limit.quota(),
+                DashMapStateStore::default(),
+                LimiterClock(clock.clone()),
+            )
         };
         Self {
             limiters: Arc::new(Limit::ALL.map(make)),
@@ -113,12 +117,21 @@ mod tests {
         for _ in 0..5 {
             assert!(l.allow(Limit::ResetCodePerUser, "k"));
         }
-        assert!(!l.allow(Limit::ResetCodePerUser, "k"), "the sixth in a burst is refused");
-        assert!(l.allow(Limit::ResetCodePerUser, "other"), "keys are separate");
+        assert!(
+            !l.allow(Limit::ResetCodePerUser, "k"),
+            "the sixth in a burst is refused"
+        );
+        assert!(
+            l.allow(Limit::ResetCodePerUser, "other"),
+            "keys are separate"
+        );
         assert!(l.allow(Limit::StepUpPerUser, "k"), "limits are separate");
         clock.advance(std::time::Duration::from_secs(15 * 60));
         for _ in 0..5 {
-            assert!(l.allow(Limit::ResetCodePerUser, "k"), "a full window later the burst is back");
+            assert!(
+                l.allow(Limit::ResetCodePerUser, "k"),
+                "a full window later the burst is back"
+            );
         }
         assert!(!l.allow(Limit::ResetCodePerUser, "k"));
     }

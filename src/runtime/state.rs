@@ -61,9 +61,10 @@ impl AppState {
         let result = self.security.refresh(&self.store).await;
         match &result {
             Ok(()) => self.health.up(super::supervise::SECURITY_CACHE),
-            Err(e) => self
-                .health
-                .down(super::supervise::SECURITY_CACHE, format!("refresh failed: {e:#}")),
+            Err(e) => self.health.down(
+                super::supervise::SECURITY_CACHE,
+                format!("refresh failed: {e:#}"),
+            ),
         }
         result
     }

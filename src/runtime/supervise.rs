@@ -107,7 +107,11 @@ mod tests {
             }
         });
         handle.await.unwrap();
-        assert_eq!(runs.load(Ordering::SeqCst), 2, "restarted once, then returned");
+        assert_eq!(
+            runs.load(Ordering::SeqCst),
+            2,
+            "restarted once, then returned"
+        );
         assert!(health.problems().is_empty(), "up again after the restart");
     }
 

@@ -6,5 +6,7 @@ pub mod export;
 pub mod pages;
 #[cfg(feature = "ssr")]
 mod query;
+mod types;
 
 pub use api::*;
+pub use types::*;

@@ -165,7 +165,7 @@ fn Entries(page: AuditPage, filter: AuditFilter) -> impl IntoView {
 
 #[component]
 fn EntryRow(e: AuditEntryDto) -> impl IntoView {
-    let short_ua = e.short_user_agent();
+    let short_ua = e.user_agent_summary.clone();
     let actor = match (&e.actor_kind[..], e.actor_label.clone()) {
         (_, Some(label)) => {
             view! { {label} <span class="badge">{e.actor_kind.clone()}</span> }.into_any()

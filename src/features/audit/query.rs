@@ -1,16 +1,16 @@
 //! Reading the audit trail for admins: the form's strings become search criteria here, the SQL
 //! lives in the store. Reads are not audited, except exports (they take data off the server).
 
+use ::time::{Date, Month};
 use anyhow::Context;
 use serde_json::{json, Value};
-use time::macros::format_description;
-use time::{Date, Month, OffsetDateTime};
 
-use crate::domain::{Actor, AuditAction, RequestMeta};
-use crate::runtime::audit::{verify, Verification};
 use super::{AuditEntryDto, AuditFilter, AuditPage, ChainStatus, NewerPage};
-use crate::error::{AppError, Result};
 use crate::domain::Viewer;
+use crate::domain::{time, Actor, AuditAction, RequestMeta};
+use crate::error::{AppError, Result};
+use crate::runtime::audit::{verify, Verification};
+use crate::runtime::user_agent;
 use crate::runtime::{AppState, AuditedTx};
 use crate::storage::audit::{self, ActionMatch, ActorMatch, Criteria, ListedRow};
 
@@ -97,20 +97,12 @@ fn day_start_ms(input: &str, field: &str) -> Result<i64> {
 
 /// `YYYY-MM-DD HH:MM:SS UTC`.
 pub fn format_time(ms: i64) -> String {
-    let format = format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .ok()
-        .and_then(|t| t.format(&format).ok())
-        .map_or_else(|| ms.to_string(), |t| format!("{t} UTC"))
+    time::utc_seconds(ms)
 }
 
 /// `YYYYMMDD`, for file names.
 pub fn file_date(ms: i64) -> String {
-    let format = format_description!("[year][month][day]");
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .ok()
-        .and_then(|t| t.format(&format).ok())
-        .unwrap_or_default()
+    time::compact_date(ms)
 }
 
 /// A stored row as pages and exports present it.
@@ -125,6 +117,10 @@ pub fn entry(row: ListedRow) -> AuditEntryDto {
         target_user_id: row.target_user_id,
         target_email: row.target_email,
         ip: row.ip,
+        user_agent_summary: row
+            .user_agent
+            .as_deref()
+            .map(|ua| user_agent::parse(Some(ua)).summary()),
         user_agent: row.user_agent,
         reason: row.reason,
         details: row.details,
@@ -211,8 +207,14 @@ pub async fn start_export(
         .collect();
     let details = json!({"format": format, "filters": filters, "count": count});
     let mut tx = AuditedTx::begin(state, meta).await?;
-    tx.record(&Actor::admin(admin), AuditAction::AuditExported, None, None, details)
-        .await?;
+    tx.record(
+        &Actor::admin(admin),
+        AuditAction::AuditExported,
+        None,
+        None,
+        details,
+    )
+    .await?;
     tx.commit().await?;
     Ok(ExportPlan { criteria, before })
 }

@@ -3,18 +3,7 @@
 
 use leptos::prelude::*;
 
-use crate::domain::Role;
 use crate::error::AppError;
-
-/// Only a path on this site may be a post-sign-in destination (no open redirect).
-pub fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") => {
-            n.to_owned()
-        }
-        _ => "/account".to_owned(),
-    }
-}
 
 #[server(endpoint = "sign_up")]
 pub async fn sign_up(email: String, password: String) -> Result<(), AppError> {
@@ -26,7 +15,7 @@ pub async fn sign_up(email: String, password: String) -> Result<(), AppError> {
                 &state,
                 &email,
                 password.into(),
-                Role::Member,
+                crate::domain::Role::Member,
                 None,
                 &request_meta(),
             )
@@ -52,7 +41,7 @@ pub async fn sign_in(
             let user = super::service::authenticate(&state, &email, password.into(), &meta).await?;
             use super::sign_in::{complete_sign_in, SignedIn};
             match complete_sign_in(&state, &session().await?, &user, &meta).await? {
-                SignedIn::Full => leptos_axum::redirect(&safe_next(next.as_deref())),
+                SignedIn::Full => leptos_axum::redirect(&super::safe_next(next.as_deref())),
                 SignedIn::ResetTask => leptos_axum::redirect("/reset-task"),
             }
             Ok(())

@@ -17,7 +17,9 @@ pub mod sign_in;
 #[cfg(feature = "ssr")]
 pub mod task;
 mod task_api;
+mod types;
 
 pub use api::*;
 pub use reset_api::*;
 pub use task_api::*;
+pub use types::*;

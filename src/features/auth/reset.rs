@@ -193,8 +193,14 @@ pub async fn complete_reset(
     let (_, ended) = set_new_password(&mut tx, &user, &hash).await?;
     let details = json!({"sessions_ended": ended, "via": "reset_link"});
     let actor = Actor::account(user.id, &user.email);
-    tx.record(&actor, AuditAction::PasswordResetCompleted, Some(user.id), None, details)
-        .await?;
+    tx.record(
+        &actor,
+        AuditAction::PasswordResetCompleted,
+        Some(user.id),
+        None,
+        details,
+    )
+    .await?;
     tx.commit().await
 }
 

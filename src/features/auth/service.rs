@@ -101,7 +101,11 @@ pub async fn authenticate(
             } else {
                 "wrong password"
             };
-            (Actor::Anonymous, AuditAction::SignInFailed, json!({"why": why}))
+            (
+                Actor::Anonymous,
+                AuditAction::SignInFailed,
+                json!({"why": why}),
+            )
         }
         None => (
             Actor::Anonymous,
@@ -129,8 +133,14 @@ pub async fn sign_out(
     sessions::end_current(session).await?;
     if let Some(v) = viewer {
         let mut tx = AuditedTx::begin(state, meta).await?;
-        tx.record(&Actor::user(v), AuditAction::SignOut, Some(v.user_id), None, json!({}))
-            .await?;
+        tx.record(
+            &Actor::user(v),
+            AuditAction::SignOut,
+            Some(v.user_id),
+            None,
+            json!({}),
+        )
+        .await?;
         tx.commit().await?;
     }
     Ok(())

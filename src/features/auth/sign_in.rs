@@ -39,8 +39,14 @@ pub async fn complete_sign_in(
     let mut tx = AuditedTx::begin(state, meta).await?;
     let details = json!({"why": "password compromised; reset task switched off"});
     let actor = Actor::account(user.id, &user.email);
-    tx.record(&actor, AuditAction::SignInBlocked, Some(user.id), None, details)
-        .await?;
+    tx.record(
+        &actor,
+        AuditAction::SignInBlocked,
+        Some(user.id),
+        None,
+        details,
+    )
+    .await?;
     tx.commit().await?;
     Err(AppError::PasswordCompromised)
 }

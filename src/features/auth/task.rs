@@ -57,7 +57,8 @@ pub async fn send_code(
     .await
     .context("store code")?;
     let vars = json!({"code": code, "expires_in_minutes": CODE_TTL_MS / 60_000});
-    tx.queue_mail(MailKind::ResetCode, &user.email, vars).await?;
+    tx.queue_mail(MailKind::ResetCode, &user.email, vars)
+        .await?;
     tx.record(&user_actor(user), action, Some(user.id), None, json!({}))
         .await?;
     tx.commit().await
@@ -131,8 +132,14 @@ pub async fn verify_code(
             .context("count try")?;
         let left = MAX_TRIES - attempts - 1;
         let details = json!({"tries_left": left});
-        tx.record(&user_actor(&user), AuditAction::ResetTaskCodeFailed, Some(user.id), None, details)
-            .await?;
+        tx.record(
+            &user_actor(&user),
+            AuditAction::ResetTaskCodeFailed,
+            Some(user.id),
+            None,
+            details,
+        )
+        .await?;
         tx.commit().await?;
         let message = if left > 0 {
             format!(
@@ -148,8 +155,14 @@ pub async fn verify_code(
         .await
         .context("use code")?;
     let actor = user_actor(&user);
-    tx.record(&actor, AuditAction::ResetTaskEmailVerified, Some(user.id), None, json!({}))
-        .await?;
+    tx.record(
+        &actor,
+        AuditAction::ResetTaskEmailVerified,
+        Some(user.id),
+        None,
+        json!({}),
+    )
+    .await?;
     tx.commit().await?;
     sessions::mark_email_verified(session).await
 }
@@ -181,8 +194,14 @@ pub async fn complete(
     let mut tx = AuditedTx::begin(state, meta).await?;
     let (set_at, ended) = set_new_password(&mut tx, &user, &hash).await?;
     let details = json!({"sessions_ended": ended});
-    tx.record(&user_actor(&user), AuditAction::ResetTaskCompleted, Some(user.id), None, details)
-        .await?;
+    tx.record(
+        &user_actor(&user),
+        AuditAction::ResetTaskCompleted,
+        Some(user.id),
+        None,
+        details,
+    )
+    .await?;
     tx.commit().await?;
     // A full session, issued after the new password.
     let mut refreshed = user.clone();

@@ -98,14 +98,21 @@ pub async fn record_sign_in(tx: &mut AuditedTx<'_>, s: SignIn<'_>) -> Result<boo
         "expires_in_days": ALERT_TTL_MS / (24 * 60 * 60 * 1000),
         "devices_url": devices_url.as_str(),
     });
-    tx.queue_mail(MailKind::NewDevice, &s.user.email, vars).await?;
+    tx.queue_mail(MailKind::NewDevice, &s.user.email, vars)
+        .await?;
     let details = json!({
         "session": short(s.key),
         "new_device": new_device,
         "new_country": new_country,
     });
-    tx.record(&Actor::System, AuditAction::SessionNewDeviceAlert, Some(user_id), None, details)
-        .await?;
+    tx.record(
+        &Actor::System,
+        AuditAction::SessionNewDeviceAlert,
+        Some(user_id),
+        None,
+        details,
+    )
+    .await?;
     Ok(true)
 }
 
@@ -219,4 +226,3 @@ pub async fn report_not_me(
         password_compromised: compromise,
     })
 }
-

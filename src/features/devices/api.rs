@@ -1,58 +1,10 @@
 //! Server functions for the Devices page and the "This wasn't me" page.
 
 use leptos::prelude::*;
-use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
 
-/// One session as the Devices pages show it (the user's and the admin's).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeviceSession {
-    /// The session's public id (never the cookie).
-    pub key: String,
-    pub browser: String,
-    pub os: String,
-    pub device_type: String,
-    pub ip: Option<String>,
-    pub location: Option<String>,
-    pub created_at: i64,
-    pub last_seen_at: i64,
-    /// The session this request came with.
-    pub current: bool,
-    pub ended_at: Option<i64>,
-    /// Why it ended, in words.
-    pub end_reason: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MyDevices {
-    pub active: Vec<DeviceSession>,
-    /// Ended in the last 30 days, newest first.
-    pub ended: Vec<DeviceSession>,
-    /// The last proof of the password is older than 10 minutes: ending sessions asks for it.
-    pub step_up_needed: bool,
-}
-
-/// What a "This wasn't me" link leads to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum AlertLink {
-    Valid {
-        session: DeviceSession,
-        /// Whether the session is still signed in.
-        active: bool,
-    },
-    Used,
-    Expired,
-    Unknown,
-}
-
-/// The outcome of pressing "Sign out that device".
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NotMeOutcome {
-    /// False when the session had already ended by other means.
-    pub signed_out: bool,
-    pub password_compromised: bool,
-}
+use super::types::*;
 
 /// What ending sessions needs: a full session whose password was proved in the last 10 minutes
 /// (or is proved now with `password`).
@@ -88,7 +40,8 @@ pub async fn get_my_devices() -> Result<MyDevices, AppError> {
         async {
             let viewer = require_viewer()?;
             let state = state()?;
-            let current = crate::features::sessions::service::current_key(&session().await?).await?;
+            let current =
+                crate::features::sessions::service::current_key(&session().await?).await?;
             super::service::my_devices(&state, &viewer, &current).await
         }
         .await,
@@ -130,8 +83,14 @@ pub async fn sign_out_everywhere(password: Option<String>) -> Result<(), AppErro
     respond(
         async {
             let e = ending(password.as_deref()).await?;
-            super::service::sign_out_everywhere(&e.state, &e.viewer, &e.session, &e.current, &request_meta())
-                .await?;
+            super::service::sign_out_everywhere(
+                &e.state,
+                &e.viewer,
+                &e.session,
+                &e.current,
+                &request_meta(),
+            )
+            .await?;
             leptos_axum::redirect("/sign-in?signed_out=everywhere");
             Ok(())
         }

@@ -8,5 +8,7 @@ mod api;
 pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod service;
+mod types;
 
 pub use api::*;
+pub use types::*;

@@ -44,7 +44,8 @@ pub fn classify(
         let ua = user_agent::parse(row.user_agent.as_deref());
         let end = match (row.ended_at, row.end_reason.as_deref()) {
             (Some(at), Some(reason)) => Some((at, EndReason::label_of(reason))),
-            _ => verdict(&SessionTimes::of(&row), Some(user), snap, now).map(|(at, r)| (at, r.label())),
+            _ => verdict(&SessionTimes::of(&row), Some(user), snap, now)
+                .map(|(at, r)| (at, r.label())),
         };
         let key = key_of(&row);
         let item = DeviceSession {
@@ -147,9 +148,15 @@ pub async fn sign_out_one(
     }
     let mut tx = AuditedTx::begin(state, meta).await?;
     let now = tx.now();
-    let ended = sessions::end_for_user(&mut tx, key, viewer.user_id, EndReason::SignedOutFromDevice, now)
-        .await
-        .context("end session")?;
+    let ended = sessions::end_for_user(
+        &mut tx,
+        key,
+        viewer.user_id,
+        EndReason::SignedOutFromDevice,
+        now,
+    )
+    .await
+    .context("end session")?;
     if ended != 1 {
         return Err(AppError::field(
             "session",
@@ -157,8 +164,14 @@ pub async fn sign_out_one(
         ));
     }
     let details = json!({"session": short(key)});
-    tx.record(&Actor::user(viewer), AuditAction::SessionSignedOutByUser, Some(viewer.user_id), None, details)
-        .await?;
+    tx.record(
+        &Actor::user(viewer),
+        AuditAction::SessionSignedOutByUser,
+        Some(viewer.user_id),
+        None,
+        details,
+    )
+    .await?;
     tx.commit().await
 }
 
@@ -181,8 +194,14 @@ pub async fn sign_out_others(
     .await
     .context("end sessions")?;
     let details = json!({"sessions_ended": ended});
-    tx.record(&Actor::user(viewer), AuditAction::SessionSignedOutOthers, Some(viewer.user_id), None, details)
-        .await?;
+    tx.record(
+        &Actor::user(viewer),
+        AuditAction::SessionSignedOutOthers,
+        Some(viewer.user_id),
+        None,
+        details,
+    )
+    .await?;
     tx.commit().await?;
     Ok(ended)
 }
@@ -198,7 +217,13 @@ pub async fn sign_out_everywhere(
     sign_out_others(state, viewer, current, meta).await?;
     session_service::end_current(session).await?;
     let mut tx = AuditedTx::begin(state, meta).await?;
-    tx.record(&Actor::user(viewer), AuditAction::SignOut, Some(viewer.user_id), None, json!({}))
-        .await?;
+    tx.record(
+        &Actor::user(viewer),
+        AuditAction::SignOut,
+        Some(viewer.user_id),
+        None,
+        json!({}),
+    )
+    .await?;
     tx.commit().await
 }

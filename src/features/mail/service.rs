@@ -4,11 +4,11 @@ use anyhow::Context;
 use serde_json::json;
 
 use super::{MailOverview, MailPreview, MailProblem, TemplateDraft, TemplateSummary};
+use crate::domain::{Actor, AuditAction, Email, RequestMeta, Viewer};
 use crate::email::outbox::{current_template, MailContext};
 use crate::email::templates::{self, MailKind, Template};
 use crate::email::transport;
 use crate::error::{AppError, Result};
-use crate::domain::{Actor, AuditAction, Email, RequestMeta, Viewer};
 use crate::runtime::{AppState, AuditedTx};
 use crate::storage::{outbox, settings};
 

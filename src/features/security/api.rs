@@ -2,46 +2,10 @@
 //! admin role first; dangerous ones check the typed confirmation and step-up on the server.
 
 use leptos::prelude::*;
-use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SecuritySettings {
-    pub reset_task_enabled: bool,
-    pub password_min_length: i64,
-    pub session_idle_timeout_minutes: i64,
-    pub session_absolute_lifetime_hours: i64,
-    pub passwords_compromised_before: Option<i64>,
-    pub passwords_compromised_by: Option<String>,
-    pub passwords_compromised_reason: Option<String>,
-    pub sessions_revoked_before: Option<i64>,
-    pub sessions_revoked_by: Option<String>,
-    pub sessions_revoked_reason: Option<String>,
-    pub new_device_alerts: bool,
-    pub alert_on_new_country: bool,
-    pub device_alert_path: String,
-    /// Whether a GeoIP database is configured (locations and new-country alerts need one).
-    pub geoip_enabled: bool,
-}
-
-/// What an instance-wide action touches.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Impact {
-    pub users_with_password: i64,
-    pub live_sessions: i64,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SecurityOverview {
-    pub settings: SecuritySettings,
-    pub impact: Impact,
-    /// Whether the admin must type their password again (no proof in the last 5 minutes).
-    pub step_up_needed: bool,
-}
-
-pub const COMPROMISE_ALL_PHRASE: &str = "COMPROMISE ALL PASSWORDS";
-pub const SIGN_OUT_ALL_PHRASE: &str = "SIGN OUT EVERYONE";
+use super::types::*;
 
 /// Requires: admin.
 #[server(endpoint = "admin_security_overview")]
@@ -52,8 +16,11 @@ pub async fn get_security_overview() -> Result<SecurityOverview, AppError> {
             let admin = require_admin()?;
             let state = state()?;
             let impact = super::service::impact(&state).await?;
-            let step_up_needed =
-                crate::features::sessions::step_up::needed(&state, &admin, crate::features::sessions::step_up::ADMIN_WINDOW_MS);
+            let step_up_needed = crate::features::sessions::step_up::needed(
+                &state,
+                &admin,
+                crate::features::sessions::step_up::ADMIN_WINDOW_MS,
+            );
             Ok(SecurityOverview {
                 settings: super::service::settings(&state),
                 impact,
@@ -93,7 +60,8 @@ pub async fn compromise_all_passwords(
             let sign_out = sign_out.is_some();
             super::service::compromise_all(&state, &op, sign_out, &reason, &request_meta()).await?;
             if sign_out && sign_out_me.is_none() {
-                crate::features::sessions::service::reissue_session(&state, &session().await?).await?;
+                crate::features::sessions::service::reissue_session(&state, &session().await?)
+                    .await?;
             }
             leptos_axum::redirect(if sign_out && sign_out_me.is_some() {
                 "/sign-in"
@@ -136,7 +104,8 @@ pub async fn sign_out_everyone(
             )
             .await?;
             if sign_out_me.is_none() {
-                crate::features::sessions::service::reissue_session(&state, &session().await?).await?;
+                crate::features::sessions::service::reissue_session(&state, &session().await?)
+                    .await?;
             }
             leptos_axum::redirect(if sign_out_me.is_some() {
                 "/sign-in"

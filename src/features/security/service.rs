@@ -5,15 +5,14 @@
 use anyhow::Context;
 use serde_json::json;
 
-use crate::runtime::security::fresh_time;
 use super::{Impact, SecuritySettings};
-use crate::error::{AppError, Result};
 use crate::domain::{Actor, AuditAction, RequestMeta, Viewer};
+use crate::error::{AppError, Result};
 use crate::features::sessions::step_up::{self, ADMIN_WINDOW_MS};
 use crate::features::sessions::validity::Cutoffs;
+use crate::runtime::security::fresh_time;
 use crate::runtime::{AppState, AuditedTx};
 use crate::storage::{security, sessions, users};
-
 
 /// What an instance-wide action would touch, for the confirmation dialog.
 pub async fn impact(state: &AppState) -> Result<Impact> {
@@ -135,7 +134,13 @@ pub async fn guard_dangerous(
 ) -> Result<String> {
     check_phrase(confirmation.as_deref().unwrap_or(""), phrase)?;
     let reason = check_reason(reason.as_deref().unwrap_or(""))?.to_owned();
-    step_up::check(state, admin, password.as_deref().unwrap_or(""), ADMIN_WINDOW_MS).await?;
+    step_up::check(
+        state,
+        admin,
+        password.as_deref().unwrap_or(""),
+        ADMIN_WINDOW_MS,
+    )
+    .await?;
     Ok(reason)
 }
 

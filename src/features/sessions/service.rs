@@ -61,9 +61,14 @@ pub async fn reissue_session(state: &AppState, session: &Session) -> Result<()> 
         .context("load user")?;
     // The old row is replaced, not signed out: lists leave it out.
     if let Some(id) = session.id() {
-        sessions::end(&mut conn, &hash_session_id(&id), EndReason::Reissued, state.now())
-            .await
-            .context("retire the old session row")?;
+        sessions::end(
+            &mut conn,
+            &hash_session_id(&id),
+            EndReason::Reissued,
+            state.now(),
+        )
+        .await
+        .context("retire the old session row")?;
     }
     drop(conn);
     session.cycle_id().await?;

@@ -128,7 +128,9 @@ impl SessionStore for DbSessionStore {
         let now = self.clock.now_ms();
         // Only the limits here: the user's state and the watermarks are applied once the user is
         // loaded (`super::service::viewer_of`), by the same rule.
-        if let Some((_, reason)) = validity::verdict(&SessionTimes::of(&row), None, &self.security.get(), now) {
+        if let Some((_, reason)) =
+            validity::verdict(&SessionTimes::of(&row), None, &self.security.get(), now)
+        {
             sessions::end(&mut conn, &id_hash, reason, now)
                 .await
                 .map_err(backend)?;

@@ -46,5 +46,12 @@ pub async fn sweep_once(state: &AppState) -> sqlx::Result<(u64, u64)> {
     }
     devices::sweep_alerts(&mut conn, now, ENDED_SESSION_RETENTION_MS).await?;
     let cut = Cutoffs::at(now, &snap);
-    sessions::sweep(&mut conn, now, cut.idle, cut.absolute, ENDED_SESSION_RETENTION_MS).await
+    sessions::sweep(
+        &mut conn,
+        now,
+        cut.idle,
+        cut.absolute,
+        ENDED_SESSION_RETENTION_MS,
+    )
+    .await
 }

@@ -142,45 +142,147 @@ mod tests {
             want: Option<(i64, EndReason)>,
         }
         let cases = [
-            Case { name: "fresh", times: live, user: nobody.clone(), instance: 0, now: t0, want: None },
-            Case { name: "idle, one ms before the timeout", times: live, user: nobody.clone(), instance: 0, now: t0 + IDLE - 1, want: None },
-            Case { name: "idle, at the timeout", times: live, user: nobody.clone(), instance: 0, now: t0 + IDLE, want: Some((t0 + IDLE, EndReason::Expired)) },
+            Case {
+                name: "fresh",
+                times: live,
+                user: nobody.clone(),
+                instance: 0,
+                now: t0,
+                want: None,
+            },
+            Case {
+                name: "idle, one ms before the timeout",
+                times: live,
+                user: nobody.clone(),
+                instance: 0,
+                now: t0 + IDLE - 1,
+                want: None,
+            },
+            Case {
+                name: "idle, at the timeout",
+                times: live,
+                user: nobody.clone(),
+                instance: 0,
+                now: t0 + IDLE,
+                want: Some((t0 + IDLE, EndReason::Expired)),
+            },
             Case {
                 name: "active, one ms before the absolute lifetime",
-                times: SessionTimes { last_seen_at: t0 + ABSOLUTE - 1, ..live },
-                user: nobody.clone(), instance: 0, now: t0 + ABSOLUTE - 1, want: None,
+                times: SessionTimes {
+                    last_seen_at: t0 + ABSOLUTE - 1,
+                    ..live
+                },
+                user: nobody.clone(),
+                instance: 0,
+                now: t0 + ABSOLUTE - 1,
+                want: None,
             },
             Case {
                 name: "active, at the absolute lifetime",
-                times: SessionTimes { last_seen_at: t0 + ABSOLUTE - 1, ..live },
-                user: nobody.clone(), instance: 0, now: t0 + ABSOLUTE, want: Some((t0 + ABSOLUTE, EndReason::Expired)),
+                times: SessionTimes {
+                    last_seen_at: t0 + ABSOLUTE - 1,
+                    ..live
+                },
+                user: nobody.clone(),
+                instance: 0,
+                now: t0 + ABSOLUTE,
+                want: Some((t0 + ABSOLUTE, EndReason::Expired)),
             },
             Case {
                 name: "fixed expiry earlier than the limits",
-                times: SessionTimes { expires_at: t0 + 10, ..live },
-                user: nobody.clone(), instance: 0, now: t0 + 10, want: Some((t0 + 10, EndReason::Expired)),
+                times: SessionTimes {
+                    expires_at: t0 + 10,
+                    ..live
+                },
+                user: nobody.clone(),
+                instance: 0,
+                now: t0 + 10,
+                want: Some((t0 + 10, EndReason::Expired)),
             },
-            Case { name: "user watermark in the same millisecond", times: live, user: user(Some(t0), None), instance: 0, now: t0 + 5, want: Some((t0, EndReason::PasswordCompromised)) },
-            Case { name: "user watermark one ms before issue", times: live, user: user(Some(t0 - 1), None), instance: 0, now: t0 + 5, want: None },
-            Case { name: "instance watermark in the same millisecond", times: live, user: nobody.clone(), instance: t0, now: t0 + 5, want: Some((t0, EndReason::InstanceSignOut)) },
-            Case { name: "instance watermark one ms before issue", times: live, user: nobody.clone(), instance: t0 - 1, now: t0 + 5, want: None },
-            Case { name: "user watermark wins over instance", times: live, user: user(Some(t0 + 1), None), instance: t0 + 2, now: t0 + 5, want: Some((t0 + 1, EndReason::PasswordCompromised)) },
-            Case { name: "disabled user", times: live, user: user(None, Some(t0 + 3)), instance: 0, now: t0 + 5, want: Some((t0 + 3, EndReason::AccountDisabled)) },
+            Case {
+                name: "user watermark in the same millisecond",
+                times: live,
+                user: user(Some(t0), None),
+                instance: 0,
+                now: t0 + 5,
+                want: Some((t0, EndReason::PasswordCompromised)),
+            },
+            Case {
+                name: "user watermark one ms before issue",
+                times: live,
+                user: user(Some(t0 - 1), None),
+                instance: 0,
+                now: t0 + 5,
+                want: None,
+            },
+            Case {
+                name: "instance watermark in the same millisecond",
+                times: live,
+                user: nobody.clone(),
+                instance: t0,
+                now: t0 + 5,
+                want: Some((t0, EndReason::InstanceSignOut)),
+            },
+            Case {
+                name: "instance watermark one ms before issue",
+                times: live,
+                user: nobody.clone(),
+                instance: t0 - 1,
+                now: t0 + 5,
+                want: None,
+            },
+            Case {
+                name: "user watermark wins over instance",
+                times: live,
+                user: user(Some(t0 + 1), None),
+                instance: t0 + 2,
+                now: t0 + 5,
+                want: Some((t0 + 1, EndReason::PasswordCompromised)),
+            },
+            Case {
+                name: "disabled user",
+                times: live,
+                user: user(None, Some(t0 + 3)),
+                instance: 0,
+                now: t0 + 5,
+                want: Some((t0 + 3, EndReason::AccountDisabled)),
+            },
         ];
         for c in cases {
             let s = snap(c.instance);
-            assert_eq!(verdict(&c.times, Some(&c.user), &s, c.now), c.want, "{}", c.name);
+            assert_eq!(
+                verdict(&c.times, Some(&c.user), &s, c.now),
+                c.want,
+                "{}",
+                c.name
+            );
             // The SQL form of the limits agrees with the function.
             let expired = matches!(c.want, Some((_, EndReason::Expired)));
-            assert_eq!(expired_by_cutoffs(&c.times, &Cutoffs::at(c.now, &s), c.now), expired, "{} (cut-offs)", c.name);
+            assert_eq!(
+                expired_by_cutoffs(&c.times, &Cutoffs::at(c.now, &s), c.now),
+                expired,
+                "{} (cut-offs)",
+                c.name
+            );
         }
     }
 
     #[test]
     fn without_a_user_only_the_limits_are_judged() {
-        let t = SessionTimes { issued_at: 100, last_seen_at: 100, expires_at: i64::MAX };
+        let t = SessionTimes {
+            issued_at: 100,
+            last_seen_at: 100,
+            expires_at: i64::MAX,
+        };
         let s = snap(500);
-        assert_eq!(verdict(&t, None, &s, 200), None, "the instance watermark needs the user row");
-        assert_eq!(verdict(&t, None, &s, 100 + IDLE), Some((100 + IDLE, EndReason::Expired)));
+        assert_eq!(
+            verdict(&t, None, &s, 200),
+            None,
+            "the instance watermark needs the user row"
+        );
+        assert_eq!(
+            verdict(&t, None, &s, 100 + IDLE),
+            Some((100 + IDLE, EndReason::Expired))
+        );
     }
 }

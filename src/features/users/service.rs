@@ -6,8 +6,8 @@ use anyhow::Context;
 use serde_json::json;
 
 use super::{CompromiseInfo, HistoryItem, PasswordStatus, UserDetails, UserListItem, UserListPage};
-use crate::error::{AppError, Result};
 use crate::domain::{Actor, AuditAction, EndReason, RequestMeta, Viewer};
+use crate::error::{AppError, Result};
 use crate::features::auth::reset;
 use crate::features::devices::service::sessions_of;
 use crate::features::security::service::check_reason;
@@ -141,8 +141,7 @@ pub async fn details(state: &AppState, admin: &Viewer, id: i64) -> Result<UserDe
         );
         resolved.push((c, u.password_set_at));
     }
-    let (session_items, ended_sessions) =
-        sessions_of(&mut conn, state, &u, "").await?;
+    let (session_items, ended_sessions) = sessions_of(&mut conn, state, &u, "").await?;
     let history = audit_store::recent(&mut conn, Some(u.id), 50)
         .await
         .context("load history")?
@@ -204,9 +203,15 @@ pub async fn compromise(
     let mut tx = AuditedTx::begin(state, meta).await?;
     let now = tx.now();
     let u = load(&mut tx, user_id).await?;
-    users::compromise_password(&mut tx, u.id, now.max(u.password_set_at), &op.label(), reason)
-        .await
-        .context("set password watermark")?;
+    users::compromise_password(
+        &mut tx,
+        u.id,
+        now.max(u.password_set_at),
+        &op.label(),
+        reason,
+    )
+    .await
+    .context("set password watermark")?;
     let ended = if sign_out {
         end_sessions(&mut tx, &u, now, EndReason::PasswordCompromised).await?
     } else {

@@ -7,6 +7,10 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use crate::domain::MIN_LENGTH_FLOOR;
+use layered::{one_line, Layered, KEYS};
+
+mod layered;
+mod redact;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -77,133 +81,6 @@ pub struct SmtpConfig {
     pub tls: SmtpTls,
     pub username: Option<String>,
     pub password: Option<SecretString>,
-}
-
-/// Every key, optional, as the file and the environment give them. Unknown keys in the file are
-/// refused; the environment is read only for these keys (`KEYWARDEN_<KEY>`).
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Layered {
-    #[serde(default, deserialize_with = "text")]
-    database_url: Option<String>,
-    #[serde(default, deserialize_with = "text")]
-    listen: Option<String>,
-    #[serde(default, deserialize_with = "text")]
-    base_url: Option<String>,
-    session_idle_timeout_secs: Option<u64>,
-    session_absolute_lifetime_secs: Option<u64>,
-    password_min_length: Option<usize>,
-    argon2_memory_kib: Option<u32>,
-    argon2_iterations: Option<u32>,
-    argon2_parallelism: Option<u32>,
-    max_concurrent_hashes: Option<usize>,
-    log_format: Option<LogFormat>,
-    #[serde(default, deserialize_with = "text")]
-    smtp_host: Option<String>,
-    smtp_port: Option<u16>,
-    smtp_tls: Option<SmtpTls>,
-    #[serde(default, deserialize_with = "text")]
-    smtp_username: Option<String>,
-    #[serde(default, deserialize_with = "text")]
-    smtp_password: Option<String>,
-    #[serde(default, deserialize_with = "text")]
-    mail_from: Option<String>,
-    mail_dir: Option<PathBuf>,
-    outbox_max_attempts: Option<u32>,
-    password_reset_ttl_secs: Option<u64>,
-    mail_worker_enabled: Option<bool>,
-    /// A list in the file, comma-separated in the environment.
-    #[serde(default, deserialize_with = "list")]
-    trusted_proxies: Option<Vec<String>>,
-    geoip_database: Option<PathBuf>,
-}
-
-/// The keys, as the environment spells them after `KEYWARDEN_` (lower-cased).
-const KEYS: [&str; 23] = [
-    "database_url",
-    "listen",
-    "base_url",
-    "session_idle_timeout_secs",
-    "session_absolute_lifetime_secs",
-    "password_min_length",
-    "argon2_memory_kib",
-    "argon2_iterations",
-    "argon2_parallelism",
-    "max_concurrent_hashes",
-    "log_format",
-    "smtp_host",
-    "smtp_port",
-    "smtp_tls",
-    "smtp_username",
-    "smtp_password",
-    "mail_from",
-    "mail_dir",
-    "outbox_max_attempts",
-    "password_reset_ttl_secs",
-    "mail_worker_enabled",
-    "trusted_proxies",
-    "geoip_database",
-];
-
-/// A scalar read as text: the environment's `KEYWARDEN_SMTP_PASSWORD=123456` is a password, not a
-/// number.
-fn text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Scalar {
-        Text(String),
-        Int(i64),
-        Uint(u64),
-        Float(f64),
-        Bool(bool),
-    }
-    Ok(Option::<Scalar>::deserialize(d)?.map(|v| match v {
-        Scalar::Text(s) => s,
-        Scalar::Int(n) => n.to_string(),
-        Scalar::Uint(n) => n.to_string(),
-        Scalar::Float(n) => n.to_string(),
-        Scalar::Bool(b) => b.to_string(),
-    }))
-}
-
-/// A list, or one comma-separated string.
-fn list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum OneOrMany {
-        Many(Vec<String>),
-        One(String),
-    }
-    Ok(Option::<OneOrMany>::deserialize(d)?.map(|v| match v {
-        OneOrMany::Many(list) => list,
-        OneOrMany::One(s) => s
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .collect(),
-    }))
-}
-
-/// One readable line for a figment error: the key, where it came from, and the problem.
-fn one_line(e: figment::Error) -> anyhow::Error {
-    let first = e.into_iter().next();
-    match first {
-        Some(e) => {
-            let key = e.path.join(".");
-            let source = e
-                .metadata
-                .as_ref()
-                .map(|m| match &m.source {
-                    Some(figment::Source::File(p)) => format!("config file {}", p.display()),
-                    _ => m.name.to_string(),
-                })
-                .unwrap_or_else(|| "configuration".to_owned());
-            let key = if key.is_empty() { String::new() } else { format!("{key}: ") };
-            anyhow::anyhow!("{source}: {key}{}", e.kind)
-        }
-        None => anyhow::anyhow!("configuration is not valid"),
-    }
 }
 
 impl Config {
@@ -277,7 +154,9 @@ impl Config {
                 .map_err(|e| anyhow::anyhow!("base_url: {base_url:?} is not a URL: {e}"))?,
             listen,
             session_idle_timeout_secs: f.session_idle_timeout_secs.unwrap_or(30 * 60),
-            session_absolute_lifetime_secs: f.session_absolute_lifetime_secs.unwrap_or(12 * 60 * 60),
+            session_absolute_lifetime_secs: f
+                .session_absolute_lifetime_secs
+                .unwrap_or(12 * 60 * 60),
             password_min_length: f.password_min_length.unwrap_or(12),
             argon2_memory_kib: f.argon2_memory_kib.unwrap_or(19 * 1024),
             argon2_iterations: f.argon2_iterations.unwrap_or(2),
@@ -373,73 +252,11 @@ impl Config {
             "keywarden_session"
         }
     }
-
-    /// The effective configuration as TOML, with the database password redacted.
-    pub fn redacted_toml(&self) -> String {
-        let db = redact_url(self.database_url.expose_secret());
-        format!(
-            "database_url = {db:?}\nlisten = {:?}\nbase_url = {:?}\nsession_idle_timeout_secs = {}\n\
-             session_absolute_lifetime_secs = {}\npassword_min_length = {}\nargon2_memory_kib = {}\n\
-             argon2_iterations = {}\nargon2_parallelism = {}\nmax_concurrent_hashes = {}\nlog_format = {:?}\n\
-             mail_from = {:?}\nmail_dir = {:?}\noutbox_max_attempts = {}\npassword_reset_ttl_secs = {}\nmail_worker_enabled = {}\n\
-             trusted_proxies = {:?}\ngeoip_database = {:?}\n{}\
-             # derived: cookies_secure = {}, session_cookie_name = {:?}\n",
-            self.listen,
-            self.base_url.as_str(),
-            self.session_idle_timeout_secs,
-            self.session_absolute_lifetime_secs,
-            self.password_min_length,
-            self.argon2_memory_kib,
-            self.argon2_iterations,
-            self.argon2_parallelism,
-            self.max_concurrent_hashes,
-            match self.log_format {
-                LogFormat::Pretty => "pretty",
-                LogFormat::Json => "json",
-            },
-            self.mail_from,
-            self.mail_dir.display().to_string(),
-            self.outbox_max_attempts,
-            self.password_reset_ttl_secs,
-            self.mail_worker_enabled,
-            self.trusted_proxies
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>(),
-            self.geoip_database
-                .as_ref()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default(),
-            match &self.smtp {
-                None => "# smtp: not configured (mails are written to mail_dir)\n".to_owned(),
-                Some(s) => format!(
-                    "smtp_host = {:?}\nsmtp_port = {}\nsmtp_tls = {:?}\nsmtp_username = {:?}\nsmtp_password = {:?}\n",
-                    s.host,
-                    s.port,
-                    format!("{:?}", s.tls).to_lowercase(),
-                    s.username.clone().unwrap_or_default(),
-                    if s.password.is_some() { "REDACTED" } else { "" },
-                ),
-            },
-            self.cookies_secure(),
-            self.session_cookie_name(),
-        )
-    }
-}
-
-fn redact_url(raw: &str) -> String {
-    match url::Url::parse(raw) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("REDACTED"));
-            u.to_string()
-        }
-        _ => raw.to_owned(),
-    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::redact_url;
+    use super::redact::redact_url;
     use super::Config;
     use figment::providers::{Format, Toml};
 
@@ -457,19 +274,28 @@ mod tests {
         assert_eq!(c.trusted_proxies.len(), 1);
         let smtp = c.smtp.unwrap();
         assert_eq!(smtp.port, 587);
-        assert_eq!(secrecy::ExposeSecret::expose_secret(smtp.password.as_ref().unwrap()), "123456");
+        assert_eq!(
+            secrecy::ExposeSecret::expose_secret(smtp.password.as_ref().unwrap()),
+            "123456"
+        );
     }
 
     #[test]
     fn a_bad_value_names_its_key_in_one_line() {
-        let e = from_toml("session_idle_timeout_secs = \"soon\"").unwrap_err().to_string();
+        let e = from_toml("session_idle_timeout_secs = \"soon\"")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("session_idle_timeout_secs"), "{e}");
         assert!(!e.contains('\n'), "{e}");
         let e = from_toml("no_such_key = 1").unwrap_err().to_string();
         assert!(e.contains("no_such_key"), "{e}");
-        let e = from_toml("trusted_proxies = \"10.0.0.0/8, nonsense\"").unwrap_err().to_string();
+        let e = from_toml("trusted_proxies = \"10.0.0.0/8, nonsense\"")
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("trusted_proxies:"), "{e}");
-        let e = from_toml("password_min_length = 4").unwrap_err().to_string();
+        let e = from_toml("password_min_length = 4")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("password_min_length"), "{e}");
     }
 
