@@ -52,7 +52,7 @@ pub async fn find(conn: &mut Conn, token_hash: &str) -> sqlx::Result<Option<Rese
 
 /// Consumes a link; zero rows means someone else used or invalidated it first.
 pub async fn mark_used(conn: &mut Conn, id: i64, now: i64) -> sqlx::Result<u64> {
-    sqlx::query("UPDATE password_resets SET used_at = $2 WHERE id = $1 AND used_at IS NULL AND invalidated_at IS NULL AND expires_at > $2")
+    sqlx::query("UPDATE password_resets SET used_at = $2 WHERE id = $1 AND used_at IS NULL AND invalidated_at IS NULL")
         .bind(id)
         .bind(now)
         .execute(conn)

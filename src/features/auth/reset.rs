@@ -180,7 +180,7 @@ pub async fn complete_reset(
     )
     .await?;
     let mut tx = AuditedTx::begin(state, meta).await?;
-    // Spent in the same transaction that uses it, and only if it still is unspent and unexpired.
+    // Spent in the same transaction that uses it, and only if it still is unspent.
     let now = tx.now();
     if resets::mark_used(&mut tx, row.id, now)
         .await
