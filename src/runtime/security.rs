@@ -200,21 +200,7 @@ mod tests {
     }
 
     fn user(password_set_at: i64) -> UserRow {
-        UserRow {
-            id: 1,
-            email: "ada@example.org".into(),
-            name: None,
-            role: "member".into(),
-            password_hash: String::new(),
-            password_set_at,
-            created_at: 0,
-            disabled_at: None,
-            password_compromised_at: None,
-            password_compromised_by: None,
-            password_compromised_reason: None,
-            sessions_revoked_before: None,
-            sessions_revoked_reason: None,
-        }
+        UserRow::sample(password_set_at)
     }
 
     fn snapshot(pw: i64, sessions: i64) -> Snapshot {

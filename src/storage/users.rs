@@ -22,6 +22,28 @@ pub struct UserRow {
     pub sessions_revoked_reason: Option<String>,
 }
 
+#[cfg(test)]
+impl UserRow {
+    /// A member with nothing compromised or revoked (unit tests of the containment rules).
+    pub fn sample(password_set_at: i64) -> Self {
+        Self {
+            id: 1,
+            email: "ada@example.org".into(),
+            name: None,
+            role: "member".into(),
+            password_hash: String::new(),
+            password_set_at,
+            created_at: 0,
+            disabled_at: None,
+            password_compromised_at: None,
+            password_compromised_by: None,
+            password_compromised_reason: None,
+            sessions_revoked_before: None,
+            sessions_revoked_reason: None,
+        }
+    }
+}
+
 impl std::fmt::Debug for UserRow {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("UserRow")

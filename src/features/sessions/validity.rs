@@ -108,19 +108,10 @@ mod tests {
 
     fn user(revoked_before: Option<i64>, disabled_at: Option<i64>) -> UserRow {
         UserRow {
-            id: 1,
-            email: "ada@example.org".into(),
-            name: None,
-            role: "member".into(),
-            password_hash: String::new(),
-            password_set_at: 0,
-            created_at: 0,
             disabled_at,
-            password_compromised_at: None,
-            password_compromised_by: None,
-            password_compromised_reason: None,
             sessions_revoked_before: revoked_before,
             sessions_revoked_reason: revoked_before.map(|_| "password_compromised".into()),
+            ..UserRow::sample(0)
         }
     }
 
