@@ -16,7 +16,7 @@ use crate::features::home::HomePage;
 use crate::features::mail::pages::{MailAdminPage, TemplateEditorPage};
 use crate::features::security::pages::SecurityPage;
 use crate::features::users::pages::{UserDetailsPage, UsersPage};
-use crate::site_header::SiteHeader;
+use crate::site_header::{OwnPasswordNotice, SiteHeader};
 use crate::ui::{provide_viewer, NotFound};
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -58,6 +58,7 @@ fn Layout() -> impl IntoView {
     view! {
             <SiteHeader/>
             <main id="main" class="main">
+                <OwnPasswordNotice/>
                 <Routes fallback=Fallback>
                     <Route path=StaticSegment("") view=HomePage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("sign-in") view=SignInPage ssr=SsrMode::Async/>

@@ -55,19 +55,21 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum IncidentCommand {
-    /// Set every existing password as compromised (O(1): one watermark).
+    /// Set every existing password as compromised (O(1): one watermark). Signed-in sessions are
+    /// restricted to the reset-password task on their next request (ended when it is off).
     CompromiseAll {
-        /// Also sign out every session now.
+        /// Also sign out every session now (the stronger choice: sessions end outright).
         #[arg(long)]
         sign_out: bool,
         #[arg(long)]
         reason: String,
     },
-    /// Set one user's password as compromised.
+    /// Set one user's password as compromised. Their signed-in sessions are restricted to the
+    /// reset-password task on their next request.
     CompromiseUser {
         #[arg(long)]
         email: String,
-        /// Also sign out all of the user's sessions.
+        /// Also sign out all of the user's sessions (they end outright).
         #[arg(long)]
         sign_out: bool,
         #[arg(long)]

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use leptos_router::components::A;
 
-use crate::features::auth::SignOut;
+use crate::features::auth::{SignOut, StartPasswordChange};
 use crate::ui::use_viewer;
 
 #[component]
@@ -34,5 +34,26 @@ pub fn SiteHeader() -> impl IntoView {
                 }}
             </nav>
         </header>
+    }
+}
+
+/// Shown to the administrator who set their own password as compromised and kept their session
+/// to handle the incident.
+#[component]
+pub fn OwnPasswordNotice() -> impl IntoView {
+    let viewer = use_viewer();
+    let start = ServerAction::<StartPasswordChange>::new();
+    move || {
+        viewer.get().filter(|v| v.password_compromised).map(|_| view! {
+            <div class="alert alert-warning own-password-notice" role="status">
+                <p>
+                    "Your own password is set as compromised too. You kept this session to handle the incident; "
+                    "change your password as soon as you can (a code is sent to your e-mail first)."
+                </p>
+                <ActionForm action=start attr:class="inline-form">
+                    <button type="submit" class="btn btn-secondary btn-small">"Change my password now"</button>
+                </ActionForm>
+            </div>
+        })
     }
 }

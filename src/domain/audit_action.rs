@@ -61,6 +61,7 @@ actions! {
     ResetTaskStarted => "reset_task.started", "Password reset required at sign-in";
     SessionNewDeviceAlert => "session.new_device_alert", "New-device alert sent";
     SessionReportedNotMe => "session.reported_not_me", "Sign-in reported as not me";
+    SessionRestricted => "session.restricted", "Session restricted to the password reset (password compromised)";
     SessionRevoked => "session.revoked", "Session signed out by an administrator";
     SessionSignedOutByUser => "session.signed_out_by_user", "Session signed out from another device";
     SessionSignedOutOthers => "session.signed_out_others", "Other sessions signed out";

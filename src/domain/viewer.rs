@@ -15,6 +15,10 @@ pub struct Viewer {
     pub authenticated_at: i64,
     /// A restricted session: the only thing it may do is the reset-password task.
     pub reset_required: bool,
+    /// The user's password is compromised but this session was let through: it belongs to the
+    /// administrator who set it as compromised (pages offer to change it now).
+    #[serde(default)]
+    pub password_compromised: bool,
 }
 
 impl Viewer {

@@ -44,7 +44,8 @@ pub async fn resolve_viewer(
     if req.uri().path().starts_with("/pkg/") || req.uri().path() == "/favicon.svg" {
         return next.run(req).await;
     }
-    let viewer = match service::viewer_of(&state, &session).await {
+    let meta = crate::runtime::request::meta_from(req.headers(), req.extensions());
+    let viewer = match service::viewer_of(&state, &session, &meta).await {
         Ok(v) => v,
         Err(_) => {
             return (

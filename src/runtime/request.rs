@@ -93,9 +93,13 @@ pub struct ClientInfo {
 
 /// The client's IP, user agent and device, for sessions and the audit trail.
 pub fn meta_of(parts: &Parts) -> RequestMeta {
-    let client = parts.extensions.get::<ClientInfo>();
-    let user_agent = parts
-        .headers
+    meta_from(&parts.headers, &parts.extensions)
+}
+
+/// The same, from a request's headers and extensions (middleware).
+pub fn meta_from(headers: &http::HeaderMap, extensions: &http::Extensions) -> RequestMeta {
+    let client = extensions.get::<ClientInfo>();
+    let user_agent = headers
         .get(http::header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .map(|s| s.chars().take(512).collect());

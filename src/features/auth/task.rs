@@ -72,6 +72,21 @@ async fn load_user(state: &AppState, id: i64) -> Result<users::UserRow> {
         .ok_or(AppError::Unauthenticated)
 }
 
+/// Sends a code unless a live one exists (a session restricted while signed in has none yet).
+pub async fn ensure_code(state: &AppState, viewer: &Viewer, meta: &RequestMeta) -> Result<()> {
+    let mut conn = state.conn().await?;
+    let live = resets::code(&mut conn, viewer.user_id)
+        .await
+        .context("load code")?
+        .is_some_and(|(_, expires_at, _)| expires_at > state.now());
+    drop(conn);
+    if live {
+        return Ok(());
+    }
+    let user = load_user(state, viewer.user_id).await?;
+    send_code(state, &user, meta, AuditAction::ResetTaskStarted).await
+}
+
 pub async fn resend_code(state: &AppState, viewer: &Viewer, meta: &RequestMeta) -> Result<()> {
     let user = load_user(state, viewer.user_id).await?;
     send_code(state, &user, meta, AuditAction::ResetTaskCodeResent).await

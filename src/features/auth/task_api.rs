@@ -27,16 +27,41 @@ pub fn mask_email(email: &str) -> String {
     }
 }
 
+/// Requires: a restricted session. Sends the code if this session has none yet (a session that
+/// was restricted while signed in, when its password was set as compromised).
 #[server(endpoint = "reset_task_status")]
 pub async fn reset_task_status() -> Result<TaskStatus, AppError> {
-    use crate::runtime::request::{require_task_viewer, respond, session};
+    use crate::runtime::request::{request_meta, require_task_viewer, respond, session, state};
     respond(
         async {
             let v = require_task_viewer()?;
+            let email_verified = super::task::email_verified(&session().await?).await?;
+            if !email_verified {
+                super::task::ensure_code(&state()?, &v, &request_meta()).await?;
+            }
             Ok(TaskStatus {
                 masked_email: mask_email(&v.email),
-                email_verified: super::task::email_verified(&session().await?).await?,
+                email_verified,
             })
+        }
+        .await,
+    )
+}
+
+/// Requires: a signed-in administrator whose own password is compromised but whose session was
+/// kept (they set it). Restricts this session to the reset-password task now.
+#[server(endpoint = "start_password_change")]
+pub async fn start_password_change() -> Result<(), AppError> {
+    use crate::runtime::request::{require_viewer, respond, session};
+    respond(
+        async {
+            let v = require_viewer()?;
+            if !v.password_compromised {
+                return Err(AppError::Forbidden);
+            }
+            crate::features::sessions::service::restrict(&session().await?).await?;
+            leptos_axum::redirect("/reset-task");
+            Ok(())
         }
         .await,
     )

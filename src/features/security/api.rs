@@ -58,10 +58,17 @@ pub async fn compromise_all_passwords(
             .await?;
             let op = crate::domain::Actor::admin(&admin);
             let sign_out = sign_out.is_some();
-            super::service::compromise_all(&state, &op, sign_out, &reason, &request_meta()).await?;
-            if sign_out && sign_out_me.is_none() {
-                crate::features::sessions::service::reissue_session(&state, &session().await?)
+            let at =
+                super::service::compromise_all(&state, &op, sign_out, &reason, &request_meta())
                     .await?;
+            // The acting administrator keeps working (their password is compromised too; the
+            // console says so and offers to change it now).
+            if !(sign_out && sign_out_me.is_some()) {
+                let session = session().await?;
+                if sign_out {
+                    crate::features::sessions::service::reissue_session(&state, &session).await?;
+                }
+                crate::features::sessions::service::continue_past_compromise(&session, at).await?;
             }
             leptos_axum::redirect(if sign_out && sign_out_me.is_some() {
                 "/sign-in"

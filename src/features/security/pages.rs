@@ -108,7 +108,10 @@ fn IncidentPanel(o: SecurityOverview) -> impl IntoView {
                 <div class="dialog-body">
                     <h3>"Set all passwords as compromised"</h3>
                     <p class="impact" role="status">{impact}</p>
-                    <p>"Every user must prove control of their e-mail and choose a new password at their next sign-in. "
+                    <p>"Every user must prove control of their e-mail and choose a new password: at their next sign-in, and "
+                       "sessions that are signed in now are restricted to that on their next request. "
+                       "Signing out every session is the stronger choice: it ends them outright. "
+                       "You keep your own session to handle the incident, and are offered to change your password. "
                        <strong>"This cannot be undone."</strong></p>
                     <FormError message=Signal::derive(move || c_err.get().and_then(|r| r.err()).and_then(|e| e.form_message()))/>
                     <ActionForm action=compromise attr:class="form form-wide" attr:novalidate=true>

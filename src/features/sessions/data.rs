@@ -31,6 +31,11 @@ pub struct SessionAuth {
     /// Present while the session is restricted to the reset-password task.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task: Option<ResetTask>,
+    /// The compromise (its time) this session may continue past without the reset task: set for
+    /// the administrator who set their own password as compromised, so the console keeps working
+    /// in the middle of an incident. A later compromise restricts it like any other.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub continues_past_compromise: Option<i64>,
 }
 
 /// The reset-password task of a restricted session.

@@ -7,10 +7,12 @@ use tower_sessions::Session;
 
 use super::data::{hash_session_id, new_session_key, ResetTask, SessionAuth, AUTH_KEY};
 use super::validity::{self, SessionTimes};
-use crate::domain::{EndReason, RequestMeta, Role, Viewer};
+use serde_json::json;
+
+use crate::domain::{Actor, AuditAction, EndReason, RequestMeta, Role, Viewer};
 use crate::error::Result;
-use crate::runtime::security::fresh_time;
-use crate::runtime::AppState;
+use crate::runtime::security::{fresh_time, password_compromise};
+use crate::runtime::{AppState, AuditedTx};
 use crate::storage::{sessions, users};
 
 /// What a new session records besides its user.
@@ -44,6 +46,7 @@ pub async fn start_session(state: &AppState, session: &Session, new: NewSession<
         device: new.meta.device.clone(),
         location: new.location,
         task: new.task,
+        continues_past_compromise: None,
     };
     session.insert(AUTH_KEY, auth).await?;
     Ok(())
@@ -125,18 +128,51 @@ pub async fn mark_email_verified(session: &Session) -> Result<()> {
     Ok(())
 }
 
-/// Resolves the signed-in user of a session by the validity rule: a session whose user is gone
-/// or disabled, that a watermark caught, or that passed its limits is ended with its reason. A
-/// database error is an error, never "signed out".
-pub async fn viewer_of(state: &AppState, session: &Session) -> Result<Option<Viewer>> {
-    let Some(auth) = session.get::<SessionAuth>(AUTH_KEY).await? else {
+/// Lets this session continue past the compromise of its own user's password made at `at` (the
+/// administrator who just acted keeps the console).
+pub async fn continue_past_compromise(session: &Session, at: i64) -> Result<()> {
+    if let Some(mut auth) = session.get::<SessionAuth>(AUTH_KEY).await? {
+        auth.continues_past_compromise = Some(at);
+        session.insert(AUTH_KEY, auth).await?;
+    }
+    Ok(())
+}
+
+/// Restricts this session to the reset-password task now (the administrator who chose to change
+/// their compromised password).
+pub async fn restrict(session: &Session) -> Result<()> {
+    if let Some(mut auth) = session.get::<SessionAuth>(AUTH_KEY).await? {
+        auth.task.get_or_insert_with(ResetTask::default);
+        auth.continues_past_compromise = None;
+        session.insert(AUTH_KEY, auth).await?;
+    }
+    Ok(())
+}
+
+/// Resolves the signed-in user of a session, on every request:
+/// - the validity rule: a session whose user is gone or disabled, that a watermark caught, or
+///   that passed its limits is ended with its reason;
+/// - the password state: a full session whose user's password is compromised (by the user's or
+///   the instance watermark) becomes restricted to the reset-password task, exactly like a
+///   sign-in with that password; when the task is switched off it is ended instead.
+///
+/// Both read the user row and the in-memory snapshot only (O(1)). A database error is an error,
+/// never "signed out".
+pub async fn viewer_of(
+    state: &AppState,
+    session: &Session,
+    meta: &RequestMeta,
+) -> Result<Option<Viewer>> {
+    let Some(mut auth) = session.get::<SessionAuth>(AUTH_KEY).await? else {
         return Ok(None);
     };
     let mut conn = state.conn().await?;
     let user = users::find_by_id(&mut conn, auth.user_id)
         .await
         .context("load session user")?;
+    drop(conn);
     let now = state.now();
+    let snap = state.security.get();
     // The store already judged the limits on load; the user's state and the watermarks apply to
     // the issue time the session carries.
     let times = SessionTimes {
@@ -144,20 +180,44 @@ pub async fn viewer_of(state: &AppState, session: &Session) -> Result<Option<Vie
         last_seen_at: now,
         expires_at: i64::MAX,
     };
-    let ended = match &user {
+    let mut ended = match &user {
         None => Some(EndReason::AccountDeleted),
-        Some(u) => validity::verdict(&times, Some(u), &state.security.get(), now).map(|(_, r)| r),
+        Some(u) => validity::verdict(&times, Some(u), &snap, now).map(|(_, r)| r),
     };
+    let compromise = user.as_ref().and_then(|u| password_compromise(u, &snap));
+    let let_through = compromise
+        .as_ref()
+        .is_some_and(|c| auth.continues_past_compromise.is_some_and(|at| c.at <= at));
+    let restrict_now =
+        ended.is_none() && auth.task.is_none() && compromise.is_some() && !let_through;
+    if restrict_now && !snap.reset_task_enabled {
+        ended = Some(EndReason::PasswordCompromised);
+    }
     let Some(u) = user.filter(|_| ended.is_none()) else {
         if let (Some(reason), Some(id)) = (ended, session.id()) {
+            let mut conn = state.conn().await?;
             sessions::end(&mut conn, &hash_session_id(&id), reason, now)
                 .await
                 .context("end session")?;
         }
-        drop(conn);
         session.flush().await?;
         return Ok(None);
     };
+    if restrict_now {
+        auth.task = Some(ResetTask::default());
+        session.insert(AUTH_KEY, auth.clone()).await?;
+        let mut tx = AuditedTx::begin(state, meta).await?;
+        let details = json!({"session": &auth.key[..12.min(auth.key.len())]});
+        tx.record(
+            &Actor::System,
+            AuditAction::SessionRestricted,
+            Some(u.id),
+            None,
+            details,
+        )
+        .await?;
+        tx.commit().await?;
+    }
     let role = Role::parse(&u.role).with_context(|| format!("unknown role {:?}", u.role))?;
     Ok(Some(Viewer {
         user_id: u.id,
@@ -165,5 +225,6 @@ pub async fn viewer_of(state: &AppState, session: &Session) -> Result<Option<Vie
         role,
         authenticated_at: auth.authenticated_at,
         reset_required: auth.task.is_some(),
+        password_compromised: let_through,
     }))
 }

@@ -37,19 +37,19 @@ pub async fn get_user_details(id: i64) -> Result<UserDetails, AppError> {
     )
 }
 
-/// Requires: admin. Sets the user's current password as compromised; `sign_out` also signs out
-/// all of their sessions.
+/// Requires: admin. Sets the user's password as compromised: their live sessions are restricted
+/// to the reset-password task at their next request; with `sign_out` they end outright.
 #[server(endpoint = "admin_compromise_user")]
 pub async fn compromise_user(
     user_id: i64,
     reason: String,
     sign_out: Option<String>,
 ) -> Result<(), AppError> {
-    use crate::runtime::request::{request_meta, require_admin, respond, state};
+    use crate::runtime::request::{request_meta, require_admin, respond, session, state};
     respond(
         async {
             let admin = require_admin()?;
-            super::service::compromise(
+            let at = super::service::compromise(
                 &state()?,
                 &crate::domain::Actor::admin(&admin),
                 user_id,
@@ -57,7 +57,13 @@ pub async fn compromise_user(
                 sign_out.is_some(),
                 &request_meta(),
             )
-            .await
+            .await?;
+            // An administrator who set their own password as compromised keeps this session.
+            if user_id == admin.user_id && sign_out.is_none() {
+                crate::features::sessions::service::continue_past_compromise(&session().await?, at)
+                    .await?;
+            }
+            Ok(())
         }
         .await,
     )

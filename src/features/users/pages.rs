@@ -215,6 +215,7 @@ fn Details(
                 <details class="danger-dialog">
                     <summary class="btn btn-danger">"Set password as compromised…"</summary>
                     <div class="dialog-body">
+                        <p>"The user must prove control of their e-mail and choose a new password. Sessions signed in now are restricted to that on their next request; signing them out ends them outright."</p>
                         <ActionForm action=compromise attr:class="form form-wide" attr:novalidate=true>
                             <input type="hidden" name="user_id" value=uid.to_string()/>
                             <label class="check"><input type="checkbox" name="sign_out" checked=true/>" Also sign out all sessions"</label>

@@ -191,6 +191,8 @@ async fn end_sessions(conn: &mut Conn, u: &UserRow, now: i64, reason: EndReason)
 }
 
 /// Sets the user's current password as compromised (and optionally signs out their sessions).
+/// Their live sessions are restricted to the reset-password task at their next request. Returns
+/// the watermark written.
 pub async fn compromise(
     state: &AppState,
     op: &Actor,
@@ -198,20 +200,15 @@ pub async fn compromise(
     reason: &str,
     sign_out: bool,
     meta: &RequestMeta,
-) -> Result<()> {
+) -> Result<i64> {
     let reason = check_reason(reason)?;
     let mut tx = AuditedTx::begin(state, meta).await?;
     let now = tx.now();
     let u = load(&mut tx, user_id).await?;
-    users::compromise_password(
-        &mut tx,
-        u.id,
-        now.max(u.password_set_at),
-        &op.label(),
-        reason,
-    )
-    .await
-    .context("set password watermark")?;
+    let at = now.max(u.password_set_at);
+    users::compromise_password(&mut tx, u.id, at, &op.label(), reason)
+        .await
+        .context("set password watermark")?;
     let ended = if sign_out {
         end_sessions(&mut tx, &u, now, EndReason::PasswordCompromised).await?
     } else {
@@ -227,7 +224,7 @@ pub async fn compromise(
     )
     .await?;
     tx.commit().await?;
-    Ok(())
+    Ok(at)
 }
 
 pub async fn sign_out_all(
