@@ -219,6 +219,15 @@ impl Application {
                 move || sweeper::run(state.clone(), stopped.clone()),
             )
         };
+        let propagation = {
+            let (state, stopped) = (self.state.clone(), stopped.clone());
+            supervise(
+                supervise::PROPAGATION,
+                self.state.health.clone(),
+                stopped.clone(),
+                move || crate::runtime::propagation::run(state.clone(), stopped.clone()),
+            )
+        };
         let mailer = match self.state.config.mail_worker_enabled {
             true => {
                 let worker = Arc::new(self.mail_worker()?);
@@ -238,6 +247,7 @@ impl Application {
             .await;
         let _ = stop.send(true);
         let _ = sweeper.await;
+        let _ = propagation.await;
         if let Some(mailer) = mailer {
             let _ = mailer.await;
         }

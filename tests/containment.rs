@@ -3,7 +3,10 @@
 
 mod common;
 
-use common::{TestApp, PASSWORD};
+use std::time::{Duration, Instant};
+
+use common::{Db, TestApp, PASSWORD};
+use keywarden::storage::{security, users};
 use serde_json::Value;
 
 on_both_databases!(
@@ -11,7 +14,30 @@ on_both_databases!(
     compromise_all_restricts_live_sessions_but_the_acting_admin_keeps_working,
     with_the_task_switched_off_a_live_session_with_a_compromised_password_ends,
     the_not_me_report_with_compromise_restricts_the_users_other_sessions,
+    watermarks_only_move_forward,
+    a_cli_change_reaches_the_running_server_within_a_second,
 );
+
+/// Polls `check` every 20 ms until it holds or `deadline` passes; returns the time it took.
+async fn within<F, Fut>(deadline: Duration, mut check: F) -> Option<Duration>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = Instant::now();
+    while started.elapsed() < deadline {
+        if check().await {
+            return Some(started.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    None
+}
+
+async fn signed_out(app: &TestApp, b: &reqwest::Client) -> bool {
+    let (status, location) = page(app, b, "/account").await;
+    status == 303 && location.starts_with("/sign-in")
+}
 
 async fn user_id(app: &TestApp, email: &str) -> i64 {
     let (id,): (i64,) = sqlx::query_as("SELECT id FROM users WHERE email_normalized = $1")
@@ -190,4 +216,158 @@ async fn the_not_me_report_with_compromise_restricts_the_users_other_sessions(ap
     for b in [&ada, &other] {
         assert_eq!(page(app, b, "/account").await, (303, "/reset-task".into()));
     }
+}
+
+async fn watermarks_only_move_forward(app: &TestApp) {
+    // A slow or clock-skewed writer must never lower a watermark.
+    let ada = app.member("ada@example.org").await;
+    drop(ada);
+    let id = user_id(app, "ada@example.org").await;
+    let mut tx = app.state.store.begin().await.unwrap();
+    security::compromise_passwords(&mut tx, 2_000, "first", "newer")
+        .await
+        .unwrap();
+    security::compromise_passwords(&mut tx, 1_000, "skewed", "older")
+        .await
+        .unwrap();
+    security::revoke_sessions(&mut tx, 2_000, "first", "newer")
+        .await
+        .unwrap();
+    security::revoke_sessions(&mut tx, 1_000, "skewed", "older")
+        .await
+        .unwrap();
+    users::compromise_password(&mut tx, id, 2_000, "first", "newer")
+        .await
+        .unwrap();
+    users::compromise_password(&mut tx, id, 1_000, "skewed", "older")
+        .await
+        .unwrap();
+    users::revoke_sessions(&mut tx, id, 2_000, "signed_out_by_admin")
+        .await
+        .unwrap();
+    users::revoke_sessions(&mut tx, id, 1_000, "password_compromised")
+        .await
+        .unwrap();
+    let row = security::load(&mut tx).await.unwrap();
+    let user = users::find_by_id(&mut tx, id).await.unwrap().unwrap();
+    tx.rollback().await.unwrap();
+    assert_eq!(row.passwords_compromised_before, 2_000);
+    assert_eq!(row.passwords_compromised_by.as_deref(), Some("first"));
+    assert_eq!(row.sessions_revoked_before, 2_000);
+    assert_eq!(row.sessions_revoked_reason.as_deref(), Some("newer"));
+    assert_eq!(user.password_compromised_at, Some(2_000));
+    assert_eq!(user.password_compromised_reason.as_deref(), Some("newer"));
+    assert_eq!(user.sessions_revoked_before, Some(2_000));
+    assert_eq!(
+        user.sessions_revoked_reason.as_deref(),
+        Some("signed_out_by_admin")
+    );
+}
+
+async fn a_cli_change_reaches_the_running_server_within_a_second(app: &TestApp) {
+    let ada = app.member("ada@example.org").await;
+    assert!(!signed_out(app, &ada).await);
+    let out = app
+        .cli(&["incident", "sign-out-all", "--reason", "leak"], None)
+        .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let took = within(Duration::from_secs(1), || signed_out(app, &ada)).await;
+    assert!(
+        took.is_some(),
+        "the server still accepted the session a second after the CLI"
+    );
+}
+
+/// Two `serve` processes' worth of nodes on one PostgreSQL database: a sign-out on node A is
+/// refused by node B within 2 s, also when B's listener connection was killed just before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_node_refuses_revoked_sessions_within_two_seconds() {
+    let Some(a) = TestApp::spawn(Db::Postgres).await else {
+        common::skipped("a_second_node_refuses_revoked_sessions_within_two_seconds");
+        return;
+    };
+    let b = a.second_node().await;
+    // Both nodes' test clocks started a moment apart: act on A with its clock past B's.
+    a.clock.advance(Duration::from_secs(60));
+    let admin = a.admin("admin@example.org").await;
+    let ada = b.member("ada@example.org").await;
+    assert!(!signed_out(&b, &ada).await);
+    let r = a
+        .call(
+            &admin,
+            "admin_sign_out_everyone",
+            &[
+                ("reason", "breach"),
+                ("confirmation", "SIGN OUT EVERYONE"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let took = within(Duration::from_secs(2), || signed_out(&b, &ada)).await;
+    assert!(
+        took.is_some(),
+        "node B still accepted the session after 2 s"
+    );
+
+    // Now kill B's listener connection just before the next change: the catch-up read after the
+    // reconnection must cover the notification it missed.
+    let ben = b.member("ben@example.org").await;
+    let admin = a.admin("root@example.org").await;
+    a.clock.advance(Duration::from_secs(60));
+    let killed: Vec<(bool,)> = sqlx::query_as(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND query ILIKE 'LISTEN%'",
+    )
+    .fetch_all(a.state.store.pool())
+    .await
+    .unwrap();
+    assert!(!killed.is_empty(), "no listener connection found");
+    let id = user_id(&a, "ben@example.org").await.to_string();
+    let r = a
+        .call(
+            &admin,
+            "admin_compromise_user",
+            &[
+                ("user_id", id.as_str()),
+                ("reason", "leak"),
+                ("sign_out", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let took = within(Duration::from_secs(2), || signed_out(&b, &ben)).await;
+    assert!(
+        took.is_some(),
+        "node B still accepted the session after 2 s"
+    );
+    // The instance state itself, changed while B's listener is reconnecting, arrives too.
+    let carl = b.member("carl@example.org").await;
+    a.clock.advance(Duration::from_secs(60));
+    sqlx::query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND query ILIKE 'LISTEN%'",
+    )
+    .execute(a.state.store.pool())
+    .await
+    .unwrap();
+    a.call(
+        &admin,
+        "admin_sign_out_everyone",
+        &[
+            ("reason", "again"),
+            ("confirmation", "SIGN OUT EVERYONE"),
+            ("password", PASSWORD),
+        ],
+    )
+    .await;
+    let took = within(Duration::from_secs(2), || signed_out(&b, &carl)).await;
+    assert!(
+        took.is_some(),
+        "node B missed the change made while its listener was down"
+    );
 }

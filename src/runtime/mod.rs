@@ -7,6 +7,7 @@ pub mod audit;
 pub mod clock;
 pub mod hasher;
 pub mod limiter;
+pub mod propagation;
 pub mod request;
 pub mod security;
 pub mod state;

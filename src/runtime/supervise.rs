@@ -13,6 +13,8 @@ use tokio::task::JoinHandle;
 pub const SESSION_SWEEPER: &str = "session sweeper";
 pub const MAIL_WORKER: &str = "mail worker";
 pub const SECURITY_CACHE: &str = "security cache";
+pub const LISTENER: &str = "security listener";
+pub const PROPAGATION: &str = "security propagation";
 
 /// How long a crashed task waits before it is started again.
 const RESTART_PAUSE: Duration = Duration::from_secs(1);

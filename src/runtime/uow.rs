@@ -13,7 +13,7 @@ use super::state::AppState;
 use crate::domain::{Actor, AuditAction, RequestMeta};
 use crate::email::{self, MailKind};
 use crate::error::Result;
-use crate::storage::{Conn, Tx};
+use crate::storage::{security, Conn, Tx};
 
 pub struct AuditedTx<'a> {
     state: &'a AppState,
@@ -91,14 +91,20 @@ impl<'a> AuditedTx<'a> {
         Ok(id)
     }
 
-    /// This transaction changes the instance security row: refresh the cache after the commit.
+    /// This transaction changes the instance security row: other nodes are told at commit
+    /// (PostgreSQL `NOTIFY`), and this node's cache is refreshed right after it.
     pub fn security_changed(&mut self) {
         self.security_changed = true;
     }
 
     /// Commits, then runs the after-commit effects. Dropping an `AuditedTx` without committing
     /// rolls everything back and runs none of them.
-    pub async fn commit(self) -> Result<()> {
+    pub async fn commit(mut self) -> Result<()> {
+        if self.security_changed {
+            security::announce_change(&mut self.tx, self.state.store.backend())
+                .await
+                .context("announce the change to other nodes")?;
+        }
         self.tx.commit().await.context("commit")?;
         if self.mail_queued {
             self.state.mail_wake.notify_one();

@@ -35,6 +35,8 @@ pub enum Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// Kept for connections outside the pool (the PostgreSQL listener). Redacted in `Debug`.
+    url: std::sync::Arc<secrecy::SecretString>,
 }
 
 impl Store {
@@ -75,7 +77,11 @@ impl Store {
             }
         }
         .context("cannot connect to the database")?;
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            url: std::sync::Arc::new(secrecy::SecretString::from(url)),
+        })
     }
 
     pub async fn migrate(&self) -> anyhow::Result<()> {
@@ -96,6 +102,11 @@ impl Store {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// The connection URL (secret: it may hold a password).
+    pub fn url(&self) -> &secrecy::SecretString {
+        &self.url
     }
 
     /// Starts a write transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`),

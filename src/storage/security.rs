@@ -2,7 +2,7 @@
 
 use sqlx::FromRow;
 
-use super::Conn;
+use super::{Backend, Conn};
 
 #[derive(Debug, Clone, Default, FromRow, PartialEq, Eq)]
 pub struct SecurityRow {
@@ -42,8 +42,12 @@ pub async fn compromise_passwords(
     reason: &str,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "UPDATE security_state SET passwords_compromised_before = $1, passwords_compromised_by = $2, \
-         passwords_compromised_reason = $3, version = version + 1 WHERE id = 1",
+        // Only forward: a slower or skewed writer never lowers the watermark.
+        "UPDATE security_state SET \
+           passwords_compromised_by = CASE WHEN passwords_compromised_before < $1 THEN $2 ELSE passwords_compromised_by END, \
+           passwords_compromised_reason = CASE WHEN passwords_compromised_before < $1 THEN $3 ELSE passwords_compromised_reason END, \
+           passwords_compromised_before = CASE WHEN passwords_compromised_before < $1 THEN $1 ELSE passwords_compromised_before END, \
+           version = version + 1 WHERE id = 1",
     )
     .bind(at)
     .bind(by)
@@ -56,8 +60,12 @@ pub async fn compromise_passwords(
 /// One row written: every session issued at or before `at` is signed out.
 pub async fn revoke_sessions(conn: &mut Conn, at: i64, by: &str, reason: &str) -> sqlx::Result<()> {
     sqlx::query(
-        "UPDATE security_state SET sessions_revoked_before = $1, sessions_revoked_by = $2, \
-         sessions_revoked_reason = $3, version = version + 1 WHERE id = 1",
+        // Only forward, as above.
+        "UPDATE security_state SET \
+           sessions_revoked_by = CASE WHEN sessions_revoked_before < $1 THEN $2 ELSE sessions_revoked_by END, \
+           sessions_revoked_reason = CASE WHEN sessions_revoked_before < $1 THEN $3 ELSE sessions_revoked_reason END, \
+           sessions_revoked_before = CASE WHEN sessions_revoked_before < $1 THEN $1 ELSE sessions_revoked_before END, \
+           version = version + 1 WHERE id = 1",
     )
     .bind(at)
     .bind(by)
@@ -103,4 +111,28 @@ pub async fn update_alert_settings(
     .execute(conn)
     .await
     .map(|_| ())
+}
+
+/// The version of the security row: it grows with every change (other nodes and the CLI poll it).
+pub async fn version(conn: &mut Conn) -> sqlx::Result<i64> {
+    let (v,): (i64,) = sqlx::query_as("SELECT version FROM security_state WHERE id = 1")
+        .fetch_one(conn)
+        .await?;
+    Ok(v)
+}
+
+/// The PostgreSQL channel other nodes listen on for changes to the security row.
+pub const CHANNEL: &str = "keywarden_security";
+
+/// Inside the transaction that changed the security row: tells every node listening once it
+/// commits (PostgreSQL `NOTIFY` is delivered at commit, and not at all on rollback). SQLite has
+/// one server process; the CLI's changes reach it through [`version`] polling.
+pub async fn announce_change(conn: &mut Conn, backend: Backend) -> sqlx::Result<()> {
+    if backend == Backend::Postgres {
+        sqlx::query("SELECT pg_notify($1, 'changed')")
+            .bind(CHANNEL)
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
 }

@@ -143,7 +143,12 @@ pub async fn compromise_password(
     reason: &str,
 ) -> sqlx::Result<u64> {
     sqlx::query(
-        "UPDATE users SET password_compromised_at = $2, password_compromised_by = $3, password_compromised_reason = $4 WHERE id = $1",
+        // Only forward: a slower or skewed writer never lowers the watermark.
+        "UPDATE users SET \
+           password_compromised_by = CASE WHEN COALESCE(password_compromised_at, 0) < $2 THEN $3 ELSE password_compromised_by END, \
+           password_compromised_reason = CASE WHEN COALESCE(password_compromised_at, 0) < $2 THEN $4 ELSE password_compromised_reason END, \
+           password_compromised_at = CASE WHEN COALESCE(password_compromised_at, 0) < $2 THEN $2 ELSE password_compromised_at END \
+         WHERE id = $1",
     )
     .bind(id)
     .bind(at)
@@ -162,7 +167,11 @@ pub async fn revoke_sessions(
     reason_code: &str,
 ) -> sqlx::Result<u64> {
     sqlx::query(
-        "UPDATE users SET sessions_revoked_before = $2, sessions_revoked_reason = $3 WHERE id = $1",
+        // Only forward, as above.
+        "UPDATE users SET \
+           sessions_revoked_reason = CASE WHEN COALESCE(sessions_revoked_before, 0) < $2 THEN $3 ELSE sessions_revoked_reason END, \
+           sessions_revoked_before = CASE WHEN COALESCE(sessions_revoked_before, 0) < $2 THEN $2 ELSE sessions_revoked_before END \
+         WHERE id = $1",
     )
     .bind(id)
     .bind(at)

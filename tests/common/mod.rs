@@ -149,29 +149,25 @@ impl TestApp {
                 (url, Some((admin, name)))
             }
         };
-        let mut config = Config {
-            database_url: SecretString::from(database_url.clone()),
-            listen: "127.0.0.1:0".into(),
-            base_url: url::Url::parse("http://127.0.0.1").unwrap(),
-            session_idle_timeout_secs: 30 * 60,
-            session_absolute_lifetime_secs: 12 * 60 * 60,
-            password_min_length: 12,
-            // Cheaper than production so the suite stays fast; the code path is the same.
-            argon2_memory_kib: 1024,
-            argon2_iterations: 1,
-            argon2_parallelism: 1,
-            max_concurrent_hashes: 2,
-            log_format: LogFormat::Pretty,
-            smtp: None,
-            mail_from: "Keywarden <no-reply@example.org>".into(),
-            mail_dir: dir.0.join("mail"),
-            outbox_max_attempts: 8,
-            password_reset_ttl_secs: 30 * 60,
-            mail_worker_enabled: true,
-            trusted_proxies: Vec::new(),
-            geoip_database: None,
-        };
+        let mut config = test_config(&database_url, &dir);
         tweak(&mut config);
+        Some(Self::start(config, db, database_url, dir, pg_database).await)
+    }
+
+    /// A second server (node) on this test's database, with its own clock.
+    pub async fn second_node(&self) -> Self {
+        let dir = TempDir::new();
+        let config = test_config(&self.database_url, &dir);
+        Self::start(config, self.db, self.database_url.clone(), dir, None).await
+    }
+
+    async fn start(
+        config: Config,
+        db: Db,
+        database_url: String,
+        dir: TempDir,
+        pg_database: Option<(String, String)>,
+    ) -> Self {
         let clock = ManualClock::starting_now();
         let app = Application::build(config, clock.clone())
             .await
@@ -183,7 +179,7 @@ impl TestApp {
             let _ = rx.await;
         }));
         let address = format!("http://127.0.0.1:{port}");
-        Some(Self {
+        Self {
             client: browser_client(&address),
             address,
             db,
@@ -193,7 +189,7 @@ impl TestApp {
             _tempdir: Some(dir),
             pg_database,
             shutdown: Some(tx),
-        })
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -354,4 +350,30 @@ pub fn session_cookie(response: &reqwest::Response) -> Option<String> {
         .find(|c| c.starts_with("keywarden_session="))
         .and_then(|c| c.split(';').next())
         .map(|kv| kv.trim_start_matches("keywarden_session=").to_owned())
+}
+
+/// The configuration of a test server on `database_url`.
+fn test_config(database_url: &str, dir: &TempDir) -> Config {
+    Config {
+        database_url: SecretString::from(database_url.to_owned()),
+        listen: "127.0.0.1:0".into(),
+        base_url: url::Url::parse("http://127.0.0.1").unwrap(),
+        session_idle_timeout_secs: 30 * 60,
+        session_absolute_lifetime_secs: 12 * 60 * 60,
+        password_min_length: 12,
+        // Cheaper than production so the suite stays fast; the code path is the same.
+        argon2_memory_kib: 1024,
+        argon2_iterations: 1,
+        argon2_parallelism: 1,
+        max_concurrent_hashes: 2,
+        log_format: LogFormat::Pretty,
+        smtp: None,
+        mail_from: "Keywarden <no-reply@example.org>".into(),
+        mail_dir: dir.0.join("mail"),
+        outbox_max_attempts: 8,
+        password_reset_ttl_secs: 30 * 60,
+        mail_worker_enabled: true,
+        trusted_proxies: Vec::new(),
+        geoip_database: None,
+    }
 }

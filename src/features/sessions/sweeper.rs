@@ -1,7 +1,7 @@
 //! The session sweeper: once a minute it stamps the rows an instance-wide sign-out ended,
 //! forgets expired alert links, marks sessions past their limits as expired (by the validity
-//! rule's cut-offs) and forgets sessions ended more than 30 days ago. It also re-reads the
-//! security row, so a change made by another process is seen within a minute at worst.
+//! rule's cut-offs) and forgets sessions ended more than 30 days ago. Changes made by other
+//! processes reach this node through `runtime::propagation`, not through the sweeper.
 
 use std::time::Duration;
 
@@ -21,9 +21,6 @@ pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
         tokio::select! {
             _ = stop.changed() => break,
             _ = tokio::time::sleep(EVERY) => {}
-        }
-        if let Err(e) = state.refresh_security().await {
-            tracing::error!(error = format!("{e:#}"), "security state refresh failed");
         }
         state.limiter.forget_idle();
         match sweep_once(&state).await {
