@@ -16,6 +16,9 @@ on_both_databases!(
     the_not_me_report_with_compromise_restricts_the_users_other_sessions,
     watermarks_only_move_forward,
     a_cli_change_reaches_the_running_server_within_a_second,
+    a_sign_in_in_flight_during_sign_out_everyone_does_not_survive_it,
+    a_sign_in_in_flight_during_a_compromise_ends_restricted,
+    a_sign_in_in_flight_during_a_password_reset_with_the_old_password_fails,
 );
 
 /// Polls `check` every 20 ms until it holds or `deadline` passes; returns the time it took.
@@ -370,4 +373,115 @@ async fn a_second_node_refuses_revoked_sessions_within_two_seconds() {
         took.is_some(),
         "node B missed the change made while its listener was down"
     );
+}
+
+/// Starts `email`'s sign-in in `b`, held inside the password verification until the returned
+/// gate is released; returns its task (the HTTP status) and the gate.
+async fn held_sign_in(
+    app: &TestApp,
+    b: &reqwest::Client,
+    email: &'static str,
+    password: &'static str,
+) -> (
+    tokio::task::JoinHandle<u16>,
+    std::sync::Arc<keywarden::runtime::hasher::VerifyGate>,
+) {
+    let gate = app.state.hasher.hold_next_verification();
+    let (b, url) = (b.clone(), app.url("/api/sign_in"));
+    let task = tokio::spawn(async move {
+        b.post(url)
+            .header("Accept", "application/json")
+            .form(&[("email", email), ("password", password), ("next", "")])
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    });
+    gate.entered.notified().await;
+    (task, gate)
+}
+
+async fn a_sign_in_in_flight_during_sign_out_everyone_does_not_survive_it(app: &TestApp) {
+    let admin = app.admin("admin@example.org").await;
+    let b = app.new_browser();
+    assert_eq!(
+        app.sign_up(&b, "ada@example.org", PASSWORD).await.status(),
+        200
+    );
+    let (sign_in, gate) = held_sign_in(app, &b, "ada@example.org", PASSWORD).await;
+    let r = app
+        .call(
+            &admin,
+            "admin_sign_out_everyone",
+            &[
+                ("reason", "breach"),
+                ("confirmation", "SIGN OUT EVERYONE"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    gate.release.notify_one();
+    assert_eq!(sign_in.await.unwrap(), 200, "the sign-in itself completed");
+    assert!(
+        signed_out(app, &b).await,
+        "a session whose verification started before the sign-out must not survive it"
+    );
+}
+
+async fn a_sign_in_in_flight_during_a_compromise_ends_restricted(app: &TestApp) {
+    let admin = app.admin("admin@example.org").await;
+    let b = app.new_browser();
+    assert_eq!(
+        app.sign_up(&b, "ada@example.org", PASSWORD).await.status(),
+        200
+    );
+    let id = user_id(app, "ada@example.org").await.to_string();
+    let (sign_in, gate) = held_sign_in(app, &b, "ada@example.org", PASSWORD).await;
+    let r = app
+        .call(
+            &admin,
+            "admin_compromise_user",
+            &[("user_id", id.as_str()), ("reason", "found in a dump")],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    gate.release.notify_one();
+    sign_in.await.unwrap();
+    let (status, location) = page(app, &b, "/account").await;
+    assert_eq!(status, 303);
+    assert!(
+        location == "/reset-task" || location.starts_with("/sign-in"),
+        "restricted or signed out, got {location}"
+    );
+}
+
+async fn a_sign_in_in_flight_during_a_password_reset_with_the_old_password_fails(app: &TestApp) {
+    let b = app.new_browser();
+    assert_eq!(
+        app.sign_up(&b, "ada@example.org", PASSWORD).await.status(),
+        200
+    );
+    let id = user_id(app, "ada@example.org").await;
+    let (sign_in, gate) = held_sign_in(app, &b, "ada@example.org", PASSWORD).await;
+    // The owner sets a new password meanwhile (the reset writes a new hash).
+    let hash = app
+        .state
+        .hasher
+        .hash("Fresh-Meadow-Copper-7741".to_owned().into())
+        .await
+        .unwrap();
+    let mut tx = app.state.store.begin().await.unwrap();
+    users::set_password(&mut tx, id, &hash, app.clock.now() + 1)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    gate.release.notify_one();
+    assert_eq!(
+        sign_in.await.unwrap(),
+        401,
+        "the old password no longer signs in"
+    );
+    assert!(signed_out(app, &b).await);
 }

@@ -10,10 +10,21 @@ use argon2::{Algorithm, Argon2, Params, Version};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Semaphore;
 
+/// Holds the next password verification at its start until released (tests of races with a
+/// sign-in in flight: an action commits while the verification waits).
+#[derive(Debug, Default)]
+pub struct VerifyGate {
+    /// Notified when a verification reached the gate.
+    pub entered: tokio::sync::Notify,
+    /// Notify to let it go on.
+    pub release: tokio::sync::Notify,
+}
+
 #[derive(Clone)]
 pub struct PasswordHasher {
     params: Params,
     permits: Arc<Semaphore>,
+    gate: Arc<arc_swap::ArcSwapOption<VerifyGate>>,
     /// Verified against when the e-mail is unknown, so both paths cost one argon2 run.
     dummy_hash: Arc<str>,
 }
@@ -39,8 +50,16 @@ impl PasswordHasher {
         Ok(Self {
             params,
             permits: Arc::new(Semaphore::new(max_concurrent)),
+            gate: Arc::default(),
             dummy_hash: dummy_hash.into(),
         })
+    }
+
+    /// Makes the next verification wait at its start until the returned gate is released.
+    pub fn hold_next_verification(&self) -> Arc<VerifyGate> {
+        let gate = Arc::new(VerifyGate::default());
+        self.gate.store(Some(Arc::clone(&gate)));
+        gate
     }
 
     /// Hashes a new password into a PHC string (argon2id, random salt).
@@ -64,6 +83,10 @@ impl PasswordHasher {
         password: SecretString,
         stored: Option<String>,
     ) -> anyhow::Result<bool> {
+        if let Some(gate) = self.gate.swap(None) {
+            gate.entered.notify_one();
+            gate.release.notified().await;
+        }
         let _permit = self.permits.acquire().await.context("hasher closed")?;
         let known = stored.is_some();
         let hash = stored.unwrap_or_else(|| self.dummy_hash.to_string());

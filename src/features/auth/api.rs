@@ -38,9 +38,10 @@ pub async fn sign_in(
         async {
             let state = state()?;
             let meta = request_meta();
-            let user = super::service::authenticate(&state, &email, password.into(), &meta).await?;
+            let proved =
+                super::service::authenticate(&state, &email, password.into(), &meta).await?;
             use super::sign_in::{complete_sign_in, SignedIn};
-            match complete_sign_in(&state, &session().await?, &user, &meta).await? {
+            match complete_sign_in(&state, &session().await?, &proved, &meta).await? {
                 SignedIn::Full => leptos_axum::redirect(&super::safe_next(next.as_deref())),
                 SignedIn::ResetTask => leptos_axum::redirect("/reset-task"),
             }

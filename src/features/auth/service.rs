@@ -65,6 +65,15 @@ pub async fn create_user(
     Ok(id)
 }
 
+/// A correct password, and when its session counts from.
+pub struct Authenticated {
+    /// The user row as read before the verification.
+    pub user: users::UserRow,
+    /// The time the verification started, after every watermark known then: a watermark set
+    /// while the verification ran is later, so it catches the session.
+    pub issued_at: i64,
+}
+
 /// Checks an e-mail and password. Unknown e-mail, wrong password and a disabled account all give
 /// [`AppError::InvalidCredentials`] after one argon2 verification.
 #[tracing::instrument(skip_all)]
@@ -73,7 +82,7 @@ pub async fn authenticate(
     email: &str,
     password: SecretString,
     meta: &RequestMeta,
-) -> Result<users::UserRow> {
+) -> Result<Authenticated> {
     let normalized = Email::parse(email).map(|e| e.normalized()).ok();
     let user = match &normalized {
         Some(n) => {
@@ -84,6 +93,7 @@ pub async fn authenticate(
         }
         None => None,
     };
+    let issued_at = fresh_time(state.now(), user.as_ref(), &state.security.get());
     let ok = state
         .hasher
         .verify(password, user.as_ref().map(|u| u.password_hash.clone()))
@@ -118,7 +128,7 @@ pub async fn authenticate(
         .await?;
     tx.commit().await?;
     match user {
-        Some(user) if succeeded => Ok(user),
+        Some(user) if succeeded => Ok(Authenticated { user, issued_at }),
         _ => Err(AppError::InvalidCredentials),
     }
 }

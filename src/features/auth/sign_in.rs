@@ -1,10 +1,18 @@
 //! What a correct password opens: a full session, a session restricted to the reset-password
 //! task when the password is compromised, or nothing when that task is switched off.
+//!
+//! The decision is made again inside the transaction that issues the session, on the user row
+//! and the security snapshot as they are then (the verification took tens of milliseconds, and an
+//! attacker can stretch that by loading the hash queue): a password changed meanwhile no longer
+//! signs in, a compromise committed meanwhile restricts the session, and the session is issued at
+//! the time its verification started, so a sign-out committed meanwhile catches it.
 
+use anyhow::Context;
 use serde_json::json;
 use tower_sessions::Session;
 
-use super::session_start::open_session;
+use super::service::Authenticated;
+use super::session_start::record_and_start;
 use super::task;
 use crate::domain::{Actor, AuditAction, RequestMeta};
 use crate::error::{AppError, Result};
@@ -23,20 +31,26 @@ pub enum SignedIn {
 pub async fn complete_sign_in(
     state: &AppState,
     session: &Session,
-    user: &users::UserRow,
+    proved: &Authenticated,
     meta: &RequestMeta,
 ) -> Result<SignedIn> {
+    let mut tx = AuditedTx::begin(state, meta).await?;
+    let user = users::find_by_id(&mut tx, proved.user.id)
+        .await
+        .context("reload user")?
+        .filter(|u| u.disabled_at.is_none() && u.password_hash == proved.user.password_hash)
+        .ok_or(AppError::InvalidCredentials)?;
     let snap = state.security.get();
-    if password_compromise(user, &snap).is_none() {
-        open_session(state, session, user, meta, None).await?;
+    if password_compromise(&user, &snap).is_none() {
+        record_and_start(tx, session, &user, None, proved.issued_at).await?;
         return Ok(SignedIn::Full);
     }
     if snap.reset_task_enabled {
-        open_session(state, session, user, meta, Some(ResetTask::default())).await?;
-        task::send_code(state, user, meta, AuditAction::ResetTaskStarted).await?;
+        let task = Some(ResetTask::default());
+        record_and_start(tx, session, &user, task, proved.issued_at).await?;
+        task::send_code(state, &user, meta, AuditAction::ResetTaskStarted).await?;
         return Ok(SignedIn::ResetTask);
     }
-    let mut tx = AuditedTx::begin(state, meta).await?;
     let details = json!({"why": "password compromised; reset task switched off"});
     let actor = Actor::account(user.id, &user.email);
     tx.record(

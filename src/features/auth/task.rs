@@ -221,5 +221,5 @@ pub async fn complete(
     // A full session, issued after the new password.
     let mut refreshed = user.clone();
     refreshed.password_set_at = set_at;
-    open_session(state, session, &refreshed, meta, None).await
+    open_session(state, session, &refreshed, meta).await
 }

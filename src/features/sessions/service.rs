@@ -24,6 +24,9 @@ pub struct NewSession<'a> {
     pub location: Option<String>,
     /// Present for a session restricted to the reset-password task.
     pub task: Option<ResetTask>,
+    /// Compared with the session watermarks: for a sign-in, the time its password verification
+    /// started (so an action committed while it ran catches it); after a reset, a fresh time.
+    pub issued_at: i64,
 }
 
 /// A public id for a session about to start.
@@ -31,15 +34,15 @@ pub fn new_key() -> String {
     new_session_key()
 }
 
-/// Starts a fresh session under a new id (no fixation), stamped after every watermark. The row is
-/// written by the session store when the response is sent.
+/// Starts a fresh session under a new id (no fixation). The row is written by the session store
+/// when the response is sent.
 pub async fn start_session(state: &AppState, session: &Session, new: NewSession<'_>) -> Result<()> {
     let now = state.now();
     session.cycle_id().await?;
     let auth = SessionAuth {
         user_id: new.user.id,
         key: new.key,
-        issued_at: fresh_time(now, Some(new.user), &state.security.get()),
+        issued_at: new.issued_at,
         authenticated_at: now,
         ip: new.meta.ip.clone(),
         user_agent: new.meta.user_agent.clone(),
