@@ -3,7 +3,8 @@
 #
 # Fresh temporary directory, fresh SQLite database, one admin account, then the server replaces
 # this shell (exec) on 127.0.0.1:${E2E_PORT:-3100}. It builds nothing: run `cargo leptos build`
-# first (scripts/test.sh does).
+# first (scripts/test.sh does). Playwright starts several at once, one per port (see
+# end2end/playwright.config.ts): nothing here is shared between them but the binary and the site.
 #
 # Environment (all optional):
 #   E2E_PORT            port to listen on (3100)
@@ -20,10 +21,11 @@ set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-log() { printf '==> e2e-server: %s\n' "$*" >&2; }
-die() { printf '==> e2e-server: error: %s\n' "$*" >&2; exit 1; }
-
 port="${E2E_PORT:-3100}"
+
+log() { printf '==> e2e-server :%s: %s\n' "$port" "$*" >&2; }
+die() { printf '==> e2e-server :%s: error: %s\n' "$port" "$*" >&2; exit 1; }
+
 admin_email="${E2E_ADMIN_EMAIL:-admin@example.com}"
 admin_password="${E2E_ADMIN_PASSWORD:-Vivid-Harbor-Lantern-2931}"
 bin="${KEYWARDEN_BIN:-target/debug/keywarden}"
@@ -34,12 +36,17 @@ site_root="${E2E_SITE_ROOT:-${LEPTOS_SITE_ROOT:-target/site}}"
 
 # exec keeps this PID for the server, so each directory records the PID that uses it. Directories
 # left behind by earlier runs (Playwright kills the server, so nothing here can clean up after it)
-# are removed once their server is gone.
+# are removed once their server is gone. A directory without a pid file may belong to a server
+# starting at this very moment (between its mktemp and its pid file): it is left alone unless it is
+# older than 10 minutes.
 tmp_root="${TMPDIR:-/tmp}"
 for old in "$tmp_root"/keywarden-e2e.*; do
   [[ -d "$old" ]] || continue
   old_pid="$(cat "$old/pid" 2>/dev/null || true)"
-  if [[ -z "$old_pid" ]] || ! kill -0 "$old_pid" 2>/dev/null; then
+  if [[ -z "$old_pid" ]]; then
+    [[ -n "$(find "$old" -maxdepth 0 -mmin +10 2>/dev/null)" ]] || continue
+    rm -rf -- "$old"
+  elif ! kill -0 "$old_pid" 2>/dev/null; then
     rm -rf -- "$old"
   fi
 done

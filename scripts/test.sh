@@ -5,12 +5,22 @@
 # Outside CI a missing PostgreSQL or Chromium only skips the tests that need it, with a warning;
 # with CI=true it is an error. The exit status is non-zero when any step fails.
 #
+# Skipped tests are reported as skipped, not as passed: the Rust tests print a line
+# `SKIP: <test name> (<why>)` on standard error for each case they skip and append it to the file
+# KEYWARDEN_TEST_SKIP_LOG names (tests/common/mod.rs). cargo test runs with --show-output, so the
+# lines also get through libtest's output capture into the output, which is shown and kept in a
+# log. The SKIP lines are counted (from the skip file, or from the output when the tests wrote no
+# file) and the summary at the end says how many cases were skipped and why, next to the steps it
+# skipped. Under CI=true a SKIP line is a failure. Playwright's count of skipped browser tests is
+# reported too.
+#
 # Environment (all optional):
 #   CI                            "true" makes missing services fatal
 #   KEYWARDEN_TEST_POSTGRES_URL   server the Rust tests create their databases on
 #                                 (postgres://postgres@127.0.0.1:5432/postgres)
 #   E2E_CHROMIUM                  browser for Playwright (/usr/bin/chromium)
-#   E2E_PORT                      port of the server under browser test (3100)
+#   E2E_PORT                      first port of the servers under browser test (3100; the
+#                                 browser tests start three: E2E_PORT .. E2E_PORT+2)
 #   KEYWARDEN_TEST_SMTP_PORT      SMTP port of the maildev mail sink (1025)
 #   KEYWARDEN_TEST_MAILDEV_PORT   web/REST port of that maildev (1080)
 #
@@ -35,6 +45,10 @@ if [[ $EUID -ne 0 ]] && command -v sudo >/dev/null 2>&1; then SUDO=(sudo -n); fi
 
 failed=()
 skipped=()
+# What the summary says about skipped test cases ("==> SKIPPED: ..." lines).
+skipped_cases=()
+# Output of the test runs, kept for counting skipped cases (created later, removed at exit).
+logs_dir=""
 
 # step DESCRIPTION COMMAND...: runs COMMAND, records a failure instead of stopping the script, so
 # one run reports every failing step.
@@ -58,6 +72,7 @@ bash scripts/install-tools.sh
 
 # --- PostgreSQL -------------------------------------------------------------------------------
 export KEYWARDEN_TEST_POSTGRES_URL="${KEYWARDEN_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+postgres_skip_reason=""
 
 postgres_up() {
   if command -v pg_isready >/dev/null 2>&1; then
@@ -86,7 +101,8 @@ start_local_postgres() {
 
 if [[ "${KEYWARDEN_TEST_SKIP_POSTGRES:-}" == 1 ]]; then
   warn "KEYWARDEN_TEST_SKIP_POSTGRES=1 is set: the PostgreSQL tests will be skipped"
-  skipped+=("PostgreSQL tests (KEYWARDEN_TEST_SKIP_POSTGRES=1)")
+  postgres_skip_reason="KEYWARDEN_TEST_SKIP_POSTGRES=1"
+  skipped+=("PostgreSQL tests ($postgres_skip_reason)")
 else
   log "checking PostgreSQL ($KEYWARDEN_TEST_POSTGRES_URL)"
   if ! postgres_up && ! start_local_postgres; then
@@ -95,7 +111,8 @@ else
     fi
     warn "PostgreSQL is unreachable at $KEYWARDEN_TEST_POSTGRES_URL: skipping the PostgreSQL tests"
     export KEYWARDEN_TEST_SKIP_POSTGRES=1
-    skipped+=("PostgreSQL tests (no server at $KEYWARDEN_TEST_POSTGRES_URL)")
+    postgres_skip_reason="no server at $KEYWARDEN_TEST_POSTGRES_URL"
+    skipped+=("PostgreSQL tests ($postgres_skip_reason)")
   fi
 fi
 
@@ -147,6 +164,11 @@ maildev_bin="end2end/node_modules/.bin/maildev"
 maildev_pid=""
 maildev_dir=""
 
+cleanup() {
+  stop_maildev
+  if [[ -n "$logs_dir" ]]; then rm -rf -- "$logs_dir"; fi
+}
+
 stop_maildev() {
   if [[ -n "$maildev_pid" ]]; then
     kill "$maildev_pid" 2>/dev/null || true
@@ -158,7 +180,7 @@ stop_maildev() {
     maildev_dir=""
   fi
 }
-trap stop_maildev EXIT
+trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
@@ -216,25 +238,75 @@ else
 fi
 
 # --- Rust tests -------------------------------------------------------------------------------
-step "Rust tests (cargo test --features ssr)" \
-  cargo test --features ssr -- --test-threads=2 || true
+logs_dir="$(mktemp -d "${TMPDIR:-/tmp}/keywarden-test-logs.XXXXXX")"
+rust_log="$logs_dir/cargo-test.log"
+export KEYWARDEN_TEST_SKIP_LOG="$logs_dir/skipped.log"
+
+# Shown as it runs and kept in $rust_log. --show-output prints what passing tests wrote (libtest
+# captures eprintln!), where the SKIP lines are; pipefail keeps cargo's exit status.
+rust_tests() { cargo test --features ssr -- --test-threads=2 --show-output 2>&1 | tee "$rust_log"; }
+
+# skip_lines FILE: the lines of FILE that start with "SKIP:" (colour codes removed).
+skip_lines() { sed -E 's/\x1b\[[0-9;]*m//g' "$1" 2>/dev/null | grep -E '^SKIP:' || true; }
+
+rust_skips() {
+  local lines total postgres other
+  if [[ -f "$KEYWARDEN_TEST_SKIP_LOG" ]]; then
+    lines="$(skip_lines "$KEYWARDEN_TEST_SKIP_LOG")"
+  else
+    lines="$(skip_lines "$rust_log")"
+  fi
+  total=0 postgres=0
+  if [[ -n "$lines" ]]; then
+    total="$(printf '%s\n' "$lines" | wc -l)"
+    postgres="$(printf '%s\n' "$lines" | grep -c 'PostgreSQL' || true)"
+  fi
+  other=$((total - postgres))
+  if ((postgres)); then
+    skipped_cases+=("$postgres PostgreSQL test cases (${postgres_skip_reason:-PostgreSQL unavailable})")
+  fi
+  if ((other)); then
+    skipped_cases+=("$other other Rust test cases (see the SKIP: lines of the cargo test output)")
+  fi
+  if ((total)) && is_ci; then
+    warn "CI=true: $total Rust test cases were skipped, none may be"
+    failed+=("Rust tests skipped $total cases under CI=true")
+  fi
+}
+
+step "Rust tests (cargo test --features ssr)" rust_tests || true
+rust_skips
 
 # --- browser tests ----------------------------------------------------------------------------
-playwright() { (cd end2end && npx playwright test); }
+playwright_log="$logs_dir/playwright.log"
+
+playwright() { (cd end2end && npx playwright test) 2>&1 | tee "$playwright_log"; }
+
+# Playwright's list reporter ends with "  N skipped" among its totals.
+browser_skips() {
+  local n
+  n="$(sed -E 's/\x1b\[[0-9;]*m//g' "$playwright_log" 2>/dev/null \
+    | sed -nE 's/^[[:space:]]*([0-9]+) skipped[[:space:]]*$/\1/p' | tail -n 1)"
+  if [[ -n "$n" ]] && ((n)); then
+    skipped_cases+=("$n browser tests (marked skipped in the Playwright output above)")
+  fi
+}
 
 if ((browser_tests)); then
   if step "building the server and the site (cargo leptos build)" cargo leptos build; then
     step "browser tests (npx playwright test in end2end/)" playwright || true
+    browser_skips
   fi
 fi
 
 # --- summary ----------------------------------------------------------------------------------
 for what in "${skipped[@]}"; do warn "skipped: $what"; done
+for what in "${skipped_cases[@]}"; do printf '==> SKIPPED: %s\n' "$what" >&2; done
 if ((${#failed[@]})); then
   for what in "${failed[@]}"; do printf '==> FAILED: %s\n' "$what" >&2; done
   exit 1
 fi
-if ((${#skipped[@]})); then
+if ((${#skipped[@]} || ${#skipped_cases[@]})); then
   log "all tests that ran passed (some were skipped, see above)"
 else
   log "all tests passed"

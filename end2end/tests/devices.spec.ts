@@ -1,5 +1,4 @@
-import { BASE_URL } from "./env";
-import { mailsTo, requireMailSink, waitForMail, type Mail } from "./mail";
+import { expectSettledMailCount, mailsTo, requireMailSink, waitForMail, type Mail } from "./mail";
 import {
   ADMIN_EMAIL,
   ADMIN_PASSWORD,
@@ -55,12 +54,27 @@ function endedTable(page: Page): Locator {
   return page.getByRole("main").getByRole("table", { name: "Ended sessions" });
 }
 
-function activeRows(page: Page): Locator {
-  return activeTable(page).locator("tbody tr");
+/** The rows of a table that hold cells (not the row of column headers). */
+function dataRows(table: Locator): Locator {
+  return table.getByRole("row").filter({ has: table.page().getByRole("cell") });
 }
 
+function activeRows(page: Page): Locator {
+  return dataRows(activeTable(page));
+}
+
+/** The "This device" mark of a row. */
+function thisDeviceMark(page: Page): Locator {
+  return page.getByText("This device", { exact: true });
+}
+
+/**
+ * The row of the session `key`. Sessions of the same browser signed in within the same minute
+ * look alike (same browser, system, IP address, times to the minute): nothing visible tells them
+ * apart, so rows are told apart by the session key each carries (`data-session`, not shown).
+ */
 function rowOf(table: Locator, key: string): Locator {
-  return table.locator(`tbody tr[data-session="${key}"]`);
+  return table.getByRole("row").and(table.locator(`[data-session="${key}"]`));
 }
 
 async function keyOf(row: Locator): Promise<string> {
@@ -69,19 +83,45 @@ async function keyOf(row: Locator): Promise<string> {
   return key!;
 }
 
-/** The key of the page's own session: the first row, marked "This device". */
+/** The cell of `row` in the column headed `heading` of `table`. */
+async function cell(table: Locator, row: Locator, heading: string): Promise<Locator> {
+  const headings = (await table.getByRole("columnheader").allInnerTexts()).map((h) => h.trim());
+  const column = headings.indexOf(heading);
+  expect(column, `a column "${heading}" in ${JSON.stringify(headings)}`).toBeGreaterThanOrEqual(0);
+  return row.getByRole("cell").nth(column);
+}
+
+/**
+ * The key of the page's own session: the one row marked "This device", which is listed first.
+ */
 async function currentKey(page: Page): Promise<string> {
-  const first = activeRows(page).first();
-  await expect(first).toHaveClass(/(^|\s)current-row(\s|$)/);
-  await expect(first.getByText("This device", { exact: true })).toBeVisible();
   await expect(activeTable(page).getByText("This device", { exact: true })).toHaveCount(1);
-  return keyOf(first);
+  const current = activeRows(page).filter({ has: thisDeviceMark(page) });
+  await expect(current).toHaveCount(1);
+  const key = await keyOf(current);
+  // The order is part of the page: this device comes first.
+  await expect(activeRows(page).first(), "this device is listed first").toHaveAttribute(
+    "data-session",
+    key,
+  );
+  return key;
+}
+
+/** The keys of the active sessions not marked "This device"; expects `count` of them. */
+async function otherKeys(page: Page, count: number): Promise<string[]> {
+  const others = activeRows(page).filter({ hasNot: thisDeviceMark(page) });
+  await expect(others).toHaveCount(count);
+  const keys = [];
+  for (const row of await others.all()) keys.push(await keyOf(row));
+  return keys;
 }
 
 /** Expects the session `key` in the "Ended sessions" table of `scope`, with `reason`. */
 async function expectEnded(scope: Page | Locator, key: string, reason: string): Promise<void> {
   const table = scope.getByRole("table", { name: "Ended sessions" });
-  await expect(rowOf(table, key).locator(".end-reason")).toHaveText(reason);
+  const row = rowOf(table, key);
+  await expect(row).toBeVisible();
+  await expect(await cell(table, row, "Reason")).toHaveText(reason);
 }
 
 /** The next visit to /account sends this device to sign in: its session is gone. */
@@ -124,13 +164,18 @@ function links(html: string): { href: string; text: string }[] {
   }));
 }
 
-/** A row of the facts list on the alert page ("Status" → "Still signed in"). */
+/**
+ * The definition of `term` in the facts list of the alert page ("Status" → "Still signed in"):
+ * each term and its definition are grouped together, so the definition is the one in the term's
+ * group.
+ */
 function fact(page: Page, term: string): Locator {
   return page
     .getByRole("main")
-    .locator("dl div")
-    .filter({ has: page.locator("dt", { hasText: new RegExp(`^${term}$`) }) })
-    .locator("dd");
+    .getByRole("term")
+    .filter({ hasText: new RegExp(`^${term}$`) })
+    .locator("..")
+    .getByRole("definition");
 }
 
 test("two devices: each lists both, with This device on the right one; signing out the other kills it", async ({
@@ -147,11 +192,10 @@ test("two devices: each lists both, with This device on the right one; signing o
   await openDevicesFromAccount(page);
   await expect(activeRows(page)).toHaveCount(2);
   const aKey = await currentKey(page);
-  const bRowOnA = activeRows(page).nth(1);
-  const bKey = await keyOf(bRowOnA);
+  const [bKey] = await otherKeys(page, 1);
   expect(bKey).not.toBe(aKey);
+  const bRowOnA = rowOf(activeTable(page), bKey);
   await expect(bRowOnA.getByText("This device", { exact: true })).toHaveCount(0);
-  await expect(bRowOnA).not.toHaveClass(/(^|\s)current-row(\s|$)/);
   // Only the other session can be signed out one by one; the current one has no such button.
   await expect(rowOf(activeTable(page), aKey).getByRole("button")).toHaveCount(0);
   await expect(bRowOnA.getByRole("button", { name: /^Sign out / })).toBeVisible();
@@ -204,7 +248,7 @@ test("sign out of all other sessions keeps this one", async ({ browser, page }) 
   await openDevices(page);
   await expect(activeRows(page)).toHaveCount(3);
   const aKey = await currentKey(page);
-  const others = [await keyOf(activeRows(page).nth(1)), await keyOf(activeRows(page).nth(2))];
+  const others = await otherKeys(page, 2);
 
   await page.getByRole("button", { name: "Sign out of all other sessions" }).click();
   await expect(
@@ -230,14 +274,19 @@ test("sign out of all other sessions keeps this one", async ({ browser, page }) 
 test("a new device gets one alert mail, and This wasn't me signs out exactly that session", async ({
   browser,
   page,
+  baseURL,
 }) => {
   requireMailSink();
   const email = uniqueEmail("devices-alert");
+  const isAlert = (mail: Mail) => mail.subject === ALERT_SUBJECT;
+  // The admin reads the server's outbox (to know when no more mail can come) and the audit trail.
+  const admin = await newPerson(browser, "the admin");
+  await signIn(admin.page, ADMIN_EMAIL, ADMIN_PASSWORD);
 
-  // The account's first device: no alert.
+  // The account's first device: no alert, once every mail queued so far has gone out.
   await signUp(page, email, MEMBER_PASSWORD);
   await signIn(page, email, MEMBER_PASSWORD);
-  await page.waitForTimeout(2_000);
+  await expectSettledMailCount(admin.page, email, isAlert, 0);
   expect(await alertMails(email), "no alert for the first device").toEqual([]);
 
   // A second device: one alert.
@@ -245,21 +294,23 @@ test("a new device gets one alert mail, and This wasn't me signs out exactly tha
   await signIn(b.page, email, MEMBER_PASSWORD);
   const mail = await waitForMail(email, ALERT_SUBJECT);
   expect(mail.subject).toBe(ALERT_SUBJECT);
-  expect(await alertMails(email)).toHaveLength(1);
+  await expectSettledMailCount(admin.page, email, isAlert, 1);
   expect(mail.text).toContain("Sign-in method: Password");
 
   const notMe = links(mail.html).find((link) => link.text === NOT_ME_LINK_TEXT);
   expect(notMe, `a "${NOT_ME_LINK_TEXT}" link in the HTML mail:\n${mail.html}`).toBeTruthy();
   const link = notMe!.href;
   expect(link).toMatch(
-    new RegExp(`^${BASE_URL.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}/unauthorized-sign-in\\?token=[^&\\s]+$`),
+    new RegExp(`^${baseURL!.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}/unauthorized-sign-in\\?token=[^&\\s]+$`),
   );
   expect(mail.text, "the text part has the same link").toContain(link);
 
   // Which session is B's (the one the alert is about).
   await openDevices(b.page);
   const bKey = await currentKey(b.page);
-  const bSignedIn = (await rowOf(activeTable(b.page), bKey).locator("td").nth(5).innerText()).trim();
+  const bTable = activeTable(b.page);
+  const bSignedIn = (await (await cell(bTable, rowOf(bTable, bKey), "First signed in")).innerText()).trim();
+  expect(bSignedIn).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d UTC$/);
 
   // The link opens in any browser, signed in or not; looking changes nothing.
   const reader = await newPerson(browser, "the mail reader");
@@ -319,17 +370,21 @@ test("a new device gets one alert mail, and This wasn't me signs out exactly tha
   await expect
     .poll(async () => (await alertMails(email)).length, { timeout: 20_000 })
     .toBe(2);
+  await expectSettledMailCount(admin.page, email, isAlert, 2);
 
-  // The report is in the audit trail, against the user.
-  const admin = await newPerson(browser, "the admin");
-  await signIn(admin.page, ADMIN_EMAIL, ADMIN_PASSWORD);
+  // The report is in the audit trail, against the user, and so are both alerts.
   await visit(admin.page, `/admin/audit?target=${encodeURIComponent(email)}`);
   const entries = admin.page.getByRole("table", { name: "Audit entries" });
-  for (const action of ["session.reported_not_me", "session.new_device_alert"]) {
+  for (const [action, count] of [
+    ["session.reported_not_me", 1],
+    ["session.new_device_alert", 2],
+  ] as const) {
     await expect(
-      entries.getByRole("cell", { name: action, exact: true }).first(),
-      `an audit row ${action}`,
-    ).toBeVisible();
+      entries
+        .getByRole("row")
+        .filter({ has: admin.page.getByRole("cell", { name: action, exact: true }) }),
+      `audit rows ${action}`,
+    ).toHaveCount(count);
   }
   await admin.page.screenshot({ path: shot("devices-audit"), fullPage: true });
   await admin.done();
@@ -371,7 +426,7 @@ test("the admin sees the same sessions and can sign one out; the user sees the r
   await openUser(admin.page, email);
   const sessions = admin.page.getByRole("region", { name: "Sessions", exact: true });
   const table = sessions.getByRole("table", { name: "Active sessions" });
-  await expect(table.locator("tbody tr")).toHaveCount(2);
+  await expect(dataRows(table)).toHaveCount(2);
   await expect(rowOf(table, aKey)).toBeVisible();
   await expect(rowOf(table, bKey)).toBeVisible();
   // The admin's view marks neither of the user's sessions as "This device".
@@ -379,7 +434,7 @@ test("the admin sees the same sessions and can sign one out; the user sees the r
 
   await rowOf(table, bKey).getByRole("button", { name: /^Sign out session on / }).click();
   await expect(rowOf(table, bKey)).toHaveCount(0);
-  await expect(table.locator("tbody tr")).toHaveCount(1);
+  await expect(dataRows(table)).toHaveCount(1);
   await expect(sessions.getByRole("heading", { name: "Ended in the last 30 days" })).toBeVisible();
   await expectEnded(sessions, bKey, "Signed out by an administrator");
 

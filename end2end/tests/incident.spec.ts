@@ -12,6 +12,7 @@ import {
   uniqueEmail,
   visit,
 } from "./support";
+import type { Locator, Page } from "@playwright/test";
 import {
   expectSignedOut,
   newPerson,
@@ -25,24 +26,29 @@ import {
 
 // Incident response for one account: the admin sets a member's password as compromised, the
 // member is signed out and must prove their e-mail and choose a new password at the next sign-in,
-// and both steps land in the audit trail. (The instance-wide action is in zz-instance-wide.spec.ts,
-// which runs last because it compromises every password, the admin's too.)
+// and both steps land in the audit trail. Each test has a member of its own. (The instance-wide
+// action is in instance-wide.spec.ts, on a server of its own: it compromises every password, the
+// admin's too.)
 
 const NEW_PASSWORD = "Cobalt-Prairie-Heron-6043";
 const REASON = "Found in a credential dump (browser test)";
 
-// The audit test reads the events of the first one.
-test.describe.configure({ mode: "serial" });
-let memberEmail = "";
-
 test.beforeEach(() => requireMailSink());
+
+/** The "Set password as compromised…" dialog in the Actions panel of a user's page, opened. */
+async function openCompromiseDialog(page: Page): Promise<Locator> {
+  const actions = page.getByRole("region", { name: "Actions", exact: true });
+  await actions.getByText("Set password as compromised…", { exact: true }).click();
+  await expect(actions.getByLabel("Reason", { exact: true })).toBeVisible();
+  return actions;
+}
 
 test("the admin sets a member's password as compromised; the member resets it at sign-in", async ({
   browser,
   page,
 }) => {
   // The member, in a browser of their own.
-  memberEmail = uniqueEmail("compromised");
+  const memberEmail = uniqueEmail("compromised");
   const member = await newPerson(browser, "the member");
   await signUp(member.page, memberEmail, MEMBER_PASSWORD);
   await signIn(member.page, memberEmail, MEMBER_PASSWORD);
@@ -54,8 +60,7 @@ test("the admin sets a member's password as compromised; the member resets it at
   const passwordPanel = page.getByRole("region", { name: "Password", exact: true });
   await expect(passwordPanel.getByText("Compromised", { exact: true })).toHaveCount(0);
 
-  const actions = page.getByRole("region", { name: "Actions", exact: true });
-  await actions.locator("summary", { hasText: "Set password as compromised…" }).click();
+  const actions = await openCompromiseDialog(page);
   const signOutToo = actions.getByLabel("Also sign out all sessions");
   await expect(signOutToo).toBeVisible();
   await expect(signOutToo).toBeChecked();
@@ -105,31 +110,41 @@ test("the admin sets a member's password as compromised; the member resets it at
 });
 
 test("the audit trail records the compromise and the reset, and its chain is intact", async ({
+  browser,
   page,
 }) => {
-  test.skip(!memberEmail, "needs the member of the test before");
+  // A member of this test: the admin sets the password as compromised, the member resets it at
+  // the next sign-in (the steps the test above checks one by one).
+  const memberEmail = uniqueEmail("audited");
+  const member = await newPerson(browser, "the member");
+  await signUp(member.page, memberEmail, MEMBER_PASSWORD);
   await signIn(page, ADMIN_EMAIL, ADMIN_PASSWORD);
+  await openUser(page, memberEmail);
+  const actions = await openCompromiseDialog(page);
+  await actions.getByLabel("Reason", { exact: true }).fill(REASON);
+  await actions.getByRole("button", { name: "Set password as compromised", exact: true }).click();
+  await expect(page.getByText("Password set as compromised.")).toBeVisible();
+  await signInToResetTask(member.page, memberEmail, MEMBER_PASSWORD);
+  await verifyCode(member.page, await verificationCode(memberEmail));
+  await submitNewPassword(member.page, NEW_PASSWORD);
+  await expectPath(member.page, "/account");
+  await member.done();
+
   await visit(page, "/admin/audit");
   await expect(page.getByRole("heading", { name: "Audit trail" })).toBeVisible();
 
-  // Newest first: both events of the test before are on the first page.
+  // Newest first: both events are on the first page, once each.
   const entries = page.getByRole("table", { name: "Audit entries" });
   await expect(entries).toBeVisible();
+  const rowsOf = (action: string) =>
+    entries
+      .getByRole("row")
+      .filter({ has: page.getByRole("cell", { name: action, exact: true }) })
+      .filter({ hasText: memberEmail });
   for (const action of ["user.password_compromised", "reset_task.completed"]) {
-    await expect(
-      entries
-        .getByRole("row")
-        .filter({ has: page.getByRole("cell", { name: action, exact: true }) })
-        .filter({ hasText: memberEmail })
-        .first(),
-      `an audit row ${action} for ${memberEmail}`,
-    ).toBeVisible();
+    await expect(rowsOf(action), `audit rows ${action} for ${memberEmail}`).toHaveCount(1);
   }
-  const compromised = entries
-    .getByRole("row")
-    .filter({ has: page.getByRole("cell", { name: "user.password_compromised", exact: true }) })
-    .filter({ hasText: memberEmail });
-  await expect(compromised).toHaveCount(1);
+  const compromised = rowsOf("user.password_compromised");
   await expect(compromised).toContainText(REASON);
   await expect(compromised).toContainText(ADMIN_EMAIL);
 
@@ -138,7 +153,10 @@ test("the audit trail records the compromise and the reset, and its chain is int
   await page.getByRole("button", { name: "Apply filters" }).click();
   await expect(page).toHaveURL((url) => url.searchParams.get("target") === memberEmail);
   for (const action of ["user.password_compromised", "reset_task.completed"]) {
-    await expect(entries.getByRole("cell", { name: action, exact: true }).first()).toBeVisible();
+    await expect(
+      entries.getByRole("row").filter({ has: page.getByRole("cell", { name: action, exact: true }) }),
+      `audit rows ${action} for the target ${memberEmail}`,
+    ).toHaveCount(1);
   }
   await settle(page);
 

@@ -19,32 +19,45 @@ import {
   signInToResetTask,
   verificationCode,
 } from "./incident-support";
-import type { Page } from "@playwright/test";
+import type { Locator, Page } from "@playwright/test";
 
 // The instance-wide incident action: every existing password (the admin's too) becomes
-// compromised and every session is signed out. It changes the whole server for good, so this file
-// is named to run last (files run alphabetically, one worker) and signs the admin in only once:
-// after it, an admin *sign-in* would land on the reset task. Keep it the last spec file.
+// compromised and every session is signed out. It changes the whole server for good, so this spec
+// runs against a server of its own (project "instance-wide-server" in playwright.config.ts), with
+// its own members, and no other spec sees it. It signs the admin in only once: after the action, an
+// admin *sign-in* lands on the reset task. Keep it the only test on that server.
 
 const PHRASE = "COMPROMISE ALL PASSWORDS";
 const REASON = "Credential dump of the whole instance (browser test)";
 
 test.beforeEach(() => requireMailSink());
 
-async function openCompromiseDialog(page: Page): Promise<void> {
-  await page.locator("summary", { hasText: "Set all passwords as compromised…" }).click();
-  await expect(page.getByRole("heading", { name: "Set all passwords as compromised" })).toBeVisible();
-  await expect(page.getByLabel("Confirmation", { exact: true }).first()).toBeVisible();
+/**
+ * The "Set all passwords as compromised" dialog (a disclosure of the Incident response panel; the
+ * page has another one, "Sign out everyone", with fields of the same names): the group that shows
+ * its heading, once opened.
+ */
+function compromiseDialog(page: Page): Locator {
+  return page.getByRole("group").filter({
+    has: page.getByRole("heading", { name: "Set all passwords as compromised", exact: true }),
+  });
+}
+
+async function openCompromiseDialog(page: Page): Promise<Locator> {
+  await page.getByText("Set all passwords as compromised…", { exact: true }).click();
+  const dialog = compromiseDialog(page);
+  await expect(dialog).toHaveCount(1);
+  await expect(dialog.getByLabel("Confirmation", { exact: true })).toBeVisible();
+  return dialog;
 }
 
 /** Fills and submits the dialog; the admin's password only if the step-up asks for it. */
-async function submitCompromiseAll(page: Page, confirmation: string): Promise<void> {
-  const form = page.getByRole("button", { name: "Set all passwords as compromised", exact: true });
-  await page.getByLabel("Reason", { exact: true }).first().fill(REASON);
-  await page.getByLabel("Confirmation", { exact: true }).first().fill(confirmation);
-  const stepUp = page.getByLabel("Your password", { exact: true });
-  if (await stepUp.first().isVisible()) await stepUp.first().fill(ADMIN_PASSWORD);
-  await form.click();
+async function submitCompromiseAll(dialog: Locator, confirmation: string): Promise<void> {
+  await dialog.getByLabel("Reason", { exact: true }).fill(REASON);
+  await dialog.getByLabel("Confirmation", { exact: true }).fill(confirmation);
+  const stepUp = dialog.getByLabel("Your password", { exact: true });
+  if (await stepUp.isVisible()) await stepUp.fill(ADMIN_PASSWORD);
+  await dialog.getByRole("button", { name: "Set all passwords as compromised", exact: true }).click();
 }
 
 test("the admin sets every password as compromised and signs out everyone else", async ({
@@ -69,21 +82,23 @@ test("the admin sets every password as compromised and signs out everyone else",
   await expect(page.getByRole("heading", { name: "Security", exact: true })).toBeVisible();
   const watermark = page.getByRole("listitem").filter({ hasText: /password compromise|are compromised/ });
   const watermarkBefore = await watermark.innerText();
+  expect(watermarkBefore, "a server of this spec's own, never compromised before").toContain(
+    "No instance-wide password compromise so far.",
+  );
 
-  await openCompromiseDialog(page);
-  const impact = page.getByRole("status").filter({ hasText: /^Affects / });
+  let dialog = await openCompromiseDialog(page);
+  const impact = dialog.getByRole("status").filter({ hasText: /^Affects / });
   await expect(impact).toBeVisible();
   await expect(impact).toContainText("users with a password and signs out");
   const impactMatch = (await impact.innerText()).match(/^Affects (\d+) users with a password/);
   expect(impactMatch, `impact text: ${await impact.innerText()}`).toBeTruthy();
   expect(Number(impactMatch![1]), "the admin and both members at least").toBeGreaterThanOrEqual(3);
-  // Both dialogs say it; the first is this one (the other is closed).
-  await expect(page.getByText("your password is not asked again").first()).toBeVisible();
+  await expect(dialog.getByText("your password is not asked again")).toBeVisible();
   await screenshot(page, "security-dialog-open");
 
   // A wrong phrase is refused and changes nothing.
-  await submitCompromiseAll(page, "compromise all passwords please");
-  await expect(page.getByRole("alert").filter({ hasText: "exactly to confirm" })).toBeVisible();
+  await submitCompromiseAll(dialog, "compromise all passwords please");
+  await expect(dialog.getByRole("alert").filter({ hasText: "exactly to confirm" })).toBeVisible();
   await expectPath(page, "/admin/security");
   await expect(page).not.toHaveURL(/done=compromised/);
   await visit(page, "/admin/security");
@@ -95,8 +110,8 @@ test("the admin sets every password as compromised and signs out everyone else",
   }
 
   // The right phrase does it.
-  await openCompromiseDialog(page);
-  await submitCompromiseAll(page, PHRASE);
+  dialog = await openCompromiseDialog(page);
+  await submitCompromiseAll(dialog, PHRASE);
   await expect(page).toHaveURL(
     (url) => url.pathname === "/admin/security" && url.searchParams.get("done") === "compromised",
   );

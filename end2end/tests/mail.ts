@@ -2,7 +2,7 @@
 // recipient address, so mails are picked by recipient and the sink is never emptied (it may be
 // shared with the Rust tests or with a developer's maildev).
 
-import { test } from "@playwright/test";
+import { expect, test, type Page } from "@playwright/test";
 import { MAILDEV_URL, SMTP_PORT } from "./env";
 
 export { MAILDEV_URL };
@@ -55,18 +55,68 @@ export async function waitForMail(
 ): Promise<Mail> {
   const matches = (mail: Mail) =>
     typeof subject === "string" ? mail.subject.includes(subject) : subject.test(mail.subject);
-  const deadline = Date.now() + timeoutMs;
-  let seen: Mail[] = [];
-  for (;;) {
-    seen = await mailsTo(address);
-    const found = seen.find(matches);
-    if (found) return found;
-    if (Date.now() >= deadline) break;
-    await new Promise((resolve) => setTimeout(resolve, 500));
+  let found: Mail | undefined;
+  await expect(async () => {
+    const seen = await mailsTo(address);
+    found = seen.find(matches);
+    const subjects = seen.map((mail) => JSON.stringify(mail.subject)).join(", ") || "none";
+    expect(
+      found,
+      `a mail to ${address} with subject ${String(subject)} ` +
+        `(mails to that address: ${subjects}; maildev ${MAILDEV_URL})`,
+    ).toBeDefined();
+  }).toPass({ timeout: timeoutMs, intervals: [250, 500] });
+  return found!;
+}
+
+/** The server's outbox counts, read by an administrator (`admin_mail_overview`). */
+async function outboxQueued(admin: Page): Promise<number> {
+  const origin = new URL(admin.url()).origin;
+  // The page's own cookies; the Origin header passes the server's cross-site request guard.
+  const response = await admin.request.post(`${origin}/api/admin_mail_overview`, {
+    headers: { origin },
+  });
+  if (!response.ok()) {
+    throw new Error(`POST /api/admin_mail_overview answered ${response.status()}: ${await response.text()}`);
   }
-  const subjects = seen.map((mail) => JSON.stringify(mail.subject)).join(", ") || "none";
-  throw new Error(
-    `no mail to ${address} with subject ${String(subject)} within ${timeoutMs} ms ` +
-      `(mails to that address: ${subjects}; maildev ${MAILDEV_URL})`,
-  );
+  const overview = (await response.json()) as { queued: number };
+  return overview.queued;
+}
+
+/**
+ * Asserts that maildev holds exactly `count` mails to `address` for which `wanted` is true, once
+ * no more can arrive: it waits until the server's outbox has nothing queued (every mail queued
+ * so far, by the requests that already returned, has been handed to maildev), then until the
+ * count reads the same on three polls in a row, and expects that count. The check that a mail was
+ * *not* sent, without a fixed sleep.
+ *
+ * `admin` is a page signed in as an administrator of the same server, showing any page of it.
+ */
+export async function expectSettledMailCount(
+  admin: Page,
+  address: string,
+  wanted: (mail: Mail) => boolean,
+  count: number,
+): Promise<void> {
+  await expect
+    .poll(() => outboxQueued(admin), {
+      message: "the server's outbox has nothing queued",
+      timeout: 20_000,
+      intervals: [100, 250, 500],
+    })
+    .toBe(0);
+  const seen: number[] = [];
+  await expect
+    .poll(
+      async () => {
+        seen.push((await mailsTo(address)).filter(wanted).length);
+        return seen.slice(-3);
+      },
+      {
+        message: `the number of such mails to ${address}, on three polls in a row (maildev ${MAILDEV_URL})`,
+        timeout: 10_000,
+        intervals: [250],
+      },
+    )
+    .toEqual([count, count, count]);
 }
