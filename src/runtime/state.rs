@@ -52,8 +52,19 @@ impl AppState {
             .context("acquire connection")
     }
 
+    /// This node's clock: lifetimes, expiry, audit times.
     pub fn now(&self) -> i64 {
         self.clock.now_ms()
+    }
+
+    /// The database's clock: the one source of time for ordering (watermarks, `password_set_at`,
+    /// session issue times), so nodes with skewed clocks still agree on what came first.
+    pub async fn order_time(&self) -> anyhow::Result<i64> {
+        use anyhow::Context;
+        let mut conn = self.conn().await?;
+        crate::storage::now_ms(&mut conn, self.store.backend())
+            .await
+            .context("read the database clock")
     }
 
     /// Re-reads the security row into this node's cache, recording the outcome for `/readyz`.

@@ -43,6 +43,15 @@ impl<'a> AuditedTx<'a> {
         self.now
     }
 
+    /// The database's clock, read in this transaction: the time for watermarks and other stamps
+    /// that order events across nodes (see [`AppState::order_time`]).
+    pub async fn order_time(&mut self) -> Result<i64> {
+        let backend = self.state.store.backend();
+        Ok(crate::storage::now_ms(&mut self.tx, backend)
+            .await
+            .context("read the database clock")?)
+    }
+
     /// Acts at `at` instead (a watermark written in this transaction), so the entry and the
     /// watermark carry the same time.
     pub fn at(&mut self, at: i64) {

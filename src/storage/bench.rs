@@ -1,5 +1,6 @@
-//! Bulk seeding for the benchmark: N users with one session each, in two statements (a recursive
-//! CTE, valid on both backends), without argon2.
+//! Bulk seeding for the benchmark: N users with one session row each, in two statements (a
+//! recursive CTE, valid on both backends), without argon2. These rows are volume: the timed
+//! requests use real sessions the benchmark makes separately (see the benchmark's `probe`).
 
 use super::Conn;
 
@@ -14,12 +15,25 @@ pub async fn seed(conn: &mut Conn, users: i64, now: i64) -> sqlx::Result<()> {
     .execute(&mut *conn)
     .await?;
     sqlx::query(
-        "INSERT INTO sessions (id_hash, user_id, data, created_at, last_seen_at, expires_at) \
-         SELECT 'bench-' || id, id, '{}', $1, $1, $2 FROM users",
+        "INSERT INTO sessions (id_hash, user_id, data, created_at, last_seen_at, expires_at, issued_at) \
+         SELECT 'bench-' || id, id, '{}', $1, $1, $2, $1 FROM users",
     )
     .bind(now - 30_000)
     .bind(now + 3_600_000)
     .execute(&mut *conn)
     .await?;
+    Ok(())
+}
+
+/// Gives the users new passwords set at `at` (as if they had completed a reset), so that fresh
+/// sessions of theirs are full sessions again after an instance-wide compromise.
+pub async fn renew_passwords(conn: &mut Conn, ids: &[i64], at: i64) -> sqlx::Result<()> {
+    for id in ids {
+        sqlx::query("UPDATE users SET password_set_at = $2 WHERE id = $1")
+            .bind(id)
+            .bind(at)
+            .execute(&mut *conn)
+            .await?;
+    }
     Ok(())
 }

@@ -131,6 +131,18 @@ impl Store {
     }
 }
 
+/// The database's clock, in Unix milliseconds: the one source of time for ordering (watermarks,
+/// `password_set_at`, session issue times), shared by every node and the CLI whatever their own
+/// clocks say.
+pub async fn now_ms(conn: &mut Conn, backend: Backend) -> sqlx::Result<i64> {
+    let sql = match backend {
+        Backend::Sqlite => "SELECT CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)",
+        Backend::Postgres => "SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)",
+    };
+    let (ms,): (i64,) = sqlx::query_as(sql).fetch_one(conn).await?;
+    Ok(ms)
+}
+
 /// True when the error is a unique violation of the named constraint. SQLite does not report
 /// constraint names, so there a unique violation on a table with one unique key is accepted.
 pub fn is_unique_violation(e: &sqlx::Error, constraint: &str) -> bool {

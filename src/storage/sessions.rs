@@ -20,15 +20,19 @@ pub struct SessionRow {
     pub public_id: Option<String>,
     pub device_hash: Option<String>,
     pub location: Option<String>,
+    /// When the session counts from for the watermarks (database clock); rows written before
+    /// this column existed have it equal to `created_at`.
+    pub issued_at: Option<i64>,
 }
 
-const COLUMNS: &str = "id_hash, user_id, data, created_at, last_seen_at, expires_at, ip, user_agent, ended_at, end_reason, public_id, device_hash, location";
+const COLUMNS: &str = "id_hash, user_id, data, created_at, last_seen_at, expires_at, ip, user_agent, ended_at, end_reason, public_id, device_hash, location, issued_at";
 
 pub struct NewSession<'a> {
     pub id_hash: &'a str,
     pub user_id: Option<i64>,
     pub data: &'a str,
     pub now: i64,
+    pub issued_at: i64,
     pub expires_at: i64,
     pub ip: Option<&'a str>,
     pub user_agent: Option<&'a str>,
@@ -41,7 +45,7 @@ pub struct NewSession<'a> {
 pub async fn insert(conn: &mut Conn, s: NewSession<'_>) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO sessions (id_hash, user_id, data, created_at, last_seen_at, expires_at, ip, user_agent, \
-         public_id, device_hash, location) VALUES ($1, $2, $3, $4, $4, $5, $6, $7, $8, $9, $10)",
+         public_id, device_hash, location, issued_at) VALUES ($1, $2, $3, $4, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(s.id_hash)
     .bind(s.user_id)
@@ -53,6 +57,7 @@ pub async fn insert(conn: &mut Conn, s: NewSession<'_>) -> sqlx::Result<()> {
     .bind(s.public_id)
     .bind(s.device_hash)
     .bind(s.location)
+    .bind(s.issued_at)
     .execute(conn)
     .await
     .map(|_| ())
@@ -125,7 +130,7 @@ pub async fn end(conn: &mut Conn, id_hash: &str, reason: EndReason, now: i64) ->
 pub async fn settle_instance_sign_out(conn: &mut Conn, at: i64) -> sqlx::Result<u64> {
     sqlx::query(
         "UPDATE sessions SET ended_at = $1, end_reason = $2 \
-         WHERE ended_at IS NULL AND user_id IS NOT NULL AND created_at <= $1",
+         WHERE ended_at IS NULL AND user_id IS NOT NULL AND COALESCE(issued_at, created_at) <= $1",
     )
     .bind(at)
     .bind(EndReason::InstanceSignOut.as_str())
@@ -217,8 +222,8 @@ pub async fn count_live(
     let (n,): (i64,) = sqlx::query_as(
         "SELECT COUNT(*) FROM sessions s JOIN users u ON u.id = s.user_id \
          WHERE s.ended_at IS NULL AND s.expires_at > $1 AND s.last_seen_at > $2 AND s.created_at > $3 \
-           AND s.created_at > $4 AND u.disabled_at IS NULL \
-           AND (u.sessions_revoked_before IS NULL OR s.created_at > u.sessions_revoked_before)",
+           AND COALESCE(s.issued_at, s.created_at) > $4 AND u.disabled_at IS NULL \
+           AND (u.sessions_revoked_before IS NULL OR COALESCE(s.issued_at, s.created_at) > u.sessions_revoked_before)",
     )
     .bind(now)
     .bind(idle_cutoff)
@@ -264,10 +269,11 @@ pub async fn end_for_user(
 
 /// The newest issue time among a user's sessions (a per-user watermark must cover it).
 pub async fn newest_issue_time(conn: &mut Conn, user_id: i64) -> sqlx::Result<i64> {
-    let (n,): (Option<i64>,) =
-        sqlx::query_as("SELECT MAX(created_at) FROM sessions WHERE user_id = $1")
-            .bind(user_id)
-            .fetch_one(conn)
-            .await?;
+    let (n,): (Option<i64>,) = sqlx::query_as(
+        "SELECT MAX(COALESCE(issued_at, created_at)) FROM sessions WHERE user_id = $1",
+    )
+    .bind(user_id)
+    .fetch_one(conn)
+    .await?;
     Ok(n.unwrap_or(0))
 }

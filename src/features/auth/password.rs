@@ -55,7 +55,7 @@ pub async fn set_new_password(
 ) -> Result<(i64, u64)> {
     let state = tx.state();
     let now = tx.now();
-    let set_at = fresh_time(now, Some(user), &state.security.get());
+    let set_at = fresh_time(tx.order_time().await?, Some(user), &state.security.get());
     users::set_password(tx, user.id, hash, set_at)
         .await
         .context("set password")?;

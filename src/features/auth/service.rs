@@ -34,7 +34,7 @@ pub async fn create_user(
     let mut tx = AuditedTx::begin(state, meta).await?;
     let normalized = email.normalized();
     // Stamped after every watermark: a new password is never born compromised.
-    let now = fresh_time(tx.now(), None, &state.security.get());
+    let now = fresh_time(tx.order_time().await?, None, &state.security.get());
     let new = users::NewUser {
         email: email.as_ref(),
         email_normalized: &normalized,
@@ -93,7 +93,11 @@ pub async fn authenticate(
         }
         None => None,
     };
-    let issued_at = fresh_time(state.now(), user.as_ref(), &state.security.get());
+    let issued_at = fresh_time(
+        state.order_time().await?,
+        user.as_ref(),
+        &state.security.get(),
+    );
     let ok = state
         .hasher
         .verify(password, user.as_ref().map(|u| u.password_hash.clone()))

@@ -62,7 +62,7 @@ pub async fn open_session(
     user: &UserRow,
     meta: &RequestMeta,
 ) -> Result<()> {
-    let tx = AuditedTx::begin(state, meta).await?;
-    let issued_at = fresh_time(tx.now(), Some(user), &state.security.get());
+    let mut tx = AuditedTx::begin(state, meta).await?;
+    let issued_at = fresh_time(tx.order_time().await?, Some(user), &state.security.get());
     record_and_start(tx, session, user, None, issued_at).await
 }

@@ -197,10 +197,11 @@ pub async fn report_not_me(
     .context("end session")?
         == 1;
     if compromise {
+        let at = tx.order_time().await?.max(user.password_set_at);
         users::compromise_password(
             &mut tx,
             user.id,
-            now.max(user.password_set_at),
+            at,
             &user.email,
             "Reported an unrecognised sign-in from the new-device alert",
         )

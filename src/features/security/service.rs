@@ -47,9 +47,9 @@ pub async fn compromise_all(
     meta: &RequestMeta,
 ) -> Result<i64> {
     let reason = check_reason(reason)?;
-    let snap = state.security.get();
-    let at = fresh_time(state.now(), None, &snap);
     let mut tx = AuditedTx::begin(state, meta).await?;
+    // The database clock: every node and the CLI order their stamps by the same clock.
+    let at = fresh_time(tx.order_time().await?, None, &state.security.get());
     security::compromise_passwords(&mut tx, at, &op.label(), reason)
         .await
         .context("set password watermark")?;
@@ -80,9 +80,9 @@ pub async fn sign_out_everyone(
     meta: &RequestMeta,
 ) -> Result<i64> {
     let reason = check_reason(reason)?;
-    let snap = state.security.get();
-    let at = fresh_time(state.now(), None, &snap);
     let mut tx = AuditedTx::begin(state, meta).await?;
+    // The database clock: every node and the CLI order their stamps by the same clock.
+    let at = fresh_time(tx.order_time().await?, None, &state.security.get());
     security::revoke_sessions(&mut tx, at, &op.label(), reason)
         .await
         .context("set session watermark")?;

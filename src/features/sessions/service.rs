@@ -79,7 +79,11 @@ pub async fn reissue_session(state: &AppState, session: &Session) -> Result<()> 
     drop(conn);
     session.cycle_id().await?;
     auth.key = new_session_key();
-    auth.issued_at = fresh_time(state.now(), user.as_ref(), &state.security.get());
+    auth.issued_at = fresh_time(
+        state.order_time().await?,
+        user.as_ref(),
+        &state.security.get(),
+    );
     session.insert(AUTH_KEY, auth).await?;
     Ok(())
 }
@@ -180,6 +184,7 @@ pub async fn viewer_of(
     // the issue time the session carries.
     let times = SessionTimes {
         issued_at: auth.issued_at,
+        created_at: now,
         last_seen_at: now,
         expires_at: i64::MAX,
     };

@@ -65,9 +65,10 @@ impl SessionStore for DbSessionStore {
         let data = serde_json::to_string(&record.data)
             .map_err(|e| session_store::Error::Encode(e.to_string()))?;
         let auth = Self::auth_of(record);
-        let now = auth
-            .as_ref()
-            .map_or_else(|| self.clock.now_ms(), |a| a.issued_at);
+        // The lifetime runs on this node's clock; the watermarks compare the issue time, which
+        // came from the database clock.
+        let now = self.clock.now_ms();
+        let issued_at = auth.as_ref().map_or(now, |a| a.issued_at);
         let absolute_ms = self.security.get().absolute_ms;
         let mut conn = self.conn().await?;
         for _ in 0..3 {
@@ -77,6 +78,7 @@ impl SessionStore for DbSessionStore {
                 user_id: auth.as_ref().map(|a| a.user_id),
                 data: &data,
                 now,
+                issued_at,
                 expires_at: now.saturating_add(absolute_ms),
                 ip: auth.as_ref().and_then(|a| a.ip.as_deref()),
                 user_agent: auth.as_ref().and_then(|a| a.user_agent.as_deref()),

@@ -17,8 +17,10 @@ use crate::storage::users::UserRow;
 /// The times a verdict needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SessionTimes {
-    /// When it was issued (compared with the watermarks; also the start of its lifetime).
+    /// When it counts from for the watermarks (the database clock, shared by every node).
     pub issued_at: i64,
+    /// When its lifetime started (the clock of the node that issued it, like `now`).
+    pub created_at: i64,
     pub last_seen_at: i64,
     pub expires_at: i64,
 }
@@ -26,14 +28,15 @@ pub struct SessionTimes {
 impl SessionTimes {
     pub fn of(row: &SessionRow) -> Self {
         Self {
-            issued_at: row.created_at,
+            issued_at: row.issued_at.unwrap_or(row.created_at),
+            created_at: row.created_at,
             last_seen_at: row.last_seen_at,
             expires_at: row.expires_at,
         }
     }
 }
 
-/// The limits as cut-off times at `now`: a session last seen at or before `idle`, or issued at
+/// The limits as cut-off times at `now`: a session last seen at or before `idle`, or created at
 /// or before `absolute`, has expired.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cutoffs {
@@ -53,7 +56,7 @@ impl Cutoffs {
 /// When the session expires by its limits alone.
 pub fn expires_at(t: &SessionTimes, snap: &Snapshot) -> i64 {
     t.expires_at
-        .min(t.issued_at.saturating_add(snap.absolute_ms))
+        .min(t.created_at.saturating_add(snap.absolute_ms))
         .min(t.last_seen_at.saturating_add(snap.idle_ms))
 }
 
@@ -83,7 +86,7 @@ pub fn verdict(
 
 /// What the SQL statements test, written with the cut-offs: must agree with [`verdict`]'s limits.
 pub fn expired_by_cutoffs(t: &SessionTimes, c: &Cutoffs, now: i64) -> bool {
-    t.expires_at <= now || t.last_seen_at <= c.idle || t.issued_at <= c.absolute
+    t.expires_at <= now || t.last_seen_at <= c.idle || t.created_at <= c.absolute
 }
 
 #[cfg(test)]
@@ -120,6 +123,7 @@ mod tests {
         let t0 = 1_000_000_000_000;
         let live = SessionTimes {
             issued_at: t0,
+            created_at: t0,
             last_seen_at: t0,
             expires_at: t0 + 100 * ABSOLUTE,
         };
@@ -262,6 +266,7 @@ mod tests {
     fn without_a_user_only_the_limits_are_judged() {
         let t = SessionTimes {
             issued_at: 100,
+            created_at: 100,
             last_seen_at: 100,
             expires_at: i64::MAX,
         };

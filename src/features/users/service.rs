@@ -174,18 +174,19 @@ pub async fn details(state: &AppState, admin: &Viewer, id: i64) -> Result<UserDe
     })
 }
 
-/// Ends all of the user's sessions: the user's session watermark (covering every session issued so
-/// far) plus the rows, with `reason`.
-async fn end_sessions(conn: &mut Conn, u: &UserRow, now: i64, reason: EndReason) -> Result<u64> {
-    let at = now.max(
-        sessions::newest_issue_time(conn, u.id)
+/// Ends all of the user's sessions: the user's session watermark (the database clock now,
+/// covering every session issued so far) plus the rows, with `reason`.
+async fn end_sessions(tx: &mut AuditedTx<'_>, u: &UserRow, reason: EndReason) -> Result<u64> {
+    let now = tx.now();
+    let at = tx.order_time().await?.max(
+        sessions::newest_issue_time(tx, u.id)
             .await
             .context("newest session")?,
     );
-    users::revoke_sessions(conn, u.id, at, reason.as_str())
+    users::revoke_sessions(tx, u.id, at, reason.as_str())
         .await
         .context("set session watermark")?;
-    Ok(sessions::end_all_for_user(conn, u.id, None, reason, now)
+    Ok(sessions::end_all_for_user(tx, u.id, None, reason, now)
         .await
         .context("end sessions")?)
 }
@@ -203,14 +204,13 @@ pub async fn compromise(
 ) -> Result<i64> {
     let reason = check_reason(reason)?;
     let mut tx = AuditedTx::begin(state, meta).await?;
-    let now = tx.now();
     let u = load(&mut tx, user_id).await?;
-    let at = now.max(u.password_set_at);
+    let at = tx.order_time().await?.max(u.password_set_at);
     users::compromise_password(&mut tx, u.id, at, &op.label(), reason)
         .await
         .context("set password watermark")?;
     let ended = if sign_out {
-        end_sessions(&mut tx, &u, now, EndReason::PasswordCompromised).await?
+        end_sessions(&mut tx, &u, EndReason::PasswordCompromised).await?
     } else {
         0
     };
@@ -234,9 +234,8 @@ pub async fn sign_out_all(
     meta: &RequestMeta,
 ) -> Result<()> {
     let mut tx = AuditedTx::begin(state, meta).await?;
-    let now = tx.now();
     let u = load(&mut tx, user_id).await?;
-    let ended = end_sessions(&mut tx, &u, now, EndReason::SignedOutByAdmin).await?;
+    let ended = end_sessions(&mut tx, &u, EndReason::SignedOutByAdmin).await?;
     tx.record(
         op,
         AuditAction::UserSessionsRevoked,
@@ -316,7 +315,7 @@ pub async fn set_disabled(
         .await
         .context("set disabled")?;
     let ended = if disabled {
-        end_sessions(&mut tx, &u, now, EndReason::AccountDisabled).await?
+        end_sessions(&mut tx, &u, EndReason::AccountDisabled).await?
     } else {
         0
     };

@@ -1,0 +1,119 @@
+//! `keywarden-bench`: Keywarden's own benchmarks. Each prints one JSON line per result.
+//!
+//! - `contain-all --backend sqlite,postgres --users 1000,1000000`: "set all passwords as
+//!   compromised + sign out everyone" (the same service call as the console and the CLI), then
+//!   the next page request of real sessions, and the O(N) background settling, per size; the
+//!   ratio between the largest and the smallest size is measured in the same run.
+//! - `propagate --backend postgres --sessions 100`: two nodes on one database; node A signs
+//!   everyone out and each of the sessions is polled on node B until refused (p50/p99/max).
+//!   `--backend sqlite` measures the command line reaching a running server instead.
+
+mod contain;
+mod node;
+mod propagate;
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+use serde_json::json;
+
+#[derive(Parser)]
+#[command(name = "keywarden-bench", about = "Keywarden benchmarks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Instance-wide containment at several sizes.
+    ContainAll {
+        /// sqlite, postgres, or both separated by a comma.
+        #[arg(long, default_value = "sqlite")]
+        backend: String,
+        /// Numbers of users, separated by commas.
+        #[arg(long, default_value = "1000,1000000")]
+        users: String,
+        /// Repetitions per size; the median is reported.
+        #[arg(long, default_value_t = 7)]
+        repeat: usize,
+    },
+    /// How fast a revocation reaches another node (postgres) or a server from the CLI (sqlite).
+    Propagate {
+        /// sqlite, postgres, or both separated by a comma.
+        #[arg(long, default_value = "postgres")]
+        backend: String,
+        /// Nodes: 2 (node A acts, node B is measured). With sqlite the second is the CLI.
+        #[arg(long, default_value_t = 2)]
+        nodes: u32,
+        /// Sessions polled on the measured node.
+        #[arg(long, default_value_t = 100)]
+        sessions: i64,
+    },
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::ContainAll {
+            backend,
+            users,
+            repeat,
+        } => contain_all(&backend, &users, repeat).await,
+        Command::Propagate {
+            backend,
+            nodes,
+            sessions,
+        } => {
+            if nodes != 2 {
+                bail!("--nodes: only 2 is supported (one acts, one is measured)");
+            }
+            if !(1..=10_000).contains(&sessions) {
+                bail!("--sessions takes 1 to 10000");
+            }
+            for backend in backend.split(',').map(str::trim) {
+                propagate::run(backend, sessions).await?;
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn contain_all(backend: &str, users: &str, repeat: usize) -> anyhow::Result<()> {
+    let sizes: Vec<i64> = users
+        .split(',')
+        .map(|s| s.trim().parse().context("--users takes numbers"))
+        .collect::<anyhow::Result<_>>()?;
+    if sizes.is_empty() || sizes.iter().any(|n| *n < 1) || repeat == 0 {
+        bail!("--users needs positive numbers and --repeat at least 1");
+    }
+    for backend in backend.split(',').map(str::trim) {
+        let mut results = Vec::new();
+        for &n in &sizes {
+            let figures = contain::run(backend, n, repeat).await?;
+            contain::print(backend, n, &figures);
+            results.push((n, figures.contain_ms));
+        }
+        if let (Some(small), Some(large)) = (
+            results.iter().min_by_key(|r| r.0),
+            results.iter().max_by_key(|r| r.0),
+        ) {
+            if small.0 != large.0 {
+                println!(
+                    "{}",
+                    json!({"bench": "contain-all", "backend": backend, "ratio": node::round(large.1 / small.1), "of": format!("{}/{}", large.0, small.0)})
+                );
+            }
+        }
+    }
+    Ok(())
+}
