@@ -237,6 +237,11 @@ else
   skipped+=("mail delivery tests (no maildev on ports $smtp_port/$maildev_port)")
 fi
 
+# --- structure ---------------------------------------------------------------------------------
+# The import graph of src/ has no cycle and no arrow from a lower layer to a higher one
+# (docs/architecture.md).
+step "layering (python3 scripts/check-layers.py)" python3 scripts/check-layers.py || true
+
 # --- Rust tests -------------------------------------------------------------------------------
 logs_dir="$(mktemp -d "${TMPDIR:-/tmp}/keywarden-test-logs.XXXXXX")"
 rust_log="$logs_dir/cargo-test.log"
