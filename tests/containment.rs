@@ -548,3 +548,132 @@ async fn nodes_with_skewed_clocks_agree_on_what_came_first(app: &TestApp) {
     );
     assert_eq!(page(app, &carl, "/account").await.0, 200);
 }
+
+/// The same across two `keywarden serve` processes on one PostgreSQL database: a session on
+/// process B, "sign out everyone" then "compromise user" on process A; B refuses each within 2 s,
+/// also when B's listener connection was killed just before the change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_serve_processes_refuse_revoked_sessions_within_two_seconds() {
+    let Some(a) = TestApp::spawn(Db::Postgres).await else {
+        common::skipped("two_serve_processes_refuse_revoked_sessions_within_two_seconds");
+        return;
+    };
+    let b = a.serve_process().await;
+    let on_b = |path: &str| format!("{}{path}", b.address);
+    let b_is_signed_out = |browser: reqwest::Client, url: String| async move {
+        let r = browser.get(url).send().await.unwrap();
+        let location = r
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        r.status() == 303 && location.starts_with("/sign-in")
+    };
+    let sign_in_on_b = |email: &'static str| {
+        let browser = common::browser_client(&b.address);
+        let url = on_b("/api/sign_in");
+        let signup = on_b("/api/sign_up");
+        async move {
+            for (u, form) in [
+                (signup, vec![("email", email), ("password", PASSWORD)]),
+                (
+                    url,
+                    vec![("email", email), ("password", PASSWORD), ("next", "")],
+                ),
+            ] {
+                let r = browser
+                    .post(u)
+                    .header("Accept", "application/json")
+                    .form(&form)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 200);
+            }
+            browser
+        }
+    };
+    let admin = a.admin("admin@example.org").await;
+    let ada = sign_in_on_b("ada@example.org").await;
+    assert!(!b_is_signed_out(ada.clone(), on_b("/account")).await);
+    let r = a
+        .call(
+            &admin,
+            "admin_sign_out_everyone",
+            &[
+                ("reason", "breach"),
+                ("confirmation", "SIGN OUT EVERYONE"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let took = within(Duration::from_secs(2), || {
+        b_is_signed_out(ada.clone(), on_b("/account"))
+    })
+    .await;
+    assert!(
+        took.is_some(),
+        "process B still accepted the session after 2 s"
+    );
+
+    // Kill B's listener just before the next change; the per-user compromise must still bite.
+    let admin = a.admin("root@example.org").await;
+    let ben = sign_in_on_b("ben@example.org").await;
+    sqlx::query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND query ILIKE 'LISTEN%'",
+    )
+    .execute(a.state.store.pool())
+    .await
+    .unwrap();
+    let id = user_id(&a, "ben@example.org").await.to_string();
+    let r = a
+        .call(
+            &admin,
+            "admin_compromise_user",
+            &[
+                ("user_id", id.as_str()),
+                ("reason", "leak"),
+                ("sign_out", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let took = within(Duration::from_secs(2), || {
+        b_is_signed_out(ben.clone(), on_b("/account"))
+    })
+    .await;
+    assert!(
+        took.is_some(),
+        "process B still accepted the session after 2 s"
+    );
+    // An instance-wide change while B's listener is being re-established arrives too.
+    let carl = sign_in_on_b("carl@example.org").await;
+    sqlx::query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND query ILIKE 'LISTEN%'",
+    )
+    .execute(a.state.store.pool())
+    .await
+    .unwrap();
+    a.call(
+        &admin,
+        "admin_sign_out_everyone",
+        &[
+            ("reason", "again"),
+            ("confirmation", "SIGN OUT EVERYONE"),
+            ("password", PASSWORD),
+        ],
+    )
+    .await;
+    let took = within(Duration::from_secs(2), || {
+        b_is_signed_out(carl.clone(), on_b("/account"))
+    })
+    .await;
+    assert!(
+        took.is_some(),
+        "process B missed the change made while its listener was down"
+    );
+}

@@ -48,6 +48,12 @@ macro_rules! on_both_databases {
     };
 }
 
+/// A `keywarden serve` process started by [`TestApp::serve_process`].
+pub struct ServeProcess {
+    pub address: String,
+    _child: tokio::process::Child,
+}
+
 pub struct TestApp {
     pub address: String,
     pub db: Db,
@@ -268,6 +274,48 @@ impl TestApp {
         browser
     }
 
+    /// Starts `keywarden serve` as a separate process on this test's database (a second node),
+    /// and waits until it is ready. The process is killed when the returned value is dropped.
+    pub async fn serve_process(&self) -> ServeProcess {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
+        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_keywarden"))
+            .arg("serve")
+            .env("KEYWARDEN_DATABASE_URL", &self.database_url)
+            .env("KEYWARDEN_LISTEN", format!("127.0.0.1:{port}"))
+            .env("KEYWARDEN_ARGON2_MEMORY_KIB", "1024")
+            .env("KEYWARDEN_ARGON2_ITERATIONS", "1")
+            .env("KEYWARDEN_MAIL_WORKER_ENABLED", "false")
+            .env(
+                "KEYWARDEN_MAIL_DIR",
+                std::env::temp_dir().join(format!("kw-mail-{port}")),
+            )
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("run keywarden serve");
+        let address = format!("http://127.0.0.1:{port}");
+        let probe = reqwest::Client::new();
+        for _ in 0..200 {
+            if probe
+                .get(format!("{address}/readyz"))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                return ServeProcess {
+                    address,
+                    _child: child,
+                };
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("keywarden serve did not become ready on {address}");
+    }
+
     /// Runs the `keywarden` binary against this test's database.
     pub async fn cli(&self, args: &[&str], stdin: Option<&str>) -> std::process::Output {
         use tokio::io::AsyncWriteExt;
@@ -328,7 +376,8 @@ impl Drop for TestApp {
     }
 }
 
-fn browser_client(address: &str) -> reqwest::Client {
+/// A browser-like client for the server at `address` (cookies, same-origin `Origin`, no redirects).
+pub fn browser_client(address: &str) -> reqwest::Client {
     let mut headers = HeaderMap::new();
     headers.insert("Origin", HeaderValue::from_str(address).unwrap());
     reqwest::Client::builder()
