@@ -119,7 +119,7 @@ def edges_of(rel):
         paths.append([m.group(1)] + [p for p in m.group(2).split("::") if p])
     # Names this file defines: `super::X` inside one of its inline modules (`mod tests { … }`)
     # refers back to the file itself.
-    defined = set(re.findall(r"\b(?:fn|struct|enum|type|const|static|trait)\s+([A-Za-z_][A-Za-z0-9_]*)", text))
+    defined = set(re.findall(r"\b(?:fn|struct|enum|type|const|static|trait|mod)\s+([A-Za-z_][A-Za-z0-9_]*)", text))
     inline = re.search(r"\bmod\s+[a-z_]+\s*\{", text) is not None
     out = set()
     for p in paths:
