@@ -14,12 +14,12 @@ on_both_databases!(
     compromise_all_restricts_live_sessions_but_the_acting_admin_keeps_working,
     with_the_task_switched_off_a_live_session_with_a_compromised_password_ends,
     the_not_me_report_with_compromise_restricts_the_users_other_sessions,
-    watermarks_only_move_forward,
-    a_cli_change_reaches_the_running_server_within_a_second,
-    a_sign_in_in_flight_during_sign_out_everyone_does_not_survive_it,
+    v7_4_1_watermarks_only_move_forward,
+    v7_4_1_a_cli_change_reaches_the_running_server_within_a_second,
+    v7_4_1_a_sign_in_in_flight_during_sign_out_everyone_does_not_survive_it,
     a_sign_in_in_flight_during_a_compromise_ends_restricted,
     a_sign_in_in_flight_during_a_password_reset_with_the_old_password_fails,
-    nodes_with_skewed_clocks_agree_on_what_came_first,
+    v7_4_1_nodes_with_skewed_clocks_agree_on_what_came_first,
 );
 
 /// Polls `check` every 20 ms until it holds or `deadline` passes; returns the time it took.
@@ -219,7 +219,7 @@ async fn the_not_me_report_with_compromise_restricts_the_users_other_sessions(ap
     }
 }
 
-async fn watermarks_only_move_forward(app: &TestApp) {
+async fn v7_4_1_watermarks_only_move_forward(app: &TestApp) {
     // A slow or clock-skewed writer must never lower a watermark.
     let ada = app.member("ada@example.org").await;
     drop(ada);
@@ -265,7 +265,7 @@ async fn watermarks_only_move_forward(app: &TestApp) {
     );
 }
 
-async fn a_cli_change_reaches_the_running_server_within_a_second(app: &TestApp) {
+async fn v7_4_1_a_cli_change_reaches_the_running_server_within_a_second(app: &TestApp) {
     let ada = app.member("ada@example.org").await;
     assert!(!signed_out(app, &ada).await);
     let out = app
@@ -286,9 +286,9 @@ async fn a_cli_change_reaches_the_running_server_within_a_second(app: &TestApp) 
 /// Two `serve` processes' worth of nodes on one PostgreSQL database: a sign-out on node A is
 /// refused by node B within 2 s, also when B's listener connection was killed just before.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_second_node_refuses_revoked_sessions_within_two_seconds() {
+async fn v7_4_1_a_second_node_refuses_revoked_sessions_within_two_seconds() {
     let Some(a) = TestApp::spawn(Db::Postgres).await else {
-        common::skipped("a_second_node_refuses_revoked_sessions_within_two_seconds");
+        common::skipped("v7_4_1_a_second_node_refuses_revoked_sessions_within_two_seconds");
         return;
     };
     let b = a.second_node().await;
@@ -396,7 +396,7 @@ async fn held_sign_in(
     (task, gate)
 }
 
-async fn a_sign_in_in_flight_during_sign_out_everyone_does_not_survive_it(app: &TestApp) {
+async fn v7_4_1_a_sign_in_in_flight_during_sign_out_everyone_does_not_survive_it(app: &TestApp) {
     let admin = app.admin("admin@example.org").await;
     let b = app.new_browser();
     assert_eq!(
@@ -480,7 +480,7 @@ async fn a_sign_in_in_flight_during_a_password_reset_with_the_old_password_fails
     assert!(signed_out(app, &b).await);
 }
 
-async fn nodes_with_skewed_clocks_agree_on_what_came_first(app: &TestApp) {
+async fn v7_4_1_nodes_with_skewed_clocks_agree_on_what_came_first(app: &TestApp) {
     // Node B's clock runs ten minutes ahead of node A's (on SQLite the second "node" is a second
     // server on the same file, like the CLI). Ordering comes from the database clock, so neither
     // a session issued on the fast node nor a watermark written by the slow one escapes.
@@ -553,9 +553,9 @@ async fn nodes_with_skewed_clocks_agree_on_what_came_first(app: &TestApp) {
 /// process B, "sign out everyone" then "compromise user" on process A; B refuses each within 2 s,
 /// also when B's listener connection was killed just before the change.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_serve_processes_refuse_revoked_sessions_within_two_seconds() {
+async fn v7_4_1_two_serve_processes_refuse_revoked_sessions_within_two_seconds() {
     let Some(a) = TestApp::spawn(Db::Postgres).await else {
-        common::skipped("two_serve_processes_refuse_revoked_sessions_within_two_seconds");
+        common::skipped("v7_4_1_two_serve_processes_refuse_revoked_sessions_within_two_seconds");
         return;
     };
     let b = a.serve_process().await;
