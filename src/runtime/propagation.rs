@@ -18,7 +18,7 @@ use tokio::sync::watch;
 
 use super::supervise::LISTENER;
 use super::AppState;
-use crate::storage::{security, Backend};
+use crate::storage::{security, Backend, Conn};
 
 const SQLITE_POLL: Duration = Duration::from_millis(250);
 const POSTGRES_BACKSTOP: Duration = Duration::from_secs(5);
@@ -33,26 +33,45 @@ pub async fn run(state: AppState, stop: watch::Receiver<bool>) {
 }
 
 /// Re-reads the row when its version moved past the one this node holds.
-async fn catch_up(state: &AppState) -> anyhow::Result<()> {
-    let mut conn = state.conn().await?;
-    let version = security::version(&mut conn)
+async fn catch_up(state: &AppState, conn: &mut Conn) -> anyhow::Result<()> {
+    let version = security::version(conn)
         .await
         .context("read security version")?;
-    drop(conn);
     if version > state.security.get().row.version {
-        state.refresh_security().await?;
+        state.refresh_security_on(conn).await?;
     }
     Ok(())
 }
 
+/// A connection of the task's own, outside the pool: reading the row after a notification never
+/// waits behind request traffic for a pooled connection.
+async fn own_connection(state: &AppState) -> anyhow::Result<Conn> {
+    use sqlx::Connection;
+    Conn::connect(state.store.url().expose_secret())
+        .await
+        .context("connect")
+}
+
 async fn poll(state: &AppState, mut stop: watch::Receiver<bool>, every: Duration) {
+    let mut conn: Option<Conn> = None;
     loop {
         tokio::select! {
             _ = stop.changed() => return,
             _ = tokio::time::sleep(every) => {}
         }
-        if let Err(e) = catch_up(state).await {
+        if conn.is_none() {
+            conn = own_connection(state).await.ok();
+        }
+        let result = match conn.as_mut() {
+            Some(c) => catch_up(state, c).await,
+            None => Err(anyhow::anyhow!("no connection")),
+        };
+        if let Err(e) = result {
             tracing::warn!(error = format!("{e:#}"), "security version poll failed");
+            state.health.down(LISTENER, format!("{e:#}"));
+            conn = None;
+        } else {
+            state.health.up(LISTENER);
         }
     }
 }
@@ -81,22 +100,23 @@ async fn listen_once(state: &AppState, stop: &mut watch::Receiver<bool>) -> anyh
     let mut listener = PgListener::connect(state.store.url().expose_secret())
         .await
         .context("connect the listener")?;
+    let mut conn = own_connection(state).await?;
     listener.listen(security::CHANNEL).await.context("LISTEN")?;
     // Anything committed before LISTEN took effect was not heard: read it now.
-    state.refresh_security().await?;
+    state.refresh_security_on(&mut conn).await?;
     state.health.up(LISTENER);
     loop {
         tokio::select! {
             _ = stop.changed() => return Ok(()),
             received = listener.try_recv() => match received.context("receive")? {
-                Some(_) => state.refresh_security().await?,
+                Some(_) => state.refresh_security_on(&mut conn).await?,
                 // The connection was lost and re-established: notifications in between are gone.
                 None => {
                     state.health.up(LISTENER);
-                    state.refresh_security().await?
+                    state.refresh_security_on(&mut conn).await?
                 }
             },
-            _ = tokio::time::sleep(POSTGRES_BACKSTOP) => catch_up(state).await?,
+            _ = tokio::time::sleep(POSTGRES_BACKSTOP) => catch_up(state, &mut conn).await?,
         }
     }
 }

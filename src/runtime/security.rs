@@ -90,9 +90,13 @@ impl SecurityCache {
     /// older than the one held (a slow read overtaken by a newer one) is not installed.
     pub async fn refresh(&self, store: &Store) -> anyhow::Result<()> {
         let mut conn = store.pool().acquire().await.context("acquire connection")?;
-        let row = security::load(&mut conn)
-            .await
-            .context("load security state")?;
+        self.refresh_on(&mut conn).await
+    }
+
+    /// The same on a given connection (the propagation task keeps its own, so a refresh never
+    /// waits behind request traffic for a pooled one).
+    pub async fn refresh_on(&self, conn: &mut crate::storage::Conn) -> anyhow::Result<()> {
+        let row = security::load(conn).await.context("load security state")?;
         self.install(Snapshot::from_row(row, &self.config));
         Ok(())
     }

@@ -70,6 +70,16 @@ impl AppState {
     /// Re-reads the security row into this node's cache, recording the outcome for `/readyz`.
     pub async fn refresh_security(&self) -> anyhow::Result<()> {
         let result = self.security.refresh(&self.store).await;
+        self.record_refresh(result)
+    }
+
+    /// The same on a connection of the caller's.
+    pub async fn refresh_security_on(&self, conn: &mut crate::storage::Conn) -> anyhow::Result<()> {
+        let result = self.security.refresh_on(conn).await;
+        self.record_refresh(result)
+    }
+
+    fn record_refresh(&self, result: anyhow::Result<()>) -> anyhow::Result<()> {
         match &result {
             Ok(()) => self.health.up(super::supervise::SECURITY_CACHE),
             Err(e) => self.health.down(

@@ -4,7 +4,7 @@
 //!   compromised + sign out everyone" (the same service call as the console and the CLI), then
 //!   the next page request of real sessions, and the O(N) background settling, per size; the
 //!   ratio between the largest and the smallest size is measured in the same run.
-//! - `propagate --backend postgres --sessions 100`: two nodes on one database; node A signs
+//! - `propagate --backend postgres --sessions 50`: two nodes on one database; node A signs
 //!   everyone out and each of the sessions is polled on node B until refused (p50/p99/max).
 //!   `--backend sqlite` measures the command line reaching a running server instead.
 
@@ -45,8 +45,8 @@ enum Command {
         /// Nodes: 2 (node A acts, node B is measured). With sqlite the second is the CLI.
         #[arg(long, default_value_t = 2)]
         nodes: u32,
-        /// Sessions polled on the measured node.
-        #[arg(long, default_value_t = 100)]
+        /// Sessions polled on the measured node (each every 10 ms: the polling is load too).
+        #[arg(long, default_value_t = 50)]
         sessions: i64,
     },
 }

@@ -206,6 +206,29 @@ pub async fn ask(client: &reqwest::Client, node: &Node, cookie: &str) -> anyhow:
     })
 }
 
+/// Whether the node still resolves a signed-in user for this session cookie, through the same
+/// gate as a page (session store load → `viewer_of`), without rendering a page: `POST
+/// /api/whoami`, which answers `null` once the session no longer counts.
+pub async fn signed_in(
+    client: &reqwest::Client,
+    node: &Node,
+    cookie: &str,
+) -> anyhow::Result<bool> {
+    let r = client
+        .post(format!("{}/api/whoami", node.address))
+        .header("Cookie", format!("keywarden_session={cookie}"))
+        .header("Origin", &node.address)
+        .header("Accept", "application/json")
+        .send()
+        .await
+        .context("whoami request")?;
+    if !r.status().is_success() {
+        bail!("whoami answered {}", r.status());
+    }
+    let viewer: serde_json::Value = r.json().await.context("whoami answer")?;
+    Ok(!viewer.is_null())
+}
+
 /// The time `ask` takes, in milliseconds, with the answer.
 pub async fn timed_ask(
     client: &reqwest::Client,
