@@ -283,92 +283,6 @@ async fn v7_4_1_a_cli_change_reaches_the_running_server_within_a_second(app: &Te
     );
 }
 
-/// Two `serve` processes' worth of nodes on one PostgreSQL database: a sign-out on node A is
-/// refused by node B within 2 s, also when B's listener connection was killed just before.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn v7_4_1_a_second_node_refuses_revoked_sessions_within_two_seconds() {
-    let Some(a) = TestApp::spawn(Db::Postgres).await else {
-        common::skipped("v7_4_1_a_second_node_refuses_revoked_sessions_within_two_seconds");
-        return;
-    };
-    let b = a.second_node().await;
-    let admin = a.admin("admin@example.org").await;
-    let ada = b.member("ada@example.org").await;
-    assert!(!signed_out(&b, &ada).await);
-    let r = a
-        .call(
-            &admin,
-            "admin_sign_out_everyone",
-            &[
-                ("reason", "breach"),
-                ("confirmation", "SIGN OUT EVERYONE"),
-                ("password", PASSWORD),
-            ],
-        )
-        .await;
-    assert_eq!(r.status(), 200);
-    let took = within(Duration::from_secs(2), || signed_out(&b, &ada)).await;
-    assert!(
-        took.is_some(),
-        "node B still accepted the session after 2 s"
-    );
-
-    // Now kill B's listener connection just before the next change: the catch-up read after the
-    // reconnection must cover the notification it missed.
-    let ben = b.member("ben@example.org").await;
-    let admin = a.admin("root@example.org").await;
-    let killed: Vec<(bool,)> = sqlx::query_as(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-         WHERE datname = current_database() AND query ILIKE 'LISTEN%'",
-    )
-    .fetch_all(a.state.store.pool())
-    .await
-    .unwrap();
-    assert!(!killed.is_empty(), "no listener connection found");
-    let id = user_id(&a, "ben@example.org").await.to_string();
-    let r = a
-        .call(
-            &admin,
-            "admin_compromise_user",
-            &[
-                ("user_id", id.as_str()),
-                ("reason", "leak"),
-                ("sign_out", "on"),
-            ],
-        )
-        .await;
-    assert_eq!(r.status(), 200);
-    let took = within(Duration::from_secs(2), || signed_out(&b, &ben)).await;
-    assert!(
-        took.is_some(),
-        "node B still accepted the session after 2 s"
-    );
-    // The instance state itself, changed while B's listener is reconnecting, arrives too.
-    let carl = b.member("carl@example.org").await;
-    sqlx::query(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-         WHERE datname = current_database() AND query ILIKE 'LISTEN%'",
-    )
-    .execute(a.state.store.pool())
-    .await
-    .unwrap();
-    a.call(
-        &admin,
-        "admin_sign_out_everyone",
-        &[
-            ("reason", "again"),
-            ("confirmation", "SIGN OUT EVERYONE"),
-            ("password", PASSWORD),
-        ],
-    )
-    .await;
-    let took = within(Duration::from_secs(2), || signed_out(&b, &carl)).await;
-    assert!(
-        took.is_some(),
-        "node B missed the change made while its listener was down"
-    );
-}
-
 /// Starts `email`'s sign-in in `b`, held inside the password verification until the returned
 /// gate is released; returns its task (the HTTP status) and the gate.
 async fn held_sign_in(
@@ -549,17 +463,11 @@ async fn v7_4_1_nodes_with_skewed_clocks_agree_on_what_came_first(app: &TestApp)
     assert_eq!(page(app, &carl, "/account").await.0, 200);
 }
 
-/// The same across two `keywarden serve` processes on one PostgreSQL database: a session on
-/// process B, "sign out everyone" then "compromise user" on process A; B refuses each within 2 s,
-/// also when B's listener connection was killed just before the change.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn v7_4_1_two_serve_processes_refuse_revoked_sessions_within_two_seconds() {
-    let Some(a) = TestApp::spawn(Db::Postgres).await else {
-        common::skipped("v7_4_1_two_serve_processes_refuse_revoked_sessions_within_two_seconds");
-        return;
-    };
-    let b = a.serve_process().await;
-    let on_b = |path: &str| format!("{}{path}", b.address);
+/// Two nodes on one PostgreSQL database: a session on node B, "sign out everyone" then
+/// "compromise user" on node A; B refuses each within 2 s, also when B's listener connection was
+/// killed just before the change (the catch-up read after reconnecting covers the gap).
+async fn revocations_reach_the_other_node(a: &TestApp, b_address: &str) {
+    let on_b = |path: &str| format!("{b_address}{path}");
     let b_is_signed_out = |browser: reqwest::Client, url: String| async move {
         let r = browser.get(url).send().await.unwrap();
         let location = r
@@ -571,19 +479,18 @@ async fn v7_4_1_two_serve_processes_refuse_revoked_sessions_within_two_seconds()
         r.status() == 303 && location.starts_with("/sign-in")
     };
     let sign_in_on_b = |email: &'static str| {
-        let browser = common::browser_client(&b.address);
-        let url = on_b("/api/sign_in");
-        let signup = on_b("/api/sign_up");
+        let browser = common::browser_client(b_address);
+        let (sign_up, sign_in) = (on_b("/api/sign_up"), on_b("/api/sign_in"));
         async move {
-            for (u, form) in [
-                (signup, vec![("email", email), ("password", PASSWORD)]),
+            for (url, form) in [
+                (sign_up, vec![("email", email), ("password", PASSWORD)]),
                 (
-                    url,
+                    sign_in,
                     vec![("email", email), ("password", PASSWORD), ("next", "")],
                 ),
             ] {
                 let r = browser
-                    .post(u)
+                    .post(url)
                     .header("Accept", "application/json")
                     .form(&form)
                     .send()
@@ -594,41 +501,48 @@ async fn v7_4_1_two_serve_processes_refuse_revoked_sessions_within_two_seconds()
             browser
         }
     };
+    let kill_listeners = || async {
+        let killed: Vec<(bool,)> = sqlx::query_as(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND query ILIKE 'LISTEN%'",
+        )
+        .fetch_all(a.state.store.pool())
+        .await
+        .unwrap();
+        assert!(!killed.is_empty(), "no listener connection found");
+    };
+    let sign_out_everyone = |admin: reqwest::Client| async move {
+        let r = a
+            .call(
+                &admin,
+                "admin_sign_out_everyone",
+                &[
+                    ("reason", "breach"),
+                    ("confirmation", "SIGN OUT EVERYONE"),
+                    ("password", PASSWORD),
+                ],
+            )
+            .await;
+        assert_eq!(r.status(), 200);
+    };
     let admin = a.admin("admin@example.org").await;
     let ada = sign_in_on_b("ada@example.org").await;
     assert!(!b_is_signed_out(ada.clone(), on_b("/account")).await);
-    let r = a
-        .call(
-            &admin,
-            "admin_sign_out_everyone",
-            &[
-                ("reason", "breach"),
-                ("confirmation", "SIGN OUT EVERYONE"),
-                ("password", PASSWORD),
-            ],
-        )
-        .await;
-    assert_eq!(r.status(), 200);
+    sign_out_everyone(admin).await;
     let took = within(Duration::from_secs(2), || {
         b_is_signed_out(ada.clone(), on_b("/account"))
     })
     .await;
     assert!(
         took.is_some(),
-        "process B still accepted the session after 2 s"
+        "node B still accepted the session after 2 s"
     );
 
     // Kill B's listener just before the next change; the per-user compromise must still bite.
     let admin = a.admin("root@example.org").await;
     let ben = sign_in_on_b("ben@example.org").await;
-    sqlx::query(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-         WHERE datname = current_database() AND query ILIKE 'LISTEN%'",
-    )
-    .execute(a.state.store.pool())
-    .await
-    .unwrap();
-    let id = user_id(&a, "ben@example.org").await.to_string();
+    kill_listeners().await;
+    let id = user_id(a, "ben@example.org").await.to_string();
     let r = a
         .call(
             &admin,
@@ -647,33 +561,40 @@ async fn v7_4_1_two_serve_processes_refuse_revoked_sessions_within_two_seconds()
     .await;
     assert!(
         took.is_some(),
-        "process B still accepted the session after 2 s"
+        "node B still accepted the session after 2 s"
     );
     // An instance-wide change while B's listener is being re-established arrives too.
     let carl = sign_in_on_b("carl@example.org").await;
-    sqlx::query(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-         WHERE datname = current_database() AND query ILIKE 'LISTEN%'",
-    )
-    .execute(a.state.store.pool())
-    .await
-    .unwrap();
-    a.call(
-        &admin,
-        "admin_sign_out_everyone",
-        &[
-            ("reason", "again"),
-            ("confirmation", "SIGN OUT EVERYONE"),
-            ("password", PASSWORD),
-        ],
-    )
-    .await;
+    kill_listeners().await;
+    sign_out_everyone(admin).await;
     let took = within(Duration::from_secs(2), || {
         b_is_signed_out(carl.clone(), on_b("/account"))
     })
     .await;
     assert!(
         took.is_some(),
-        "process B missed the change made while its listener was down"
+        "node B missed the change made while its listener was down"
     );
+}
+
+/// Two nodes in one test process (separate pools and listeners).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v7_4_1_a_second_node_refuses_revoked_sessions_within_two_seconds() {
+    let Some(a) = TestApp::spawn(Db::Postgres).await else {
+        common::skipped("v7_4_1_a_second_node_refuses_revoked_sessions_within_two_seconds");
+        return;
+    };
+    let b = a.second_node().await;
+    revocations_reach_the_other_node(&a, &b.address).await;
+}
+
+/// Node B is a separate `keywarden serve` process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v7_4_1_two_serve_processes_refuse_revoked_sessions_within_two_seconds() {
+    let Some(a) = TestApp::spawn(Db::Postgres).await else {
+        common::skipped("v7_4_1_two_serve_processes_refuse_revoked_sessions_within_two_seconds");
+        return;
+    };
+    let b = a.serve_process().await;
+    revocations_reach_the_other_node(&a, &b.address).await;
 }
