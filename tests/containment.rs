@@ -67,6 +67,32 @@ async fn page(app: &TestApp, b: &reqwest::Client, path: &str) -> (u16, String) {
     (r.status().as_u16(), location)
 }
 
+/// The instance-wide actions as the Security page posts them (typed phrase, reason, step-up).
+async fn sign_out_everyone(app: &TestApp, admin: &reqwest::Client) -> reqwest::Response {
+    let form = [
+        ("reason", "breach"),
+        ("confirmation", "SIGN OUT EVERYONE"),
+        ("password", PASSWORD),
+    ];
+    app.call(admin, "admin_sign_out_everyone", &form).await
+}
+
+async fn compromise_all(
+    app: &TestApp,
+    admin: &reqwest::Client,
+    sign_out: bool,
+) -> reqwest::Response {
+    let mut form = vec![
+        ("reason", "breach of 2026-11-21"),
+        ("confirmation", "COMPROMISE ALL PASSWORDS"),
+        ("password", PASSWORD),
+    ];
+    if sign_out {
+        form.push(("sign_out", "on"));
+    }
+    app.call(admin, "admin_compromise_all", &form).await
+}
+
 async fn codes_sent(app: &TestApp, email: &str) -> i64 {
     let (n,): (i64,) =
         sqlx::query_as("SELECT COUNT(*) FROM outbox WHERE to_address = $1 AND kind = 'reset_code'")
@@ -119,17 +145,7 @@ async fn a_compromised_password_restricts_a_live_session_on_its_next_request(app
 async fn compromise_all_restricts_live_sessions_but_the_acting_admin_keeps_working(app: &TestApp) {
     let admin = app.admin("admin@example.org").await;
     let ada = app.member("ada@example.org").await;
-    let r = app
-        .call(
-            &admin,
-            "admin_compromise_all",
-            &[
-                ("reason", "breach of 2026-11-21"),
-                ("confirmation", "COMPROMISE ALL PASSWORDS"),
-                ("password", PASSWORD),
-            ],
-        )
-        .await;
+    let r = compromise_all(app, &admin, false).await;
     assert_eq!(r.status(), 200);
     assert_eq!(
         page(app, &ada, "/account").await,
@@ -318,17 +334,7 @@ async fn v7_4_1_a_sign_in_in_flight_during_sign_out_everyone_does_not_survive_it
         200
     );
     let (sign_in, gate) = held_sign_in(app, &b, "ada@example.org", PASSWORD).await;
-    let r = app
-        .call(
-            &admin,
-            "admin_sign_out_everyone",
-            &[
-                ("reason", "breach"),
-                ("confirmation", "SIGN OUT EVERYONE"),
-                ("password", PASSWORD),
-            ],
-        )
-        .await;
+    let r = sign_out_everyone(app, &admin).await;
     assert_eq!(r.status(), 200);
     gate.release.notify_one();
     assert_eq!(sign_in.await.unwrap(), 200, "the sign-in itself completed");
@@ -402,17 +408,7 @@ async fn v7_4_1_nodes_with_skewed_clocks_agree_on_what_came_first(app: &TestApp)
     b.clock.advance(Duration::from_secs(10 * 60));
     let admin = app.admin("admin@example.org").await;
     let ada = b.member("ada@example.org").await;
-    let r = app
-        .call(
-            &admin,
-            "admin_sign_out_everyone",
-            &[
-                ("reason", "breach"),
-                ("confirmation", "SIGN OUT EVERYONE"),
-                ("password", PASSWORD),
-            ],
-        )
-        .await;
+    let r = sign_out_everyone(app, &admin).await;
     assert_eq!(r.status(), 200);
     let took = within(Duration::from_secs(2), || signed_out(&b, &ada)).await;
     assert!(
@@ -428,18 +424,7 @@ async fn v7_4_1_nodes_with_skewed_clocks_agree_on_what_came_first(app: &TestApp)
         200
     );
     let ben = app.member("ben@example.org").await;
-    let r = b
-        .call(
-            &admin_b,
-            "admin_compromise_all",
-            &[
-                ("reason", "breach"),
-                ("confirmation", "COMPROMISE ALL PASSWORDS"),
-                ("password", PASSWORD),
-                ("sign_out", "on"),
-            ],
-        )
-        .await;
+    let r = compromise_all(&b, &admin_b, true).await;
     assert_eq!(r.status(), 200);
     let took = within(Duration::from_secs(2), || signed_out(app, &ben)).await;
     assert!(
@@ -511,24 +496,10 @@ async fn revocations_reach_the_other_node(a: &TestApp, b_address: &str) {
         .unwrap();
         assert!(!killed.is_empty(), "no listener connection found");
     };
-    let sign_out_everyone = |admin: reqwest::Client| async move {
-        let r = a
-            .call(
-                &admin,
-                "admin_sign_out_everyone",
-                &[
-                    ("reason", "breach"),
-                    ("confirmation", "SIGN OUT EVERYONE"),
-                    ("password", PASSWORD),
-                ],
-            )
-            .await;
-        assert_eq!(r.status(), 200);
-    };
     let admin = a.admin("admin@example.org").await;
     let ada = sign_in_on_b("ada@example.org").await;
     assert!(!b_is_signed_out(ada.clone(), on_b("/account")).await);
-    sign_out_everyone(admin).await;
+    assert_eq!(sign_out_everyone(a, &admin).await.status(), 200);
     let took = within(Duration::from_secs(2), || {
         b_is_signed_out(ada.clone(), on_b("/account"))
     })
@@ -566,7 +537,7 @@ async fn revocations_reach_the_other_node(a: &TestApp, b_address: &str) {
     // An instance-wide change while B's listener is being re-established arrives too.
     let carl = sign_in_on_b("carl@example.org").await;
     kill_listeners().await;
-    sign_out_everyone(admin).await;
+    assert_eq!(sign_out_everyone(a, &admin).await.status(), 200);
     let took = within(Duration::from_secs(2), || {
         b_is_signed_out(carl.clone(), on_b("/account"))
     })
