@@ -93,15 +93,6 @@ async fn db_seqs(app: &TestApp, sql: &str) -> Vec<i64> {
     rows.into_iter().map(|(s,)| s).collect()
 }
 
-async fn user_id(app: &TestApp, email: &str) -> i64 {
-    let (id,): (i64,) = sqlx::query_as("SELECT id FROM users WHERE email_normalized = $1")
-        .bind(email)
-        .fetch_one(app.state.store.pool())
-        .await
-        .unwrap();
-    id
-}
-
 fn day_of(ms: i64) -> String {
     let d = time::OffsetDateTime::from_unix_timestamp(ms / 1000)
         .unwrap()
@@ -142,7 +133,7 @@ async fn filters_narrow_the_trail_by_action_actor_target_and_time(app: &TestApp)
     assert!(auth.len() >= failed.len() + exact.len());
 
     // Target by e-mail, however it is typed.
-    let ada = user_id(app, ADA).await;
+    let ada = app.user_id(ADA).await;
     let targeted = all_pages(app, &admin, &[("target", "  ADA@Example.org ")]).await;
     assert_eq!(
         seqs(&targeted),
@@ -256,7 +247,7 @@ async fn pages_follow_each_other_without_gaps_or_duplicates(app: &TestApp) {
     );
     assert_eq!(listed.iter().collect::<HashSet<_>>().len(), listed.len());
 
-    let ada = user_id(app, ADA).await;
+    let ada = app.user_id(ADA).await;
     let targeted = all_pages(app, &admin, &[("target", ADA)]).await;
     assert!(targeted.len() > 50);
     assert_eq!(

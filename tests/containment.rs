@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 
 use common::{Db, TestApp, PASSWORD};
 use keywarden::storage::{security, users};
-use serde_json::Value;
 
 on_both_databases!(
     a_compromised_password_restricts_a_live_session_on_its_next_request,
@@ -43,19 +42,6 @@ async fn signed_out(app: &TestApp, b: &reqwest::Client) -> bool {
     status == 303 && location.starts_with("/sign-in")
 }
 
-async fn user_id(app: &TestApp, email: &str) -> i64 {
-    let (id,): (i64,) = sqlx::query_as("SELECT id FROM users WHERE email_normalized = $1")
-        .bind(email)
-        .fetch_one(app.state.store.pool())
-        .await
-        .unwrap();
-    id
-}
-
-async fn whoami(app: &TestApp, b: &reqwest::Client) -> Value {
-    app.call(b, "whoami", &[]).await.json().await.unwrap()
-}
-
 async fn page(app: &TestApp, b: &reqwest::Client, path: &str) -> (u16, String) {
     let r = b.get(app.url(path)).send().await.unwrap();
     let location = r
@@ -65,32 +51,6 @@ async fn page(app: &TestApp, b: &reqwest::Client, path: &str) -> (u16, String) {
         .unwrap_or_default()
         .to_owned();
     (r.status().as_u16(), location)
-}
-
-/// The instance-wide actions as the Security page posts them (typed phrase, reason, step-up).
-async fn sign_out_everyone(app: &TestApp, admin: &reqwest::Client) -> reqwest::Response {
-    let form = [
-        ("reason", "breach"),
-        ("confirmation", "SIGN OUT EVERYONE"),
-        ("password", PASSWORD),
-    ];
-    app.call(admin, "admin_sign_out_everyone", &form).await
-}
-
-async fn compromise_all(
-    app: &TestApp,
-    admin: &reqwest::Client,
-    sign_out: bool,
-) -> reqwest::Response {
-    let mut form = vec![
-        ("reason", "breach of 2026-11-21"),
-        ("confirmation", "COMPROMISE ALL PASSWORDS"),
-        ("password", PASSWORD),
-    ];
-    if sign_out {
-        form.push(("sign_out", "on"));
-    }
-    app.call(admin, "admin_compromise_all", &form).await
 }
 
 async fn codes_sent(app: &TestApp, email: &str) -> i64 {
@@ -107,7 +67,7 @@ async fn a_compromised_password_restricts_a_live_session_on_its_next_request(app
     let admin = app.admin("admin@example.org").await;
     let ada = app.member("ada@example.org").await;
     assert_eq!(page(app, &ada, "/account").await.0, 200);
-    let id = user_id(app, "ada@example.org").await.to_string();
+    let id = app.user_id("ada@example.org").await.to_string();
     let r = app
         .call(
             &admin,
@@ -121,7 +81,7 @@ async fn a_compromised_password_restricts_a_live_session_on_its_next_request(app
         page(app, &ada, "/account").await,
         (303, "/reset-task".into())
     );
-    assert_eq!(whoami(app, &ada).await["reset_required"], true);
+    assert_eq!(app.whoami(&ada).await["reset_required"], true);
     let r = app.call(&ada, "my_devices", &[]).await;
     assert_eq!(
         r.status(),
@@ -145,7 +105,7 @@ async fn a_compromised_password_restricts_a_live_session_on_its_next_request(app
 async fn compromise_all_restricts_live_sessions_but_the_acting_admin_keeps_working(app: &TestApp) {
     let admin = app.admin("admin@example.org").await;
     let ada = app.member("ada@example.org").await;
-    let r = compromise_all(app, &admin, false).await;
+    let r = app.compromise_all(&admin, false).await;
     assert_eq!(r.status(), 200);
     assert_eq!(
         page(app, &ada, "/account").await,
@@ -153,7 +113,7 @@ async fn compromise_all_restricts_live_sessions_but_the_acting_admin_keeps_worki
     );
     // The acting admin keeps the console, and is told their own password is compromised.
     assert_eq!(page(app, &admin, "/admin/security").await.0, 200);
-    let me = whoami(app, &admin).await;
+    let me = app.whoami(&admin).await;
     assert_eq!(me["reset_required"], false);
     assert_eq!(me["password_compromised"], true);
     let body = admin
@@ -201,7 +161,7 @@ async fn with_the_task_switched_off_a_live_session_with_a_compromised_password_e
         )
         .await;
     assert_eq!(r.status(), 200, "reset task switched off");
-    let id = user_id(app, "ada@example.org").await.to_string();
+    let id = app.user_id("ada@example.org").await.to_string();
     app.call(
         &admin,
         "admin_compromise_user",
@@ -224,7 +184,7 @@ async fn the_not_me_report_with_compromise_restricts_the_users_other_sessions(ap
     let ada = app.member("ada@example.org").await;
     let other = app.new_browser();
     app.sign_in(&other, "ada@example.org", PASSWORD).await;
-    let id = user_id(app, "ada@example.org").await;
+    let id = app.user_id("ada@example.org").await;
     sqlx::query("UPDATE users SET password_compromised_at = password_set_at WHERE id = $1")
         .bind(id)
         .execute(app.state.store.pool())
@@ -239,7 +199,7 @@ async fn v7_4_1_watermarks_only_move_forward(app: &TestApp) {
     // A slow or clock-skewed writer must never lower a watermark.
     let ada = app.member("ada@example.org").await;
     drop(ada);
-    let id = user_id(app, "ada@example.org").await;
+    let id = app.user_id("ada@example.org").await;
     let mut tx = app.state.store.begin().await.unwrap();
     security::compromise_passwords(&mut tx, 2_000, "first", "newer")
         .await
@@ -334,7 +294,7 @@ async fn v7_4_1_a_sign_in_in_flight_during_sign_out_everyone_does_not_survive_it
         200
     );
     let (sign_in, gate) = held_sign_in(app, &b, "ada@example.org", PASSWORD).await;
-    let r = sign_out_everyone(app, &admin).await;
+    let r = app.sign_out_everyone(&admin).await;
     assert_eq!(r.status(), 200);
     gate.release.notify_one();
     assert_eq!(sign_in.await.unwrap(), 200, "the sign-in itself completed");
@@ -351,7 +311,7 @@ async fn a_sign_in_in_flight_during_a_compromise_ends_restricted(app: &TestApp) 
         app.sign_up(&b, "ada@example.org", PASSWORD).await.status(),
         200
     );
-    let id = user_id(app, "ada@example.org").await.to_string();
+    let id = app.user_id("ada@example.org").await.to_string();
     let (sign_in, gate) = held_sign_in(app, &b, "ada@example.org", PASSWORD).await;
     let r = app
         .call(
@@ -377,7 +337,7 @@ async fn a_sign_in_in_flight_during_a_password_reset_with_the_old_password_fails
         app.sign_up(&b, "ada@example.org", PASSWORD).await.status(),
         200
     );
-    let id = user_id(app, "ada@example.org").await;
+    let id = app.user_id("ada@example.org").await;
     let (sign_in, gate) = held_sign_in(app, &b, "ada@example.org", PASSWORD).await;
     // The owner sets a new password meanwhile (the reset writes a new hash).
     let hash = app
@@ -408,7 +368,7 @@ async fn v7_4_1_nodes_with_skewed_clocks_agree_on_what_came_first(app: &TestApp)
     b.clock.advance(Duration::from_secs(10 * 60));
     let admin = app.admin("admin@example.org").await;
     let ada = b.member("ada@example.org").await;
-    let r = sign_out_everyone(app, &admin).await;
+    let r = app.sign_out_everyone(&admin).await;
     assert_eq!(r.status(), 200);
     let took = within(Duration::from_secs(2), || signed_out(&b, &ada)).await;
     assert!(
@@ -424,7 +384,7 @@ async fn v7_4_1_nodes_with_skewed_clocks_agree_on_what_came_first(app: &TestApp)
         200
     );
     let ben = app.member("ben@example.org").await;
-    let r = compromise_all(&b, &admin_b, true).await;
+    let r = b.compromise_all(&admin_b, true).await;
     assert_eq!(r.status(), 200);
     let took = within(Duration::from_secs(2), || signed_out(app, &ben)).await;
     assert!(
@@ -499,7 +459,7 @@ async fn revocations_reach_the_other_node(a: &TestApp, b_address: &str) {
     let admin = a.admin("admin@example.org").await;
     let ada = sign_in_on_b("ada@example.org").await;
     assert!(!b_is_signed_out(ada.clone(), on_b("/account")).await);
-    assert_eq!(sign_out_everyone(a, &admin).await.status(), 200);
+    assert_eq!(a.sign_out_everyone(&admin).await.status(), 200);
     let took = within(Duration::from_secs(2), || {
         b_is_signed_out(ada.clone(), on_b("/account"))
     })
@@ -513,7 +473,7 @@ async fn revocations_reach_the_other_node(a: &TestApp, b_address: &str) {
     let admin = a.admin("root@example.org").await;
     let ben = sign_in_on_b("ben@example.org").await;
     kill_listeners().await;
-    let id = user_id(a, "ben@example.org").await.to_string();
+    let id = a.user_id("ben@example.org").await.to_string();
     let r = a
         .call(
             &admin,
@@ -537,7 +497,7 @@ async fn revocations_reach_the_other_node(a: &TestApp, b_address: &str) {
     // An instance-wide change while B's listener is being re-established arrives too.
     let carl = sign_in_on_b("carl@example.org").await;
     kill_listeners().await;
-    assert_eq!(sign_out_everyone(a, &admin).await.status(), 200);
+    assert_eq!(a.sign_out_everyone(&admin).await.status(), 200);
     let took = within(Duration::from_secs(2), || {
         b_is_signed_out(carl.clone(), on_b("/account"))
     })

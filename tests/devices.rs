@@ -30,10 +30,6 @@ async fn devices(app: &TestApp, b: &reqwest::Client) -> Value {
     r.json().await.unwrap()
 }
 
-async fn whoami(app: &TestApp, b: &reqwest::Client) -> Value {
-    app.call(b, "whoami", &[]).await.json().await.unwrap()
-}
-
 /// The HTML of a page as `b` gets it.
 async fn page_text(app: &TestApp, b: &reqwest::Client, path: &str) -> String {
     b.get(app.url(path))
@@ -144,11 +140,11 @@ async fn signing_out_another_device_kills_its_cookie(app: &TestApp) {
         .await;
     assert_eq!(r.status(), 200);
     assert_eq!(
-        whoami(app, &phone).await,
+        app.whoami(&phone).await,
         Value::Null,
         "the phone is signed out"
     );
-    assert_eq!(whoami(app, &laptop).await["email"], "ada@example.org");
+    assert_eq!(app.whoami(&laptop).await["email"], "ada@example.org");
     // Its page request now goes to sign-in.
     let r = phone.get(app.url("/account")).send().await.unwrap();
     assert_eq!(r.status(), 303);
@@ -167,7 +163,7 @@ async fn signing_out_another_device_kills_its_cookie(app: &TestApp) {
         .call(&bob, "devices_sign_out_one", &[("key", &laptop_key)])
         .await;
     assert_eq!(r.status(), 422);
-    assert_eq!(whoami(app, &laptop).await["email"], "ada@example.org");
+    assert_eq!(app.whoami(&laptop).await["email"], "ada@example.org");
     assert_eq!(
         app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'session.signed_out_by_user'")
             .await,
@@ -182,9 +178,9 @@ async fn all_other_sessions_keeps_the_current_one_and_everywhere_ends_it_too(app
     let r = app.call(&laptop, "devices_sign_out_others", &[]).await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.json::<Value>().await.unwrap(), 2);
-    assert_eq!(whoami(app, &phone).await, Value::Null);
-    assert_eq!(whoami(app, &tablet).await, Value::Null);
-    assert_eq!(whoami(app, &laptop).await["email"], "ada@example.org");
+    assert_eq!(app.whoami(&phone).await, Value::Null);
+    assert_eq!(app.whoami(&tablet).await, Value::Null);
+    assert_eq!(app.whoami(&laptop).await["email"], "ada@example.org");
     assert_eq!(
         devices(app, &laptop).await["active"]
             .as_array()
@@ -196,8 +192,8 @@ async fn all_other_sessions_keeps_the_current_one_and_everywhere_ends_it_too(app
     let phone = second_device(app, "ada@example.org").await;
     let r = app.call(&laptop, "devices_sign_out_everywhere", &[]).await;
     assert_eq!(r.status(), 200);
-    assert_eq!(whoami(app, &laptop).await, Value::Null);
-    assert_eq!(whoami(app, &phone).await, Value::Null);
+    assert_eq!(app.whoami(&laptop).await, Value::Null);
+    assert_eq!(app.whoami(&phone).await, Value::Null);
 }
 
 async fn step_up_is_enforced_on_the_server(app: &TestApp) {
@@ -226,7 +222,7 @@ async fn step_up_is_enforced_on_the_server(app: &TestApp) {
             assert_eq!(r.status(), 422, "{other} with {password:?}");
         }
     }
-    assert_eq!(whoami(app, &phone).await["email"], "ada@example.org");
+    assert_eq!(app.whoami(&phone).await["email"], "ada@example.org");
     let r = app
         .call(
             &laptop,
@@ -235,7 +231,7 @@ async fn step_up_is_enforced_on_the_server(app: &TestApp) {
         )
         .await;
     assert_eq!(r.status(), 200);
-    assert_eq!(whoami(app, &phone).await, Value::Null);
+    assert_eq!(app.whoami(&phone).await, Value::Null);
     // Password guesses are limited (10 per 15 minutes), the right password included.
     for _ in 0..6 {
         let r = app
@@ -259,7 +255,7 @@ async fn step_up_is_enforced_on_the_server(app: &TestApp) {
     assert_eq!(devices(app, &laptop).await["step_up_needed"], false);
     let r = app.call(&laptop, "devices_sign_out_others", &[]).await;
     assert_eq!(r.status(), 200);
-    assert_eq!(whoami(app, &tablet).await, Value::Null);
+    assert_eq!(app.whoami(&tablet).await, Value::Null);
 }
 
 async fn only_the_first_sign_in_from_a_new_device_sends_an_alert(app: &TestApp) {
@@ -348,7 +344,7 @@ async fn the_alert_link_get_changes_nothing_and_the_post_revokes_exactly_that_se
         .unwrap();
     assert_eq!(state["Valid"]["session"]["key"], intruder_key.as_str());
     assert_eq!(state["Valid"]["active"], true);
-    assert_eq!(whoami(app, &intruder).await["email"], "ada@example.org");
+    assert_eq!(app.whoami(&intruder).await["email"], "ada@example.org");
     assert_eq!(
         app.count("SELECT COUNT(*) FROM device_alerts WHERE used_at IS NOT NULL")
             .await,
@@ -363,8 +359,8 @@ async fn the_alert_link_get_changes_nothing_and_the_post_revokes_exactly_that_se
     let outcome: Value = r.json().await.unwrap();
     assert_eq!(outcome["signed_out"], true);
     assert_eq!(outcome["password_compromised"], false);
-    assert_eq!(whoami(app, &intruder).await, Value::Null);
-    assert_eq!(whoami(app, &laptop).await["email"], "ada@example.org");
+    assert_eq!(app.whoami(&intruder).await, Value::Null);
+    assert_eq!(app.whoami(&laptop).await["email"], "ada@example.org");
     assert_eq!(
         app.count("SELECT COUNT(*) FROM sessions WHERE end_reason = 'reported_not_me'")
             .await,
@@ -439,7 +435,7 @@ async fn the_alert_can_also_set_the_password_as_compromised(app: &TestApp) {
         r.json::<Value>().await.unwrap()["password_compromised"],
         true
     );
-    assert_eq!(whoami(app, &intruder).await, Value::Null);
+    assert_eq!(app.whoami(&intruder).await, Value::Null);
     // The next sign-in with the leaked password only gets the reset-password task.
     let again = app.new_browser();
     assert_eq!(
@@ -448,7 +444,7 @@ async fn the_alert_can_also_set_the_password_as_compromised(app: &TestApp) {
             .status(),
         200
     );
-    assert_eq!(whoami(app, &again).await["reset_required"], true);
+    assert_eq!(app.whoami(&again).await["reset_required"], true);
 }
 
 async fn unknown_and_expired_links_get_a_clear_page(app: &TestApp) {

@@ -26,19 +26,6 @@ on_both_databases!(
 
 const NEW_PASSWORD: &str = "Fresh-Meadow-Copper-7741";
 
-async fn user_id(app: &TestApp, email: &str) -> i64 {
-    let (id,): (i64,) = sqlx::query_as("SELECT id FROM users WHERE email_normalized = $1")
-        .bind(email)
-        .fetch_one(app.state.store.pool())
-        .await
-        .unwrap();
-    id
-}
-
-async fn whoami(app: &TestApp, b: &reqwest::Client) -> Value {
-    app.call(b, "whoami", &[]).await.json().await.unwrap()
-}
-
 /// The code of the newest reset-task mail for `email`, read from the outbox.
 async fn latest_code(app: &TestApp, email: &str) -> String {
     let (subject,): (String,) = sqlx::query_as("SELECT subject FROM outbox WHERE to_address = $1 AND kind = 'reset_code' ORDER BY id DESC LIMIT 1")
@@ -47,39 +34,6 @@ async fn latest_code(app: &TestApp, email: &str) -> String {
         .await
         .unwrap();
     subject.chars().take(6).collect()
-}
-
-async fn compromise(
-    app: &TestApp,
-    admin: &reqwest::Client,
-    email: &str,
-    sign_out: bool,
-) -> reqwest::Response {
-    let id = user_id(app, email).await.to_string();
-    let mut form = vec![
-        ("user_id", id.as_str()),
-        ("reason", "found in a credential dump"),
-    ];
-    if sign_out {
-        form.push(("sign_out", "on"));
-    }
-    app.call(admin, "admin_compromise_user", &form).await
-}
-
-async fn compromise_all(
-    app: &TestApp,
-    admin: &reqwest::Client,
-    sign_out: bool,
-) -> reqwest::Response {
-    let mut form = vec![
-        ("reason", "breach of 2026-11-21"),
-        ("confirmation", "COMPROMISE ALL PASSWORDS"),
-        ("password", PASSWORD),
-    ];
-    if sign_out {
-        form.push(("sign_out", "on"));
-    }
-    app.call(admin, "admin_compromise_all", &form).await
 }
 
 async fn field_of(r: reqwest::Response) -> String {
@@ -117,16 +71,12 @@ async fn a_compromised_password_cannot_open_a_normal_session(app: &TestApp) {
     let admin = app.admin("root@example.org").await;
     let ada = app.member("ada@example.org").await;
     assert_eq!(
-        compromise(app, &admin, "ada@example.org", true)
+        app.compromise_user(&admin, "ada@example.org", true)
             .await
             .status(),
         200
     );
-    assert_eq!(
-        whoami(app, &ada).await,
-        Value::Null,
-        "her open session died"
-    );
+    assert_eq!(app.whoami(&ada).await, Value::Null, "her open session died");
     assert_eq!(audit_count(app, "user.password_compromised").await, 1);
     // A wrong password answers like any wrong password.
     let b = app.new_browser();
@@ -139,7 +89,7 @@ async fn a_compromised_password_cannot_open_a_normal_session(app: &TestApp) {
     let r = app.sign_in(&b, "ada@example.org", PASSWORD).await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["location"], "/reset-task");
-    let me = whoami(app, &b).await;
+    let me = app.whoami(&b).await;
     assert_eq!(me["reset_required"], true);
     assert_eq!(audit_count(app, "reset_task.started").await, 1);
     assert_eq!(
@@ -152,7 +102,7 @@ async fn a_compromised_password_cannot_open_a_normal_session(app: &TestApp) {
 async fn the_task_gates_every_page_and_server_function(app: &TestApp) {
     let admin = app.admin("root@example.org").await;
     app.member("ada@example.org").await;
-    compromise(app, &admin, "ada@example.org", true).await;
+    app.compromise_user(&admin, "ada@example.org", true).await;
     let b = app.new_browser();
     app.sign_in(&b, "ada@example.org", PASSWORD).await;
     for page in ["/account", "/admin", "/", "/sign-in"] {
@@ -194,7 +144,7 @@ async fn the_task_gates_every_page_and_server_function(app: &TestApp) {
 async fn the_task_code_is_single_use_expires_and_locks_after_five_tries(app: &TestApp) {
     let admin = app.admin("root@example.org").await;
     app.member("ada@example.org").await;
-    compromise(app, &admin, "ada@example.org", true).await;
+    app.compromise_user(&admin, "ada@example.org", true).await;
     let b = app.new_browser();
     app.sign_in(&b, "ada@example.org", PASSWORD).await;
     let code = latest_code(app, "ada@example.org").await;
@@ -264,8 +214,8 @@ async fn completing_the_task_signs_out_other_sessions_and_issues_a_full_one(app:
     let admin = app.admin("root@example.org").await;
     let laptop = app.member("ada@example.org").await;
     // Compromised without sign-out: the laptop stays signed in until the task completes.
-    compromise(app, &admin, "ada@example.org", false).await;
-    assert_eq!(whoami(app, &laptop).await["email"], "ada@example.org");
+    app.compromise_user(&admin, "ada@example.org", false).await;
+    assert_eq!(app.whoami(&laptop).await["email"], "ada@example.org");
     let phone = task_session(app, "ada@example.org").await;
     let same = app
         .call(
@@ -302,7 +252,7 @@ async fn completing_the_task_signs_out_other_sessions_and_issues_a_full_one(app:
         .await;
     assert_eq!(ok.status(), 200);
     assert_eq!(ok.headers()["location"], "/account?password_changed=1");
-    let me = whoami(app, &phone).await;
+    let me = app.whoami(&phone).await;
     assert_eq!(
         (me["email"].as_str(), me["reset_required"].as_bool()),
         (Some("ada@example.org"), Some(false)),
@@ -318,7 +268,7 @@ async fn completing_the_task_signs_out_other_sessions_and_issues_a_full_one(app:
         200
     );
     assert_eq!(
-        whoami(app, &laptop).await,
+        app.whoami(&laptop).await,
         Value::Null,
         "every other session is signed out"
     );
@@ -340,7 +290,7 @@ async fn compromise_all_affects_existing_passwords_and_not_later_ones(app: &Test
     let admin = app.admin("root@example.org").await;
     app.member("ada@example.org").await;
     app.member("bob@example.org").await;
-    assert_eq!(compromise_all(app, &admin, false).await.status(), 200);
+    assert_eq!(app.compromise_all(&admin, false).await.status(), 200);
     assert_eq!(
         app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'instance.passwords_compromised'")
             .await,
@@ -389,7 +339,7 @@ async fn compromise_all_affects_existing_passwords_and_not_later_ones(app: &Test
         "/reset-task"
     );
     // The details page traces the instance-wide action per user.
-    let ada_id = user_id(app, "ada@example.org").await.to_string();
+    let ada_id = app.user_id("ada@example.org").await.to_string();
     let d: Value = app
         .call(&admin, "admin_user_details", &[("id", &ada_id)])
         .await
@@ -398,7 +348,7 @@ async fn compromise_all_affects_existing_passwords_and_not_later_ones(app: &Test
         .unwrap();
     assert_eq!(d["password"]["compromised"], Value::Null);
     assert_eq!(d["password"]["resolved"][0][0]["scope"], "Instance-wide");
-    let bob_id = user_id(app, "bob@example.org").await.to_string();
+    let bob_id = app.user_id("bob@example.org").await.to_string();
     let d: Value = app
         .call(&admin, "admin_user_details", &[("id", &bob_id)])
         .await
@@ -419,10 +369,10 @@ async fn sign_out_everyone_kills_existing_cookies_on_the_next_request(app: &Test
     ];
     let r = app.call(&admin, "admin_sign_out_everyone", &form).await;
     assert_eq!(r.status(), 200);
-    assert_eq!(whoami(app, &ada).await, Value::Null);
-    assert_eq!(whoami(app, &bob).await, Value::Null);
+    assert_eq!(app.whoami(&ada).await, Value::Null);
+    assert_eq!(app.whoami(&bob).await, Value::Null);
     assert_eq!(
-        whoami(app, &admin).await["email"],
+        app.whoami(&admin).await["email"],
         "root@example.org",
         "the admin's own session was re-issued"
     );
@@ -452,8 +402,8 @@ async fn sign_out_everyone_kills_existing_cookies_on_the_next_request(app: &Test
             .status(),
         200
     );
-    assert_eq!(whoami(app, &admin).await, Value::Null);
-    assert_eq!(whoami(app, &ada).await, Value::Null);
+    assert_eq!(app.whoami(&admin).await, Value::Null);
+    assert_eq!(app.whoami(&ada).await, Value::Null);
 }
 
 async fn confirmation_and_step_up_are_enforced_on_the_server(app: &TestApp) {
@@ -544,7 +494,7 @@ async fn confirmation_and_step_up_are_enforced_on_the_server(app: &TestApp) {
 async fn a_member_cannot_call_any_admin_action(app: &TestApp) {
     app.admin("root@example.org").await;
     let member = app.member("ada@example.org").await;
-    let id = user_id(app, "root@example.org").await.to_string();
+    let id = app.user_id("root@example.org").await.to_string();
     let calls: [(&str, Vec<(&str, &str)>); 9] = [
         (
             "admin_compromise_all",
@@ -710,8 +660,8 @@ async fn the_incident_cli_has_the_same_effects(app: &TestApp) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(whoami(app, &ada).await, Value::Null);
-    assert_eq!(whoami(app, &bob).await["email"], "bob@example.org");
+    assert_eq!(app.whoami(&ada).await, Value::Null);
+    assert_eq!(app.whoami(&bob).await["email"], "bob@example.org");
     // The CLI wrote to the database directly: this node learns of instance changes on refresh,
     // per-user watermarks are read with the user on every request.
     let out = app
@@ -722,7 +672,7 @@ async fn the_incident_cli_has_the_same_effects(app: &TestApp) {
         .await;
     assert!(out.status.success());
     app.state.security.refresh(&app.state.store).await.unwrap();
-    assert_eq!(whoami(app, &bob).await, Value::Null);
+    assert_eq!(app.whoami(&bob).await, Value::Null);
     let out = app
         .cli(
             &[
@@ -768,12 +718,12 @@ async fn with_the_task_switched_off_a_compromised_password_cannot_sign_in(app: &
             .status(),
         200
     );
-    compromise(app, &admin, "ada@example.org", true).await;
+    app.compromise_user(&admin, "ada@example.org", true).await;
     let b = app.new_browser();
     let r = app.sign_in(&b, "ada@example.org", PASSWORD).await;
     assert_eq!(r.status(), 403);
     assert!(r.text().await.unwrap().contains("PasswordCompromised"));
-    assert_eq!(whoami(app, &b).await, Value::Null);
+    assert_eq!(app.whoami(&b).await, Value::Null);
     // Forgot-password is the way out.
     app.call(&b, "forgot_password", &[("email", "ada@example.org")])
         .await;
@@ -823,7 +773,7 @@ async fn with_the_task_switched_off_a_compromised_password_cannot_sign_in(app: &
 async fn disabling_an_account_signs_it_out_and_blocks_sign_in(app: &TestApp) {
     let admin = app.admin("root@example.org").await;
     let ada = app.member("ada@example.org").await;
-    let id = user_id(app, "ada@example.org").await.to_string();
+    let id = app.user_id("ada@example.org").await.to_string();
     assert_eq!(
         app.call(
             &admin,
@@ -834,14 +784,14 @@ async fn disabling_an_account_signs_it_out_and_blocks_sign_in(app: &TestApp) {
         .status(),
         200
     );
-    assert_eq!(whoami(app, &ada).await, Value::Null);
+    assert_eq!(app.whoami(&ada).await, Value::Null);
     assert_eq!(
         app.sign_in(&ada, "ada@example.org", PASSWORD)
             .await
             .status(),
         401
     );
-    let own = user_id(app, "root@example.org").await.to_string();
+    let own = app.user_id("root@example.org").await.to_string();
     assert_eq!(
         field_of(
             app.call(
@@ -909,7 +859,8 @@ async fn the_users_list_filters_and_pages_with_a_cursor(app: &TestApp) {
         10,
         "prefix search, case-insensitive"
     );
-    compromise(app, &admin, "user07@example.org", false).await;
+    app.compromise_user(&admin, "user07@example.org", false)
+        .await;
     let compromised = list(vec![("status", "compromised".into())]).await;
     assert_eq!(compromised["users"][0]["email"], "user07@example.org");
     assert_eq!(compromised["users"].as_array().unwrap().len(), 1);

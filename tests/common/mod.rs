@@ -340,6 +340,70 @@ impl TestApp {
         child.wait_with_output().await.unwrap()
     }
 
+    /// The id of the user with this (normalized) e-mail.
+    pub async fn user_id(&self, email: &str) -> i64 {
+        let (id,): (i64,) = sqlx::query_as("SELECT id FROM users WHERE email_normalized = $1")
+            .bind(email)
+            .fetch_one(self.state.store.pool())
+            .await
+            .unwrap();
+        id
+    }
+
+    /// The signed-in user of `browser`, as the page sees them (`null` when signed out).
+    pub async fn whoami(&self, browser: &reqwest::Client) -> serde_json::Value {
+        self.call(browser, "whoami", &[])
+            .await
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// "Set password as compromised" on a user's page, optionally signing them out.
+    pub async fn compromise_user(
+        &self,
+        admin: &reqwest::Client,
+        email: &str,
+        sign_out: bool,
+    ) -> reqwest::Response {
+        let id = self.user_id(email).await.to_string();
+        let mut form = vec![
+            ("user_id", id.as_str()),
+            ("reason", "found in a credential dump"),
+        ];
+        if sign_out {
+            form.push(("sign_out", "on"));
+        }
+        self.call(admin, "admin_compromise_user", &form).await
+    }
+
+    /// "Set all passwords as compromised" as the Security page posts it (phrase, reason, step-up).
+    pub async fn compromise_all(
+        &self,
+        admin: &reqwest::Client,
+        sign_out: bool,
+    ) -> reqwest::Response {
+        let mut form = vec![
+            ("reason", "breach of 2026-11-21"),
+            ("confirmation", "COMPROMISE ALL PASSWORDS"),
+            ("password", PASSWORD),
+        ];
+        if sign_out {
+            form.push(("sign_out", "on"));
+        }
+        self.call(admin, "admin_compromise_all", &form).await
+    }
+
+    /// "Sign out everyone" as the Security page posts it.
+    pub async fn sign_out_everyone(&self, admin: &reqwest::Client) -> reqwest::Response {
+        let form = [
+            ("reason", "breach"),
+            ("confirmation", "SIGN OUT EVERYONE"),
+            ("password", PASSWORD),
+        ];
+        self.call(admin, "admin_sign_out_everyone", &form).await
+    }
+
     pub async fn count(&self, sql: &str) -> i64 {
         let (n,): (i64,) = sqlx::query_as(sql)
             .fetch_one(self.state.store.pool())
