@@ -48,6 +48,9 @@ enum Command {
     /// Work with the audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// The server key file (HMAC of short secrets, audit checkpoint signatures).
+    #[command(subcommand)]
+    SecretKey(SecretKeyCommand),
     /// Incident response, the same actions as the console (recorded with actor CLI).
     #[command(subcommand)]
     Incident(IncidentCommand),
@@ -83,6 +86,13 @@ enum IncidentCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum SecretKeyCommand {
+    /// Write a new random key to FILE (mode 0600); never overwrites. Give every node the same
+    /// file and set `secret_key_file` to it.
+    Generate { file: PathBuf },
+}
+
+#[derive(Debug, Subcommand)]
 enum AuditCommand {
     /// Walk the hash chain: prints OK, or the first broken entry and exits non-zero.
     Verify,
@@ -110,6 +120,12 @@ pub async fn run() -> ExitCode {
 }
 
 async fn execute(cli: Cli) -> anyhow::Result<()> {
+    // Needs no configuration: the key is written before there is one to point at it.
+    if let Some(Command::SecretKey(SecretKeyCommand::Generate { file })) = &cli.command {
+        crate::runtime::server_key::ServerKey::generate(file)?;
+        println!("Wrote a new server key to {}.", file.display());
+        return Ok(());
+    }
     let config = Config::load(cli.config.as_deref())?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config).await,
@@ -127,6 +143,8 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Admin(AdminCommand::Create { email }) => create_admin(config, &email).await,
         Command::Incident(cmd) => incident(config, cmd).await,
+        // Handled above, before the configuration is read.
+        Command::SecretKey(_) => Ok(()),
         Command::Audit(AuditCommand::Verify) => {
             let store =
                 Store::connect(secrecy::ExposeSecret::expose_secret(&config.database_url)).await?;

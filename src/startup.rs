@@ -30,6 +30,7 @@ use crate::runtime::clock::SharedClock;
 use crate::runtime::hasher::PasswordHasher;
 use crate::runtime::limiter::RateLimiter;
 use crate::runtime::security::SecurityCache;
+use crate::runtime::server_key::ServerKey;
 use crate::runtime::supervise::{self, supervise, Health};
 use crate::runtime::AppState;
 use crate::storage::Store;
@@ -49,6 +50,10 @@ impl AppState {
             Some(path) => crate::geo::GeoIp::open(path)?,
             None => crate::geo::GeoIp::disabled(),
         };
+        let server_key = match &config.secret_key_file {
+            Some(path) => ServerKey::open(path, config.is_sqlite())?,
+            None => ServerKey::ephemeral(),
+        };
         let config = Arc::new(config);
         let security = SecurityCache::load(&store, config.clone()).await?;
         Ok(Self {
@@ -62,6 +67,7 @@ impl AppState {
             clock,
             mail_wake: Arc::new(Notify::new()),
             health: Health::default(),
+            server_key: Arc::new(server_key),
         })
     }
 }

@@ -43,10 +43,13 @@ pub(super) struct Layered {
     #[serde(default, deserialize_with = "list")]
     pub(super) trusted_proxies: Option<Vec<String>>,
     pub(super) geoip_database: Option<PathBuf>,
+    pub(super) secret_key_file: Option<PathBuf>,
+    pub(super) audit_checkpoint_dir: Option<PathBuf>,
+    pub(super) max_queued_hashes: Option<usize>,
 }
 
 /// The keys, as the environment spells them after `KEYWARDEN_` (lower-cased).
-pub(super) const KEYS: [&str; 23] = [
+pub(super) const KEYS: [&str; 26] = [
     "database_url",
     "listen",
     "base_url",
@@ -70,6 +73,9 @@ pub(super) const KEYS: [&str; 23] = [
     "mail_worker_enabled",
     "trusted_proxies",
     "geoip_database",
+    "secret_key_file",
+    "audit_checkpoint_dir",
+    "max_queued_hashes",
 ];
 
 /// A scalar read as text: the environment's `KEYWARDEN_SMTP_PASSWORD=123456` is a password, not a

@@ -49,6 +49,15 @@ pub struct Config {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// A MaxMind-format City database for approximate sign-in locations (optional).
     pub geoip_database: Option<PathBuf>,
+    /// The server key (HMAC of short secrets, audit checkpoint signatures), kept out of the
+    /// database. Default with SQLite: `<database file>.key`, created on first run. Required with
+    /// PostgreSQL. `None` only for an in-memory SQLite database (a key per process).
+    pub secret_key_file: Option<PathBuf>,
+    /// Where signed audit checkpoints are written (optional).
+    pub audit_checkpoint_dir: Option<PathBuf>,
+    /// Password hashes allowed to wait for a worker; past this a sign-in is refused at once with
+    /// 503 and `Retry-After`.
+    pub max_queued_hashes: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -145,11 +154,23 @@ impl Config {
             .map(|s| crate::net::parse_net(s))
             .collect::<Result<_, _>>()
             .map_err(|e| anyhow::anyhow!("trusted_proxies: {e}"))?;
-        let config = Self {
-            database_url: SecretString::from(
-                f.database_url
-                    .unwrap_or_else(|| "sqlite://keywarden.db".to_owned()),
+        let database_url = f
+            .database_url
+            .unwrap_or_else(|| "sqlite://keywarden.db".to_owned());
+        let secret_key_file = match f.secret_key_file.filter(|p| !p.as_os_str().is_empty()) {
+            Some(path) => Some(path),
+            None if database_url.starts_with("sqlite:") => sqlite_file(&database_url).map(|db| {
+                let mut name = db.into_os_string();
+                name.push(".key");
+                PathBuf::from(name)
+            }),
+            None => bail!(
+                "secret_key_file is required with PostgreSQL (every node needs the same key; create one with `keywarden secret-key generate FILE`)"
             ),
+        };
+        let max_concurrent_hashes = f.max_concurrent_hashes.unwrap_or(cpus);
+        let config = Self {
+            database_url: SecretString::from(database_url),
             base_url: url::Url::parse(&base_url)
                 .map_err(|e| anyhow::anyhow!("base_url: {base_url:?} is not a URL: {e}"))?,
             listen,
@@ -161,7 +182,10 @@ impl Config {
             argon2_memory_kib: f.argon2_memory_kib.unwrap_or(19 * 1024),
             argon2_iterations: f.argon2_iterations.unwrap_or(2),
             argon2_parallelism: f.argon2_parallelism.unwrap_or(1),
-            max_concurrent_hashes: f.max_concurrent_hashes.unwrap_or(cpus),
+            max_concurrent_hashes,
+            max_queued_hashes: f
+                .max_queued_hashes
+                .unwrap_or(max_concurrent_hashes.saturating_mul(8)),
             log_format: f.log_format.unwrap_or(LogFormat::Pretty),
             smtp,
             mail_from: f
@@ -173,6 +197,8 @@ impl Config {
             mail_worker_enabled: f.mail_worker_enabled.unwrap_or(true),
             trusted_proxies,
             geoip_database: f.geoip_database.filter(|p| !p.as_os_str().is_empty()),
+            secret_key_file,
+            audit_checkpoint_dir: f.audit_checkpoint_dir.filter(|p| !p.as_os_str().is_empty()),
         };
         config.check()?;
         Ok(config)
@@ -231,6 +257,11 @@ impl Config {
         Ok(())
     }
 
+    /// Whether the database is SQLite (the key file may then be created on first run).
+    pub fn is_sqlite(&self) -> bool {
+        self.database_url.expose_secret().starts_with("sqlite:")
+    }
+
     /// Cookies get `Secure` and the `__Host-` prefix when the public URL is https.
     pub fn cookies_secure(&self) -> bool {
         self.base_url.scheme() == "https"
@@ -252,6 +283,15 @@ impl Config {
             "keywarden_session"
         }
     }
+}
+
+/// The file of a `sqlite://` URL; `None` for an in-memory database.
+fn sqlite_file(url: &str) -> Option<PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    (!path.is_empty() && !path.starts_with(":memory:")).then(|| PathBuf::from(path))
 }
 
 #[cfg(test)]
@@ -297,6 +337,27 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("password_min_length"), "{e}");
+    }
+
+    #[test]
+    fn the_key_file_sits_beside_sqlite_and_is_required_with_postgres() {
+        let c = from_toml("database_url = \"sqlite:///var/lib/kw/keywarden.db?mode=rwc\"").unwrap();
+        assert_eq!(
+            c.secret_key_file.unwrap(),
+            std::path::PathBuf::from("/var/lib/kw/keywarden.db.key")
+        );
+        let c = from_toml("database_url = \"sqlite::memory:\"").unwrap();
+        assert!(c.secret_key_file.is_none());
+        let e = from_toml("database_url = \"postgres://kw@db/kw\"")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("secret_key_file"), "{e}");
+        let c =
+            from_toml("database_url = \"postgres://kw@db/kw\"\nsecret_key_file = \"/etc/kw.key\"")
+                .unwrap();
+        assert!(c
+            .redacted_toml()
+            .contains("secret_key_file = \"/etc/kw.key\""));
     }
 
     #[test]

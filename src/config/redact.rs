@@ -13,7 +13,8 @@ impl Config {
              session_absolute_lifetime_secs = {}\npassword_min_length = {}\nargon2_memory_kib = {}\n\
              argon2_iterations = {}\nargon2_parallelism = {}\nmax_concurrent_hashes = {}\nlog_format = {:?}\n\
              mail_from = {:?}\nmail_dir = {:?}\noutbox_max_attempts = {}\npassword_reset_ttl_secs = {}\nmail_worker_enabled = {}\n\
-             trusted_proxies = {:?}\ngeoip_database = {:?}\n{}\
+             trusted_proxies = {:?}\ngeoip_database = {:?}\n\
+             secret_key_file = {:?}\naudit_checkpoint_dir = {:?}\nmax_queued_hashes = {}\n{}\
              # derived: cookies_secure = {}, session_cookie_name = {:?}\n",
             self.listen,
             self.base_url.as_str(),
@@ -41,6 +42,15 @@ impl Config {
                 .as_ref()
                 .map(|p| p.display().to_string())
                 .unwrap_or_default(),
+            self.secret_key_file
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| "(in memory: a new key each run)".to_owned()),
+            self.audit_checkpoint_dir
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            self.max_queued_hashes,
             match &self.smtp {
                 None => "# smtp: not configured (mails are written to mail_dir)\n".to_owned(),
                 Some(s) => format!(

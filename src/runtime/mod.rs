@@ -10,6 +10,7 @@ pub mod limiter;
 pub mod propagation;
 pub mod request;
 pub mod security;
+pub mod server_key;
 pub mod state;
 pub mod supervise;
 pub mod token;

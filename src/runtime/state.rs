@@ -11,6 +11,7 @@ use super::clock::SharedClock;
 use super::hasher::PasswordHasher;
 use super::limiter::RateLimiter;
 use super::security::SecurityCache;
+use super::server_key::ServerKey;
 use super::supervise::Health;
 use crate::config::Config;
 use crate::domain::PasswordPolicy;
@@ -32,6 +33,8 @@ pub struct AppState {
     pub geo: Arc<crate::geo::GeoIp>,
     /// Background workers and caches report here; `/readyz` reads it.
     pub health: Health,
+    /// The key outside the database: HMAC of short secrets, checkpoint signatures.
+    pub server_key: Arc<ServerKey>,
 }
 
 impl AppState {

@@ -2,6 +2,7 @@
 //! PostgreSQL, and offers request helpers.
 #![allow(dead_code)]
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -155,15 +156,26 @@ impl TestApp {
                 (url, Some((admin, name)))
             }
         };
-        let mut config = test_config(&database_url, &dir);
+        let key = dir.0.join("secret.key");
+        keywarden::runtime::server_key::ServerKey::generate(&key).expect("write the server key");
+        let mut config = test_config(&database_url, &dir, key);
         tweak(&mut config);
         Some(Self::start(config, db, database_url, dir, pg_database).await)
+    }
+
+    /// The server key file every node and CLI run of this test shares.
+    pub fn secret_key_file(&self) -> PathBuf {
+        self.state
+            .config
+            .secret_key_file
+            .clone()
+            .expect("test servers have a key file")
     }
 
     /// A second server (node) on this test's database, with its own clock.
     pub async fn second_node(&self) -> Self {
         let dir = TempDir::new();
-        let config = test_config(&self.database_url, &dir);
+        let config = test_config(&self.database_url, &dir, self.secret_key_file());
         Self::start(config, self.db, self.database_url.clone(), dir, None).await
     }
 
@@ -284,6 +296,7 @@ impl TestApp {
         let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_keywarden"))
             .arg("serve")
             .env("KEYWARDEN_DATABASE_URL", &self.database_url)
+            .env("KEYWARDEN_SECRET_KEY_FILE", self.secret_key_file())
             .env("KEYWARDEN_LISTEN", format!("127.0.0.1:{port}"))
             .env("KEYWARDEN_ARGON2_MEMORY_KIB", "1024")
             .env("KEYWARDEN_ARGON2_ITERATIONS", "1")
@@ -322,6 +335,7 @@ impl TestApp {
         let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_keywarden"))
             .args(args)
             .env("KEYWARDEN_DATABASE_URL", &self.database_url)
+            .env("KEYWARDEN_SECRET_KEY_FILE", self.secret_key_file())
             .env("KEYWARDEN_ARGON2_MEMORY_KIB", "1024")
             .env("KEYWARDEN_ARGON2_ITERATIONS", "1")
             .stdin(std::process::Stdio::piped())
@@ -466,7 +480,7 @@ pub fn session_cookie(response: &reqwest::Response) -> Option<String> {
 }
 
 /// The configuration of a test server on `database_url`.
-fn test_config(database_url: &str, dir: &TempDir) -> Config {
+fn test_config(database_url: &str, dir: &TempDir, secret_key_file: PathBuf) -> Config {
     Config {
         database_url: SecretString::from(database_url.to_owned()),
         listen: "127.0.0.1:0".into(),
@@ -488,5 +502,8 @@ fn test_config(database_url: &str, dir: &TempDir) -> Config {
         mail_worker_enabled: true,
         trusted_proxies: Vec::new(),
         geoip_database: None,
+        secret_key_file: Some(secret_key_file),
+        audit_checkpoint_dir: None,
+        max_queued_hashes: 64,
     }
 }

@@ -88,6 +88,10 @@ impl Node {
         config.listen = "127.0.0.1:0".into();
         config.log_format = LogFormat::Pretty;
         config.mail_worker_enabled = false;
+        // One key for every node of the run (PostgreSQL needs it given; nodes must agree).
+        let key = std::env::temp_dir().join("keywarden-bench.key");
+        keywarden::runtime::server_key::ServerKey::open(&key, true)?;
+        config.secret_key_file = Some(key);
         let app = Application::build(config, Arc::new(SystemClock)).await?;
         let address = format!("http://127.0.0.1:{}", app.port());
         let state = app.state().clone();
