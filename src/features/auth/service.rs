@@ -11,7 +11,7 @@ use crate::domain::{Actor, AuditAction, Email, RequestMeta, Role, Viewer};
 use crate::error::{AppError, Result};
 use crate::features::sessions::service as sessions;
 use crate::runtime::security::fresh_time;
-use crate::runtime::{AppState, AuditedTx};
+use crate::runtime::{throttle, AppState, AuditedTx};
 use crate::storage::{self, users};
 
 /// Creates an account with the given role. Used by sign-up (members) and by the CLI (admins).
@@ -26,7 +26,7 @@ pub async fn create_user(
     meta: &RequestMeta,
 ) -> Result<i64> {
     let email = Email::parse(email).map_err(|e| AppError::field("email", e))?;
-    let password = check_new_password(state, &email, password.expose_secret())?;
+    let password = check_new_password(state, &email, password.expose_secret()).await?;
     let hash = state
         .hasher
         .hash(SecretString::from(password.expose().to_owned()))
@@ -75,7 +75,10 @@ pub struct Authenticated {
 }
 
 /// Checks an e-mail and password. Unknown e-mail, wrong password and a disabled account all give
-/// [`AppError::InvalidCredentials`] after one argon2 verification.
+/// [`AppError::InvalidCredentials`] after one argon2 verification. The attempt is counted first
+/// (per e-mail, or per e-mail and known device): while its count is throttled it is refused with
+/// the wait ([`AppError::Throttled`]) before any hashing, and a full hash queue refuses it with
+/// [`AppError::Busy`].
 #[tracing::instrument(skip_all)]
 pub async fn authenticate(
     state: &AppState,
@@ -93,6 +96,7 @@ pub async fn authenticate(
         }
         None => None,
     };
+    let attempt = throttle::admit(state, email, normalized.as_deref(), user.as_ref(), meta).await?;
     let issued_at = fresh_time(
         state.order_time().await?,
         user.as_ref(),
@@ -103,7 +107,10 @@ pub async fn authenticate(
         .verify(password, user.as_ref().map(|u| u.password_hash.clone()))
         .await?;
     let succeeded = ok && user.as_ref().is_some_and(|u| u.disabled_at.is_none());
-    let (actor, action, details) = match &user {
+    if succeeded {
+        throttle::succeeded(state, &attempt).await?;
+    }
+    let (actor, action, mut details) = match &user {
         Some(u) if succeeded => (
             Actor::account(u.id, &u.email),
             AuditAction::SignIn,
@@ -127,6 +134,15 @@ pub async fn authenticate(
             json!({"why": "unknown email", "email": normalized}),
         ),
     };
+    if !succeeded && attempt.wait_after_failure_secs() > 0 {
+        // Every attempt that ran argon2 is recorded (the throttle bounds them); the refused ones
+        // are reported together, once per window.
+        details["attempts"] = json!(attempt.attempts);
+        details["throttled_for_s"] = json!(attempt.wait_after_failure_secs());
+    }
+    if attempt.known_device && !succeeded {
+        details["known_device"] = json!(true);
+    }
     let mut tx = AuditedTx::begin(state, meta).await?;
     tx.record(&actor, action, user.as_ref().map(|u| u.id), None, details)
         .await?;
