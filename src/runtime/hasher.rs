@@ -138,6 +138,18 @@ impl PasswordHasher {
         gate
     }
 
+    /// Makes the workers take no job until the returned guard is dropped (tests of a full queue:
+    /// the jobs stay queued as they would behind slow hashes).
+    pub fn pause_workers(&self) -> WorkersPaused {
+        self.inner.queue.set_paused(true);
+        WorkersPaused(Arc::clone(&self.inner.queue))
+    }
+
+    /// The parameters (m KiB, t, p) of the dummy hash an unknown e-mail is verified against.
+    pub fn dummy_params(&self) -> Option<(u32, u32, u32)> {
+        params_of(&self.inner.dummy_hash)
+    }
+
     /// Jobs waiting for a worker now (not counting those running).
     pub fn waiting(&self) -> usize {
         self.inner.queue.waiting()
@@ -184,6 +196,15 @@ impl PasswordHasher {
     }
 }
 
+/// Returned by [`PasswordHasher::pause_workers`]; the workers resume when it is dropped.
+pub struct WorkersPaused(Arc<Queue>);
+
+impl Drop for WorkersPaused {
+    fn drop(&mut self) {
+        self.0.set_paused(false);
+    }
+}
+
 enum Work {
     Hash(SecretString),
     Verify(SecretString, Arc<str>),
@@ -214,6 +235,8 @@ struct QueueState {
     jobs: VecDeque<Job>,
     busy: usize,
     closed: bool,
+    /// Workers take no job while set (tests fill the queue with it).
+    paused: bool,
 }
 
 enum Next {
@@ -229,6 +252,7 @@ impl Queue {
                 jobs: VecDeque::new(),
                 busy: 0,
                 closed: false,
+                paused: false,
             }),
             ready: Condvar::new(),
             workers,
@@ -281,9 +305,11 @@ impl Queue {
         }
         let deadline = Instant::now() + IDLE_RELEASE;
         loop {
-            if let Some(job) = s.jobs.pop_front() {
-                s.busy += 1;
-                return Next::Job(job);
+            if !s.paused {
+                if let Some(job) = s.jobs.pop_front() {
+                    s.busy += 1;
+                    return Next::Job(job);
+                }
             }
             if s.closed {
                 return Next::Closed;
@@ -296,6 +322,13 @@ impl Queue {
                 Err(_) => return Next::Closed,
             };
         }
+    }
+
+    fn set_paused(&self, paused: bool) {
+        if let Ok(mut s) = self.state.lock() {
+            s.paused = paused;
+        }
+        self.ready.notify_all();
     }
 
     fn close(&self) {

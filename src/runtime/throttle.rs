@@ -149,7 +149,7 @@ pub async fn succeeded(state: &AppState, attempt: &Attempt) -> Result<()> {
 /// Writes one audit entry for the refusals of `key` that began a window or more before `now`.
 async fn report_refusals(state: &AppState, key: &str, now: i64, meta: &RequestMeta) -> Result<()> {
     let mut tx = AuditedTx::begin(state, meta).await?;
-    let Some(r) = throttle::take_refused(&mut tx, key, now - REPORT_WINDOW_MS)
+    let Some(r) = throttle::take_refused(&mut tx, key, now - REPORT_WINDOW_MS, now)
         .await
         .context("take refused sign-ins")?
     else {

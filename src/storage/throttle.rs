@@ -103,18 +103,39 @@ pub struct Refusals {
     pub refused_since: i64,
 }
 
-/// Takes the unreported refusals of `key` if they began at or before `cut` (one statement: two
-/// nodes cannot report the same ones).
-pub async fn take_refused(conn: &mut Conn, key: &str, cut: i64) -> sqlx::Result<Option<Refusals>> {
-    sqlx::query_as(
-        "UPDATE sign_in_throttle SET refused = 0, refused_since = NULL \
-         WHERE throttle_key = $1 AND refused > 0 AND refused_since <= $2 \
-         RETURNING user_id, email, refused, COALESCE(refused_since, 0) AS refused_since",
+/// Takes the unreported refusals of `key` if they began at or before `cut`. The count is taken by
+/// subtraction, guarded by the start time: refusals counted meanwhile stay for the next entry
+/// (starting `now`), and two nodes cannot report the same ones.
+pub async fn take_refused(
+    conn: &mut Conn,
+    key: &str,
+    cut: i64,
+    now: i64,
+) -> sqlx::Result<Option<Refusals>> {
+    let seen: Option<Refusals> = sqlx::query_as(
+        "SELECT user_id, email, refused, refused_since FROM sign_in_throttle \
+         WHERE throttle_key = $1 AND refused > 0 AND refused_since <= $2",
     )
     .bind(key)
     .bind(cut)
-    .fetch_optional(conn)
-    .await
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(seen) = seen else {
+        return Ok(None);
+    };
+    let taken = sqlx::query(
+        "UPDATE sign_in_throttle SET refused = refused - $2, \
+         refused_since = CASE WHEN refused > $2 THEN $4 ELSE NULL END \
+         WHERE throttle_key = $1 AND refused >= $2 AND refused_since = $3",
+    )
+    .bind(key)
+    .bind(seen.refused)
+    .bind(seen.refused_since)
+    .bind(now)
+    .execute(conn)
+    .await?
+    .rows_affected();
+    Ok((taken == 1).then_some(seen))
 }
 
 /// Keys whose unreported refusals began at or before `cut` (the sweeper reports them).
