@@ -1,7 +1,8 @@
 //! Progressive sign-in delays per account (ASVS 6.3.1), held in the database so every node and a
 //! restarted one apply the same: after [`THRESHOLD`] attempts without a success, each further
 //! attempt waits twice as long as the one before (1 s, 2 s, 4 s ... at most 15 minutes). A
-//! success starts the count again; a day without attempts forgets it.
+//! success starts the count again (the owner signing in from a known device clears the account's
+//! count too, as Okta and Keycloak do); a day without attempts forgets it.
 //!
 //! The count is kept per e-mail as typed, so an unknown e-mail is throttled exactly like a known
 //! one. A device the account already knows has its own count: an attacker who throttles the
@@ -43,6 +44,8 @@ pub fn delay_ms(attempts: i64) -> i64 {
 #[derive(Debug, Clone)]
 pub struct Attempt {
     key: String,
+    /// The e-mail's own count (the same as `key` unless the device is known).
+    account_key: String,
     /// Whether it came from a device the account knows (its own count).
     pub known_device: bool,
     /// Attempts without a success, this one included.
@@ -82,9 +85,10 @@ pub async fn admit(
             .context("look up the device")?,
         _ => false,
     };
+    let account_key = token::hash(&email);
     let key = match (known_device, meta.device.as_deref()) {
         (true, Some(device)) => token::hash(format!("{email}\n{device}")),
-        _ => token::hash(&email),
+        _ => account_key.clone(),
     };
     let user_id = user.map(|u| u.id);
     for _ in 0..CLAIM_TRIES {
@@ -127,6 +131,7 @@ pub async fn admit(
         {
             return Ok(Attempt {
                 key,
+                account_key,
                 known_device,
                 attempts,
             });
@@ -137,12 +142,15 @@ pub async fn admit(
     })
 }
 
-/// A correct password: this key's count starts again.
+/// A correct password: the count starts again, for the account and (when it came from one) its
+/// known device.
 pub async fn succeeded(state: &AppState, attempt: &Attempt) -> Result<()> {
     let mut conn = state.conn().await?;
-    throttle::reset(&mut conn, &attempt.key)
-        .await
-        .context("reset the sign-in throttle")?;
+    for key in [&attempt.key, &attempt.account_key] {
+        throttle::reset(&mut conn, key)
+            .await
+            .context("reset the sign-in throttle")?;
+    }
     Ok(())
 }
 
