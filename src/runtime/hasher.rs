@@ -387,14 +387,27 @@ fn fill(
     let needed = argon.params().block_count();
     let result = if needed <= configured.block_count().max(memory.len()) {
         if memory.len() < needed {
-            memory.resize(configured.block_count().max(needed), Block::new());
+            *memory = block_buffer(configured.block_count().max(needed));
         }
         argon.hash_password_into_with_memory(password, salt, out, &mut memory[..needed])
     } else {
-        let mut own = vec![Block::new(); needed];
+        let mut own = block_buffer(needed);
         argon.hash_password_into_with_memory(password, salt, out, &mut own[..])
     };
     result.map_err(|e| anyhow::anyhow!("argon2 failed: {e}"))
+}
+
+/// glibc serves a request below its mmap threshold from the thread's arena, and it raises that
+/// threshold (up to 32 MiB) each time a large block is freed: a 19 MiB block then stays in the
+/// arena after it is freed, and the process keeps it for good. Reserving more than 32 MiB always
+/// gets a mapping of its own, returned to the system when freed; only the `blocks` actually used
+/// are touched, so the resident size is what argon2 needs.
+const OWN_MAPPING_BYTES: usize = 33 << 20;
+
+fn block_buffer(blocks: usize) -> Vec<Block> {
+    let mut memory = Vec::with_capacity(blocks.max(OWN_MAPPING_BYTES / Block::SIZE));
+    memory.resize(blocks, Block::new());
+    memory
 }
 
 fn hash_with(params: &Params, password: &[u8], memory: &mut Vec<Block>) -> anyhow::Result<String> {
