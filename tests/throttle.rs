@@ -430,3 +430,57 @@ fn v6_2_4_the_common_password_check_reads_the_first_100_characters_and_stays_fas
     let weak_head: String = "password".repeat(13).chars().take(100).collect();
     assert!(check_common_password(&format!("{weak_head}{}", noise(150)), &[]).is_err());
 }
+
+/// `keywarden-bench sign-in-flood` at a tiny size: every figure is reported, every sign-in of the
+/// memory flood succeeds, and the wrong-password flood meets the bounded queue.
+#[test]
+fn the_sign_in_flood_bench_reports_every_figure() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_keywarden-bench"))
+        .args([
+            "sign-in-flood",
+            "--sign-ins",
+            "20",
+            "--clients",
+            "2",
+            "--seconds",
+            "1",
+        ])
+        .output()
+        .expect("run keywarden-bench");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    let figure = |name: &str| {
+        lines
+            .iter()
+            .find(|l| l["figure"] == name)
+            .unwrap_or_else(|| panic!("no {name} line in {lines:?}"))
+            .clone()
+    };
+    let memory = figure("memory");
+    assert_eq!(memory["succeeded"], 20, "{memory}");
+    assert_eq!(memory["other"], 0, "{memory}");
+    for key in ["idle_rss_mib", "peak_rss_mib", "after_rss_mib"] {
+        assert!(memory[key].as_f64().is_some_and(|v| v > 0.0), "{memory}");
+    }
+    let throughput = figure("throughput");
+    for key in ["raw_verify_per_s", "sign_in_per_s", "ratio"] {
+        assert!(
+            throughput[key].as_f64().is_some_and(|v| v > 0.0),
+            "{throughput}"
+        );
+    }
+    let latency = figure("latency");
+    assert!(latency["page_p99_ms"].as_f64().is_some(), "{latency}");
+    assert!(
+        latency["flood_503"].as_u64().is_some_and(|n| n > 0),
+        "{latency}"
+    );
+    assert_eq!(latency["flood_other"], 0, "{latency}");
+}

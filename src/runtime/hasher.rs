@@ -155,10 +155,30 @@ impl PasswordHasher {
         self.inner.queue.waiting()
     }
 
+    /// Holds a place in the queue for one hash or verification, or refuses at once
+    /// ([`HashError::Busy`]) when `max_queued_hashes` jobs already wait. Taking it first lets a
+    /// request that would be refused anyway be refused before any other work.
+    pub fn reserve(&self) -> Result<Reservation, HashError> {
+        self.inner.queue.reserve()?;
+        Ok(Reservation {
+            queue: Arc::clone(&self.inner.queue),
+            held: true,
+        })
+    }
+
     /// Hashes a new password into a PHC string (argon2id, random salt).
-    #[tracing::instrument(skip_all)]
     pub async fn hash(&self, password: SecretString) -> Result<String, HashError> {
-        match self.run(Work::Hash(password)).await? {
+        self.hash_reserved(self.reserve()?, password).await
+    }
+
+    /// The same in a place reserved before.
+    #[tracing::instrument(skip_all)]
+    pub async fn hash_reserved(
+        &self,
+        place: Reservation,
+        password: SecretString,
+    ) -> Result<String, HashError> {
+        match self.run(place, Work::Hash(password)).await? {
             Done::Hashed(phc) => Ok(phc),
             Done::Verified(_) => Err(anyhow::anyhow!("hashing answered a verification").into()),
         }
@@ -166,9 +186,20 @@ impl PasswordHasher {
 
     /// Checks a password against a stored hash, or against the dummy hash when there is no user,
     /// so that an unknown e-mail takes as long as a wrong password.
-    #[tracing::instrument(skip_all)]
     pub async fn verify(
         &self,
+        password: SecretString,
+        stored: Option<String>,
+    ) -> Result<bool, HashError> {
+        self.verify_reserved(self.reserve()?, password, stored)
+            .await
+    }
+
+    /// The same in a place reserved before.
+    #[tracing::instrument(skip_all)]
+    pub async fn verify_reserved(
+        &self,
+        place: Reservation,
         password: SecretString,
         stored: Option<String>,
     ) -> Result<bool, HashError> {
@@ -178,21 +209,36 @@ impl PasswordHasher {
         }
         let known = stored.is_some();
         let stored = stored.map_or_else(|| Arc::clone(&self.inner.dummy_hash), Arc::from);
-        match self.run(Work::Verify(password, stored)).await? {
+        match self.run(place, Work::Verify(password, stored)).await? {
             Done::Verified(ok) => Ok(ok && known),
             Done::Hashed(_) => Err(anyhow::anyhow!("verification answered a hash").into()),
         }
     }
 
-    async fn run(&self, work: Work) -> Result<Done, HashError> {
+    async fn run(&self, mut place: Reservation, work: Work) -> Result<Done, HashError> {
         let (reply, answer) = tokio::sync::oneshot::channel();
         let job = Job {
             work,
             reply,
             span: tracing::Span::current(),
         };
-        self.inner.queue.push(job)?;
+        place.held = false;
+        self.inner.queue.push_reserved(job)?;
         Ok(answer.await.context("hashing thread stopped")??)
+    }
+}
+
+/// A place in the hash queue ([`PasswordHasher::reserve`]); given back if dropped unused.
+pub struct Reservation {
+    queue: Arc<Queue>,
+    held: bool,
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        if self.held {
+            self.queue.release();
+        }
     }
 }
 
@@ -233,6 +279,8 @@ struct Queue {
 
 struct QueueState {
     jobs: VecDeque<Job>,
+    /// Places reserved for jobs not queued yet.
+    reserved: usize,
     busy: usize,
     closed: bool,
     /// Workers take no job while set (tests fill the queue with it).
@@ -250,6 +298,7 @@ impl Queue {
         Self {
             state: Mutex::new(QueueState {
                 jobs: VecDeque::new(),
+                reserved: 0,
                 busy: 0,
                 closed: false,
                 paused: false,
@@ -272,18 +321,36 @@ impl Queue {
         self.state.lock().map(|s| s.jobs.len()).unwrap_or(0)
     }
 
-    /// Queues a job, or refuses at once when `max_queued` jobs already wait for a worker.
-    fn push(&self, job: Job) -> Result<(), HashError> {
+    /// Reserves a place, or refuses at once when `max_queued` jobs already wait for a worker.
+    fn reserve(&self) -> Result<(), HashError> {
         let mut s = self.lock()?;
+        let pending = s.jobs.len() + s.reserved;
         let idle = self.workers.saturating_sub(s.busy);
-        let would_wait = (s.jobs.len() + 1).saturating_sub(idle);
+        let would_wait = (pending + 1).saturating_sub(idle);
         if s.closed || would_wait > self.max_queued {
-            let ahead = (s.jobs.len() + s.busy) as u64;
+            let ahead = (pending + s.busy) as u64;
             let per_job = self.job_micros.load(Ordering::Relaxed);
             let wait_micros = ahead * per_job / self.workers as u64;
             return Err(HashError::Busy {
                 retry_after_secs: wait_micros.div_ceil(1_000_000).max(1),
             });
+        }
+        s.reserved += 1;
+        Ok(())
+    }
+
+    fn release(&self) {
+        if let Ok(mut s) = self.state.lock() {
+            s.reserved = s.reserved.saturating_sub(1);
+        }
+    }
+
+    /// Queues a job in a place reserved before.
+    fn push_reserved(&self, job: Job) -> Result<(), HashError> {
+        let mut s = self.lock()?;
+        s.reserved = s.reserved.saturating_sub(1);
+        if s.closed {
+            return Err(HashError::Failed(anyhow::anyhow!("hasher stopped")));
         }
         s.jobs.push_back(job);
         drop(s);
@@ -509,10 +576,14 @@ mod tests {
                 span: tracing::Span::none(),
             }
         };
-        // No worker takes them: the first would run at once, the second waits, the third is refused.
-        q.push(job()).unwrap();
-        q.push(job()).unwrap();
-        match q.push(job()) {
+        // No worker takes them: the first would run at once, the second waits (a place given
+        // back is free again), the third is refused.
+        q.reserve().unwrap();
+        q.push_reserved(job()).unwrap();
+        q.reserve().unwrap();
+        q.release();
+        q.reserve().unwrap();
+        match q.reserve() {
             Err(HashError::Busy { retry_after_secs }) => assert!(retry_after_secs >= 1),
             other => panic!("expected Busy, got {:?}", other.err()),
         }

@@ -26,10 +26,12 @@ pub async fn create_user(
     meta: &RequestMeta,
 ) -> Result<i64> {
     let email = Email::parse(email).map_err(|e| AppError::field("email", e))?;
+    // A full hash queue refuses at once (503), before the strength check.
+    let place = state.hasher.reserve()?;
     let password = check_new_password(state, &email, password.expose_secret()).await?;
     let hash = state
         .hasher
-        .hash(SecretString::from(password.expose().to_owned()))
+        .hash_reserved(place, SecretString::from(password.expose().to_owned()))
         .await?;
     let mut tx = AuditedTx::begin(state, meta).await?;
     let normalized = email.normalized();
@@ -87,6 +89,8 @@ pub async fn authenticate(
     meta: &RequestMeta,
 ) -> Result<Authenticated> {
     let normalized = Email::parse(email).map(|e| e.normalized()).ok();
+    // A full hash queue refuses at once (503), before any database work.
+    let place = state.hasher.reserve()?;
     let user = match &normalized {
         Some(n) => {
             let mut conn = state.conn().await?;
@@ -104,7 +108,11 @@ pub async fn authenticate(
     );
     let ok = state
         .hasher
-        .verify(password, user.as_ref().map(|u| u.password_hash.clone()))
+        .verify_reserved(
+            place,
+            password,
+            user.as_ref().map(|u| u.password_hash.clone()),
+        )
         .await?;
     let succeeded = ok && user.as_ref().is_some_and(|u| u.disabled_at.is_none());
     if succeeded {
