@@ -79,11 +79,12 @@ pub async fn admit(
 ) -> Result<Attempt> {
     let email = label(typed, normalized);
     let mut conn = state.conn().await?;
-    let known_device = match (user, meta.device.as_deref()) {
-        (Some(u), Some(device)) => throttle::is_known_device(&mut conn, u.id, device)
+    // Asked for unknown e-mails too (of no account), so both take the same steps.
+    let known_device = match meta.device.as_deref() {
+        Some(device) => throttle::is_known_device(&mut conn, user.map_or(-1, |u| u.id), device)
             .await
             .context("look up the device")?,
-        _ => false,
+        None => false,
     };
     let account_key = token::hash(&email);
     let key = match (known_device, meta.device.as_deref()) {
@@ -101,7 +102,8 @@ pub async fn admit(
             .and_then(|r| r.refused_since)
             .is_some_and(|since| since <= now - REPORT_WINDOW_MS)
         {
-            report_refusals(state, &key, now, meta).await?;
+            // Not this request's address: the entry sums many requests.
+            report_refusals(state, &key, now, &RequestMeta::default()).await?;
         }
         if let Some(r) = row.as_ref().filter(|r| r.locked_until > now) {
             let wait_ms = r.locked_until - now;
