@@ -64,6 +64,16 @@ pub async fn per_ip(State(state): State<AppState>, req: Request, next: Next) -> 
     } else {
         req
     };
+    // A full hash queue refuses first: a client that waits as told is not counted against its
+    // address for requests that were never tried.
+    if matches!(
+        limit,
+        Limit::SignInPerIp | Limit::SignUpPerIp | Limit::StepUpPerIp
+    ) {
+        if let Some(retry_after_secs) = state.hasher.busy() {
+            return refuse(&req, AppError::Busy { retry_after_secs });
+        }
+    }
     let ip = req
         .extensions()
         .get::<ClientInfo>()
@@ -73,31 +83,26 @@ pub async fn per_ip(State(state): State<AppState>, req: Request, next: Next) -> 
         Ok(()) => next.run(req).await,
         Err(wait) => {
             tracing::debug!(%ip, ?limit, "per-IP limit reached");
-            refuse(&req, wait.as_secs_f64().ceil() as u64)
+            let retry_after_secs = (wait.as_secs_f64().ceil() as u64).max(1);
+            refuse(&req, AppError::Throttled { retry_after_secs })
         }
     }
 }
 
-fn refuse(req: &Request, wait_secs: u64) -> Response {
-    let error = AppError::Throttled {
-        retry_after_secs: wait_secs.max(1),
-    };
+/// 429 or 503 with `Retry-After`; the typed error for the page, plain words for a form post.
+fn refuse(req: &Request, error: AppError) -> Response {
     let retry_after = error.retry_after_secs().unwrap_or(1);
+    let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::TOO_MANY_REQUESTS);
     let wants_html = req
         .headers()
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("text/html"));
     let mut response = if wants_html {
-        (StatusCode::TOO_MANY_REQUESTS, error.to_string()).into_response()
+        (status, error.to_string()).into_response()
     } else {
         let body = serde_json::to_string(&error).unwrap_or_default();
-        (
-            StatusCode::TOO_MANY_REQUESTS,
-            [(header::CONTENT_TYPE, "application/json")],
-            body,
-        )
-            .into_response()
+        (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
     };
     response
         .headers_mut()

@@ -166,6 +166,19 @@ impl PasswordHasher {
         })
     }
 
+    /// `Some(retry_after_secs)` when a reservation would be refused right now (the HTTP edge
+    /// answers 503 before counting the request against the client's per-IP limit).
+    pub fn busy(&self) -> Option<u64> {
+        match self.inner.queue.reserve() {
+            Ok(()) => {
+                self.inner.queue.release();
+                None
+            }
+            Err(HashError::Busy { retry_after_secs }) => Some(retry_after_secs),
+            Err(HashError::Failed(_)) => Some(1),
+        }
+    }
+
     /// Hashes a new password into a PHC string (argon2id, random salt).
     pub async fn hash(&self, password: SecretString) -> Result<String, HashError> {
         self.hash_reserved(self.reserve()?, password).await
