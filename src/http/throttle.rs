@@ -12,7 +12,10 @@ use axum::response::{IntoResponse, Response};
 
 use crate::error::AppError;
 use crate::runtime::limiter::Limit;
-use crate::runtime::request::ClientInfo;
+use std::sync::{Arc, Mutex};
+
+use crate::runtime::hasher::HashError;
+use crate::runtime::request::{ClientInfo, HashPlace};
 use crate::runtime::AppState;
 
 /// Server functions that confirm a sensitive action with the password (step-up).
@@ -65,14 +68,26 @@ pub async fn per_ip(State(state): State<AppState>, req: Request, next: Next) -> 
         req
     };
     // A full hash queue refuses first: a client that waits as told is not counted against its
-    // address for requests that were never tried.
-    if matches!(
-        limit,
-        Limit::SignInPerIp | Limit::SignUpPerIp | Limit::StepUpPerIp
-    ) {
-        if let Some(retry_after_secs) = state.hasher.busy() {
-            return refuse(&req, AppError::Busy { retry_after_secs });
+    // address for requests that were never tried. Sign-in and sign-up keep the place reserved
+    // here (the server function takes it), so no later refusal can follow the count.
+    let mut req = req;
+    match limit {
+        Limit::SignInPerIp | Limit::SignUpPerIp => match state.hasher.reserve() {
+            Ok(place) => {
+                let slot = Arc::new(Mutex::new(Some(place)));
+                req.extensions_mut().insert(HashPlace(slot));
+            }
+            Err(HashError::Busy { retry_after_secs }) => {
+                return refuse(&req, AppError::Busy { retry_after_secs });
+            }
+            Err(HashError::Failed(e)) => return refuse_internal(e),
+        },
+        Limit::StepUpPerIp => {
+            if let Some(retry_after_secs) = state.hasher.busy() {
+                return refuse(&req, AppError::Busy { retry_after_secs });
+            }
         }
+        _ => {}
     }
     let ip = req
         .extensions()
@@ -87,6 +102,15 @@ pub async fn per_ip(State(state): State<AppState>, req: Request, next: Next) -> 
             refuse(&req, AppError::Throttled { retry_after_secs })
         }
     }
+}
+
+fn refuse_internal(cause: anyhow::Error) -> Response {
+    AppError::internal(cause);
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Something went wrong on our side. Please try again.",
+    )
+        .into_response()
 }
 
 /// 429 or 503 with `Retry-After`; the typed error for the page, plain words for a form post.

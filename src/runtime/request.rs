@@ -112,3 +112,19 @@ pub fn meta_from(headers: &http::HeaderMap, extensions: &http::Extensions) -> Re
         device: client.map(|c| c.device_hash.clone()),
     }
 }
+
+/// A place in the hash queue the HTTP edge reserved for this request before counting it against
+/// the client's address (`crate::http::throttle`); taken once by the server function.
+#[derive(Clone)]
+pub struct HashPlace(pub std::sync::Arc<std::sync::Mutex<Option<super::hasher::Reservation>>>);
+
+/// The place the edge reserved, or a new one (503 at once when the queue is full).
+pub fn hash_place(state: &AppState) -> Result<super::hasher::Reservation> {
+    let reserved = use_context::<Parts>()
+        .and_then(|p| p.extensions.get::<HashPlace>().cloned())
+        .and_then(|h| h.0.lock().ok().and_then(|mut slot| slot.take()));
+    match reserved {
+        Some(place) => Ok(place),
+        None => Ok(state.hasher.reserve()?),
+    }
+}

@@ -7,12 +7,13 @@ use crate::error::AppError;
 
 #[server(endpoint = "sign_up")]
 pub async fn sign_up(email: String, password: String) -> Result<(), AppError> {
-    use crate::runtime::request::{request_meta, respond, state};
+    use crate::runtime::request::{hash_place, request_meta, respond, state};
     respond(
         async {
             let state = state()?;
-            super::service::create_user(
+            super::service::create_user_in(
                 &state,
+                hash_place(&state)?,
                 &email,
                 password.into(),
                 crate::domain::Role::Member,
@@ -38,8 +39,10 @@ pub async fn sign_in(
         async {
             let state = state()?;
             let meta = request_meta();
+            let place = crate::runtime::request::hash_place(&state)?;
             let proved =
-                super::service::authenticate(&state, &email, password.into(), &meta).await?;
+                super::service::authenticate_in(&state, place, &email, password.into(), &meta)
+                    .await?;
             use super::sign_in::{complete_sign_in, SignedIn};
             match complete_sign_in(&state, &session().await?, &proved, &meta).await? {
                 SignedIn::Full => leptos_axum::redirect(&super::safe_next(next.as_deref())),

@@ -10,13 +10,13 @@ use super::password::check_new_password;
 use crate::domain::{Actor, AuditAction, Email, RequestMeta, Role, Viewer};
 use crate::error::{AppError, Result};
 use crate::features::sessions::service as sessions;
+use crate::runtime::hasher::Reservation;
 use crate::runtime::security::fresh_time;
 use crate::runtime::{throttle, AppState, AuditedTx};
 use crate::storage::{self, users};
 
 /// Creates an account with the given role. Used by sign-up (members) and by the CLI (admins).
 /// `creator` is `None` for self sign-up (the new user is then the actor).
-#[tracing::instrument(skip_all, fields(role = role.as_str()))]
 pub async fn create_user(
     state: &AppState,
     email: &str,
@@ -25,9 +25,23 @@ pub async fn create_user(
     creator: Option<Actor>,
     meta: &RequestMeta,
 ) -> Result<i64> {
-    let email = Email::parse(email).map_err(|e| AppError::field("email", e))?;
     // A full hash queue refuses at once (503), before the strength check.
     let place = state.hasher.reserve()?;
+    create_user_in(state, place, email, password, role, creator, meta).await
+}
+
+/// [`create_user`] in a place of the hash queue reserved before.
+#[tracing::instrument(skip_all, fields(role = role.as_str()))]
+pub async fn create_user_in(
+    state: &AppState,
+    place: Reservation,
+    email: &str,
+    password: SecretString,
+    role: Role,
+    creator: Option<Actor>,
+    meta: &RequestMeta,
+) -> Result<i64> {
+    let email = Email::parse(email).map_err(|e| AppError::field("email", e))?;
     let password = check_new_password(state, &email, password.expose_secret()).await?;
     let hash = state
         .hasher
@@ -81,16 +95,27 @@ pub struct Authenticated {
 /// (per e-mail, or per e-mail and known device): while its count is throttled it is refused with
 /// the wait ([`AppError::Throttled`]) before any hashing, and a full hash queue refuses it with
 /// [`AppError::Busy`].
-#[tracing::instrument(skip_all)]
 pub async fn authenticate(
     state: &AppState,
     email: &str,
     password: SecretString,
     meta: &RequestMeta,
 ) -> Result<Authenticated> {
-    let normalized = Email::parse(email).map(|e| e.normalized()).ok();
     // A full hash queue refuses at once (503), before any database work.
     let place = state.hasher.reserve()?;
+    authenticate_in(state, place, email, password, meta).await
+}
+
+/// [`authenticate`] in a place of the hash queue reserved before.
+#[tracing::instrument(skip_all)]
+pub async fn authenticate_in(
+    state: &AppState,
+    place: Reservation,
+    email: &str,
+    password: SecretString,
+    meta: &RequestMeta,
+) -> Result<Authenticated> {
+    let normalized = Email::parse(email).map(|e| e.normalized()).ok();
     let user = match &normalized {
         Some(n) => {
             let mut conn = state.conn().await?;
