@@ -37,16 +37,20 @@ pub enum Limit {
     ResetRequestPerIp,
     /// Reset codes sent per user: 5 per 15 minutes.
     ResetCodePerUser,
-    /// Password re-confirmations (step-up) per user: 10 per 15 minutes.
+    /// Password re-confirmations (step-up) per session: 5 per 15 minutes, so a stolen cookie
+    /// cannot use up its owner's tries.
+    StepUpPerSession,
+    /// The ceiling over all of a user's sessions: 20 per hour.
     StepUpPerUser,
 }
 
 const FIFTEEN_MINUTES: Duration = Duration::from_secs(15 * 60);
 
 impl Limit {
-    const ALL: [Limit; 3] = [
+    const ALL: [Limit; 4] = [
         Limit::ResetRequestPerIp,
         Limit::ResetCodePerUser,
+        Limit::StepUpPerSession,
         Limit::StepUpPerUser,
     ];
 
@@ -54,7 +58,8 @@ impl Limit {
         match self {
             Limit::ResetRequestPerIp => (10, FIFTEEN_MINUTES),
             Limit::ResetCodePerUser => (5, FIFTEEN_MINUTES),
-            Limit::StepUpPerUser => (10, FIFTEEN_MINUTES),
+            Limit::StepUpPerSession => (5, FIFTEEN_MINUTES),
+            Limit::StepUpPerUser => (20, Duration::from_secs(60 * 60)),
         }
     }
 
@@ -70,7 +75,7 @@ impl Limit {
 
 #[derive(Clone)]
 pub struct RateLimiter {
-    limiters: Arc<[Keyed; 3]>,
+    limiters: Arc<[Keyed; 4]>,
 }
 
 impl RateLimiter {

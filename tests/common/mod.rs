@@ -289,10 +289,7 @@ impl TestApp {
     /// Starts `keywarden serve` as a separate process on this test's database (a second node),
     /// and waits until it is ready. The process is killed when the returned value is dropped.
     pub async fn serve_process(&self) -> ServeProcess {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("a free port");
+        let port = free_port();
         let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_keywarden"))
             .arg("serve")
             .env("KEYWARDEN_DATABASE_URL", &self.database_url)
@@ -467,6 +464,33 @@ pub fn browser_client(address: &str) -> reqwest::Client {
         .unwrap()
 }
 
+/// A browser that already holds one cookie (`name=value`), e.g. the device cookie of another.
+pub fn browser_with_cookie(address: &str, cookie: &str) -> reqwest::Client {
+    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+    jar.add_cookie_str(cookie, &url::Url::parse(address).unwrap());
+    let mut headers = HeaderMap::new();
+    headers.insert("Origin", HeaderValue::from_str(address).unwrap());
+    reqwest::Client::builder()
+        .cookie_provider(jar)
+        .redirect(reqwest::redirect::Policy::none())
+        .default_headers(headers)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+/// The `name=value` of a cookie set by a response, if any.
+pub fn set_cookie(response: &reqwest::Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with(&format!("{name}=")))
+        .and_then(|c| c.split(';').next())
+        .map(str::to_owned)
+}
+
 /// The value of the session cookie set by a response, if any.
 pub fn session_cookie(response: &reqwest::Response) -> Option<String> {
     response
@@ -479,12 +503,22 @@ pub fn session_cookie(response: &reqwest::Response) -> Option<String> {
         .map(|kv| kv.trim_start_matches("keywarden_session=").to_owned())
 }
 
-/// The configuration of a test server on `database_url`.
+/// A port free now on 127.0.0.1 (the server binds it a moment later; its public URL needs it).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// The configuration of a test server on `database_url`, on a free port whose address is also
+/// its public URL (the origin browsers send).
 fn test_config(database_url: &str, dir: &TempDir, secret_key_file: PathBuf) -> Config {
+    let port = free_port();
     Config {
         database_url: SecretString::from(database_url.to_owned()),
-        listen: "127.0.0.1:0".into(),
-        base_url: url::Url::parse("http://127.0.0.1").unwrap(),
+        listen: format!("127.0.0.1:{port}"),
+        base_url: url::Url::parse(&format!("http://127.0.0.1:{port}")).unwrap(),
         session_idle_timeout_secs: 30 * 60,
         session_absolute_lifetime_secs: 12 * 60 * 60,
         password_min_length: 12,

@@ -69,12 +69,9 @@ async fn export(State(state): State<AppState>, parts: Parts, format: Format) -> 
         }
         Some(v) => v.clone(),
     };
-    // A cross-site page could make an admin's browser start an export (and an audit entry).
-    if parts
-        .headers
-        .get("sec-fetch-site")
-        .is_some_and(|v| v == "cross-site")
-    {
+    // A page of another origin (another subdomain included) could make an admin's browser
+    // start an export (and an audit entry): only this site's own pages may.
+    if !crate::net::is_same_origin(&parts.headers, &state.config.base_url) {
         return (StatusCode::FORBIDDEN, "Cross-site request refused.").into_response();
     }
     let Ok(Query(filter)) = Query::<AuditFilter>::try_from_uri(&parts.uri) else {

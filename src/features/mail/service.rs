@@ -72,6 +72,13 @@ pub async fn save_settings(
             "Enter a product name of 1 to 60 characters.",
         ));
     }
+    // It goes into every subject line: a line break there would end the header early.
+    if product_name.chars().any(char::is_control) {
+        return Err(AppError::field(
+            "product_name",
+            "The product name must be one line, without tabs or line breaks.",
+        ));
+    }
     let support_email = match support_email.trim() {
         "" => String::new(),
         s => Email::parse(s)
