@@ -25,7 +25,7 @@ on_both_databases!(
     v16_4_2_verify_reads_one_snapshot_while_entries_are_appended,
     v16_4_2_a_truncated_trail_with_a_rewritten_head_fails_against_the_checkpoint,
     v16_4_2_a_chain_re_hashed_after_an_edit_fails_against_the_checkpoint,
-    v16_4_3_a_checkpoint_with_a_bad_signature_or_another_key_is_refused,
+    v16_4_2_a_checkpoint_with_a_bad_signature_or_another_key_is_refused,
     v16_4_3_an_instance_wide_action_takes_a_checkpoint_stored_mailed_and_written,
     v16_4_3_one_node_takes_each_daily_checkpoint,
     v16_4_3_admins_alone_see_and_download_the_last_checkpoint,
@@ -277,7 +277,7 @@ async fn v16_4_2_a_chain_re_hashed_after_an_edit_fails_against_the_checkpoint(ap
     assert_eq!(app.count("SELECT COUNT(*) FROM audit_checkpoints").await, 1);
 }
 
-async fn v16_4_3_a_checkpoint_with_a_bad_signature_or_another_key_is_refused(app: &TestApp) {
+async fn v16_4_2_a_checkpoint_with_a_bad_signature_or_another_key_is_refused(app: &TestApp) {
     seed(app).await;
     let dir = TempDir::new();
     let (file, checkpoint) = checkpoint_file(app, &dir).await;

@@ -18,7 +18,7 @@ pub fn router() -> Router<AppState> {
 /// Requires: admin, same origin. 404 before the first checkpoint.
 async fn download(State(state): State<AppState>, parts: Parts) -> Response {
     if let Err(refusal) = same_origin_admin(&parts) {
-        return refusal;
+        return refusal.into_response();
     }
     let row = match checkpoint::latest(&state).await {
         Ok(Some(row)) => row,

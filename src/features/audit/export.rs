@@ -60,7 +60,7 @@ impl Format {
 async fn export(State(state): State<AppState>, parts: Parts, format: Format) -> Response {
     let admin = match same_origin_admin(&parts) {
         Ok(admin) => admin,
-        Err(refusal) => return refusal,
+        Err(refusal) => return refusal.into_response(),
     };
     let Ok(Query(filter)) = Query::<AuditFilter>::try_from_uri(&parts.uri) else {
         return (StatusCode::BAD_REQUEST, "Invalid filters.").into_response();
@@ -110,17 +110,14 @@ async fn export(State(state): State<AppState>, parts: Parts, format: Format) -> 
 /// The signed-in administrator behind a download, or the refusal to send: anonymous → 401,
 /// member → 403, a request from another site → 403 (a cross-site page could make an admin's
 /// browser start an export, and its audit entry).
-pub(super) fn same_origin_admin(parts: &Parts) -> Result<Viewer, Response> {
+pub(super) fn same_origin_admin(parts: &Parts) -> Result<Viewer, (StatusCode, &'static str)> {
     let admin = match parts.extensions.get::<Viewer>() {
-        None => {
-            return Err((StatusCode::UNAUTHORIZED, "Please sign in to continue.").into_response())
-        }
+        None => return Err((StatusCode::UNAUTHORIZED, "Please sign in to continue.")),
         Some(v) if !v.is_admin() => {
             return Err((
                 StatusCode::FORBIDDEN,
                 "You do not have permission to do this.",
-            )
-                .into_response())
+            ))
         }
         Some(v) => v.clone(),
     };
@@ -129,7 +126,7 @@ pub(super) fn same_origin_admin(parts: &Parts) -> Result<Viewer, Response> {
         .get("sec-fetch-site")
         .is_some_and(|v| v == "cross-site")
     {
-        return Err((StatusCode::FORBIDDEN, "Cross-site request refused.").into_response());
+        return Err((StatusCode::FORBIDDEN, "Cross-site request refused."));
     }
     Ok(admin)
 }

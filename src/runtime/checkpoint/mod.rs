@@ -26,20 +26,17 @@ use crate::email::MailKind;
 use crate::storage::checkpoints::{self, CheckpointRow, NewCheckpoint};
 use crate::storage::{audit as audit_store, users, Conn, Store};
 
-/// How long a node waits after start before its first look for today's checkpoint.
-const FIRST_LOOK_AFTER: Duration = Duration::from_secs(60);
-/// How often it looks again.
+/// How often a node looks for today's checkpoint, the first time this long after it starts
+/// (a node in a restart loop does not sign at every start; another node, or the next look, will).
 const LOOK_EVERY: Duration = Duration::from_secs(10 * 60);
 
 /// The daily task: takes the day's checkpoint unless another node has.
 pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
-    let mut wait = FIRST_LOOK_AFTER;
     loop {
         tokio::select! {
             _ = stop.changed() => break,
-            _ = tokio::time::sleep(wait) => {}
+            _ = tokio::time::sleep(LOOK_EVERY) => {}
         }
-        wait = LOOK_EVERY;
         match take_daily(&state).await {
             Ok(Some(c)) => tracing::info!(seq = c.seq, "daily audit checkpoint taken"),
             Ok(None) => {}
@@ -281,9 +278,9 @@ pub async fn verify_against(
 /// The most recent stored checkpoint (the admin page shows and offers it).
 pub async fn latest(state: &AppState) -> anyhow::Result<Option<CheckpointRow>> {
     let mut conn = state.conn().await?;
-    Ok(checkpoints::latest(&mut conn)
+    checkpoints::latest(&mut conn)
         .await
-        .context("read the last checkpoint")?)
+        .context("read the last checkpoint")
 }
 
 /// `keywarden-audit-checkpoint-20261122T093005Z-seq120.txt`.
