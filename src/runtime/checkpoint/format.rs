@@ -13,9 +13,16 @@
 //! ```
 //!
 //! `signature` is the ed25519 signature of every line before it, each ending with `\n` (the
-//! file's own bytes up to the signature line, with CR LF read as LF). Elsewhere:
-//! `head -n 8 FILE > body; tail -n 1 FILE | cut -c 12- | xxd -r -p > sig` and any ed25519
-//! verifier with the public key checks it.
+//! file's own bytes up to the signature line, with CR LF read as LF). Checked elsewhere with
+//! OpenSSL 3 (the public key wrapped in its DER prefix):
+//!
+//! ```text
+//! head -n 8 FILE > body; tail -n 1 FILE | cut -c 12- | xxd -r -p > sig
+//! (echo 302a300506032b6570032100; grep public-key FILE | cut -c 13-) | tr -d '\n' | xxd -r -p > pub.der
+//! openssl pkeyutl -verify -pubin -inkey pub.der -keyform DER -rawin -in body -sigfile sig
+//! ```
+//!
+//! (Take the public key from a trusted copy, not from the file being checked.)
 
 use std::fmt::Write as _;
 
