@@ -150,6 +150,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .leptos_routes_with_context(&state, route_list(), context.clone(), app_shell.clone())
         .merge(crate::features::audit::export::router())
+        .merge(crate::features::audit::checkpoint::router())
         .fallback(fallback(context, app_shell))
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -234,6 +235,15 @@ impl Application {
                 move || crate::runtime::propagation::run(state.clone(), stopped.clone()),
             )
         };
+        let checkpoints = {
+            let (state, stopped) = (self.state.clone(), stopped.clone());
+            supervise(
+                supervise::AUDIT_CHECKPOINTS,
+                self.state.health.clone(),
+                stopped.clone(),
+                move || crate::runtime::checkpoint::run(state.clone(), stopped.clone()),
+            )
+        };
         let mailer = match self.state.config.mail_worker_enabled {
             true => {
                 let worker = Arc::new(self.mail_worker()?);
@@ -254,6 +264,7 @@ impl Application {
         let _ = stop.send(true);
         let _ = sweeper.await;
         let _ = propagation.await;
+        let _ = checkpoints.await;
         if let Some(mailer) = mailer {
             let _ = mailer.await;
         }

@@ -31,6 +31,10 @@ impl MailContext {
 
 /// The template in force for a kind: the admin's version, or the default.
 pub async fn current_template(conn: &mut Conn, kind: MailKind) -> anyhow::Result<(Template, bool)> {
+    // A fixed system mail (not in `ALL`) is always the shipped template.
+    if !MailKind::ALL.contains(&kind) {
+        return Ok((templates::default_template(kind), false));
+    }
     Ok(
         match settings::template(conn, kind.key())
             .await

@@ -13,6 +13,9 @@ pub enum MailKind {
     PasswordChanged,
     ResetCode,
     NewDevice,
+    /// A signed audit checkpoint for the administrators: a fixed system mail, not in
+    /// [`MailKind::ALL`] (the editable ones), so no saved template can change or drop it.
+    AuditCheckpoint,
 }
 
 impl MailKind {
@@ -29,6 +32,7 @@ impl MailKind {
             MailKind::PasswordChanged => "password_changed",
             MailKind::ResetCode => "reset_code",
             MailKind::NewDevice => "new_device",
+            MailKind::AuditCheckpoint => "audit_checkpoint",
         }
     }
 
@@ -42,6 +46,7 @@ impl MailKind {
             MailKind::PasswordChanged => "Password changed",
             MailKind::ResetCode => "Reset-password code",
             MailKind::NewDevice => "Sign-in from a new device",
+            MailKind::AuditCheckpoint => "Audit checkpoint",
         }
     }
 
@@ -95,6 +100,16 @@ impl MailKind {
                 ("expires_in_days", "how long that link works"),
                 ("devices_url", "the user's Devices page"),
             ],
+            MailKind::AuditCheckpoint => &[
+                COMMON[0],
+                COMMON[1],
+                COMMON[2],
+                COMMON[3],
+                ("checkpoint", "the signed checkpoint file"),
+                ("seq", "the last entry it covers"),
+                ("time", "when it was taken (UTC)"),
+                ("cause", "why it was taken"),
+            ],
         }
     }
 
@@ -128,6 +143,12 @@ impl MailKind {
                 "not_me_url": "https://id.example.org/unauthorized-sign-in?token=sample-token",
                 "expires_in_days": 7,
                 "devices_url": "https://id.example.org/account/devices",
+            }),
+            MailKind::AuditCheckpoint => json!({
+                "checkpoint": "keywarden-audit-checkpoint-v1\nseq: 120\n…",
+                "seq": 120,
+                "time": "2026-11-22 09:30:05 UTC",
+                "cause": "daily checkpoint",
             }),
         };
         if let (Some(map), Value::Object(more)) = (v.as_object_mut(), extra) {
@@ -207,6 +228,14 @@ pub fn default_template(kind: MailKind) -> Template {
 <p style="color:#4a5568">The link works once, for {{ expires_in_days }} days, and signs out only that device. You can review every device signed in to your account at <a href="{{ devices_url }}">{{ devices_url }}</a>.{% if support_email %} Questions? Write to {{ support_email }}.{% endif %}</p>"#,
             "Sign-in from a new device\n\nYour {{ product_name }} account {{ user_email }} was just used to sign in from a device it has not been used on before.\n\nWhen: {{ signed_in_at }}\nDevice: {{ device_type }}\nBrowser: {{ browser }}\nOperating system: {{ os }}\nIP address: {{ ip }}\nLocation: {{ location }}\nSign-in method: {{ method }}\n\nIf this was you, there is nothing to do.\n\nThis wasn't me — sign out that device:\n{{ not_me_url }}\n\nThe link works once, for {{ expires_in_days }} days, and signs out only that device. Review every device signed in to your account: {{ devices_url }}{% if support_email %}\nQuestions? Write to {{ support_email }}.{% endif %}\n",
         ),
+        MailKind::AuditCheckpoint => (
+            "{{ product_name }} audit checkpoint: entry {{ seq }}",
+            r#"<h1 style="font-size:20px;margin:0 0 16px">Audit checkpoint</h1>
+<p>The audit trail of {{ product_name }} ({{ base_url }}) reached entry {{ seq }} on {{ time }} ({{ cause }}). Below is that state, signed with the server key.</p>
+<p><strong>Keep this e-mail.</strong> Saved as a file, it lets anyone check later that no entry up to {{ seq }} was removed or changed: <code>keywarden audit verify --checkpoint FILE</code>.</p>
+<pre style="font-size:12px;background:#f4f6f9;padding:12px;border-radius:6px;white-space:pre-wrap;word-break:break-all">{{ checkpoint }}</pre>"#,
+            "Audit checkpoint\n\nThe audit trail of {{ product_name }} ({{ base_url }}) reached entry {{ seq }} on {{ time }} ({{ cause }}). Below is that state, signed with the server key.\n\nKeep this e-mail. Saved as a file, it lets anyone check later that no entry up to {{ seq }} was removed or changed: keywarden audit verify --checkpoint FILE\n\n{{ checkpoint }}",
+        ),
     };
     Template {
         subject: subject.to_owned(),
@@ -285,6 +314,17 @@ mod tests {
             assert!(!r.subject.is_empty());
             assert!(r.text.contains("ada@example.org"));
         }
+    }
+
+    #[test]
+    fn the_checkpoint_mail_is_fixed_and_carries_the_file_verbatim() {
+        let kind = MailKind::AuditCheckpoint;
+        assert!(!MailKind::ALL.contains(&kind), "not editable");
+        assert_eq!(MailKind::parse(kind.key()), None);
+        let r = render(&default_template(kind), &kind.sample()).unwrap();
+        assert!(r
+            .text
+            .ends_with("keywarden-audit-checkpoint-v1\nseq: 120\n…"));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod bench;
+pub mod checkpoints;
 pub mod devices;
 pub mod outbox;
 pub mod resets;
@@ -115,6 +116,20 @@ impl Store {
         match self.backend {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
             Backend::Postgres => self.pool.begin().await,
+        }
+    }
+
+    /// Starts a read-only transaction that sees one snapshot of the database from its first read
+    /// to its end, whatever commits meanwhile: REPEATABLE READ on PostgreSQL; on SQLite (WAL) a
+    /// deferred transaction, whose snapshot is fixed by its first read.
+    pub async fn begin_snapshot(&self) -> sqlx::Result<Tx> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN DEFERRED").await,
+            Backend::Postgres => {
+                self.pool
+                    .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                    .await
+            }
         }
     }
 

@@ -118,6 +118,16 @@ pub async fn counts(conn: &mut Conn) -> sqlx::Result<UserCounts> {
     .await
 }
 
+/// The e-mail addresses of every administrator whose account is not disabled.
+pub async fn admin_emails(conn: &mut Conn) -> sqlx::Result<Vec<String>> {
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "SELECT email FROM users WHERE role = 'admin' AND disabled_at IS NULL ORDER BY id",
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|(e,)| e).collect())
+}
+
 /// Replaces the password hash (and its set-at time).
 pub async fn set_password(
     conn: &mut Conn,
