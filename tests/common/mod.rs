@@ -641,11 +641,9 @@ fn quoted_printable_decode(s: &str) -> String {
     let b = s.as_bytes();
     let (mut out, mut i) = (Vec::new(), 0);
     while i < b.len() {
-        if b[i] == b'=' && i + 2 < b.len() + 1 {
-            if let Ok(v) = u8::from_str_radix(
-                std::str::from_utf8(&b[i + 1..(i + 3).min(b.len())]).unwrap_or(""),
-                16,
-            ) {
+        if b[i] == b'=' && i + 2 < b.len() {
+            let hex = std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("");
+            if let Ok(v) = u8::from_str_radix(hex, 16) {
                 out.push(v);
                 i += 3;
                 continue;
@@ -665,8 +663,7 @@ fn decode_words(s: &str) -> String {
     let mut out = String::new();
     for word in s.split_whitespace() {
         let lower = word.to_ascii_lowercase();
-        let decoded = if let Some(rest) = lower.strip_prefix("=?utf-8?b?") {
-            let _ = rest;
+        let decoded = if lower.starts_with("=?utf-8?b?") {
             String::from_utf8(base64_decode(&word[10..word.len() - 2])).unwrap()
         } else if lower.starts_with("=?utf-8?q?") {
             quoted_printable_decode(&word[10..word.len() - 2].replace('_', " "))
