@@ -54,6 +54,7 @@ actions! {
     PasswordResetRateLimited => "password_reset.rate_limited", "Password reset request throttled";
     PasswordResetRequested => "password_reset.requested", "Password reset requested";
     PasswordResetSentByAdmin => "password_reset.sent_by_admin", "Password reset e-mail sent by an administrator";
+    ResetTaskCodeBudgetSpent => "reset_task.code_budget_spent", "Too many wrong reset codes: codes locked for the day";
     ResetTaskCodeFailed => "reset_task.code_failed", "Wrong reset code entered";
     ResetTaskCodeResent => "reset_task.code_resent", "Reset code sent again";
     ResetTaskCompleted => "reset_task.completed", "New password chosen after a compromise";

@@ -35,8 +35,6 @@ type Keyed =
 pub enum Limit {
     /// Forgot-password requests per client IP: 10 per 15 minutes.
     ResetRequestPerIp,
-    /// Reset codes sent per user: 5 per 15 minutes.
-    ResetCodePerUser,
     /// Password re-confirmations (step-up) per session: 5 per 15 minutes, so a stolen cookie
     /// cannot use up its owner's tries.
     StepUpPerSession,
@@ -47,9 +45,8 @@ pub enum Limit {
 const FIFTEEN_MINUTES: Duration = Duration::from_secs(15 * 60);
 
 impl Limit {
-    const ALL: [Limit; 4] = [
+    const ALL: [Limit; 3] = [
         Limit::ResetRequestPerIp,
-        Limit::ResetCodePerUser,
         Limit::StepUpPerSession,
         Limit::StepUpPerUser,
     ];
@@ -57,7 +54,6 @@ impl Limit {
     fn burst_and_window(self) -> (u32, Duration) {
         match self {
             Limit::ResetRequestPerIp => (10, FIFTEEN_MINUTES),
-            Limit::ResetCodePerUser => (5, FIFTEEN_MINUTES),
             Limit::StepUpPerSession => (5, FIFTEEN_MINUTES),
             Limit::StepUpPerUser => (20, Duration::from_secs(60 * 60)),
         }
@@ -75,7 +71,7 @@ impl Limit {
 
 #[derive(Clone)]
 pub struct RateLimiter {
-    limiters: Arc<[Keyed; 4]>,
+    limiters: Arc<[Keyed; 3]>,
 }
 
 impl RateLimiter {
@@ -119,25 +115,25 @@ mod tests {
     fn hits_beyond_the_burst_are_refused_until_the_window_refills() {
         let clock = ManualClock::starting_now();
         let l = RateLimiter::new(clock.clone());
-        for _ in 0..5 {
-            assert!(l.allow(Limit::ResetCodePerUser, "k"));
+        for _ in 0..10 {
+            assert!(l.allow(Limit::StepUpPerUser, "k"));
         }
         assert!(
-            !l.allow(Limit::ResetCodePerUser, "k"),
-            "the sixth in a burst is refused"
+            !l.allow(Limit::StepUpPerUser, "k"),
+            "the eleventh in a burst is refused"
         );
+        assert!(l.allow(Limit::StepUpPerUser, "other"), "keys are separate");
         assert!(
-            l.allow(Limit::ResetCodePerUser, "other"),
-            "keys are separate"
+            l.allow(Limit::ResetRequestPerIp, "k"),
+            "limits are separate"
         );
-        assert!(l.allow(Limit::StepUpPerUser, "k"), "limits are separate");
         clock.advance(std::time::Duration::from_secs(15 * 60));
-        for _ in 0..5 {
+        for _ in 0..10 {
             assert!(
-                l.allow(Limit::ResetCodePerUser, "k"),
+                l.allow(Limit::StepUpPerUser, "k"),
                 "a full window later the burst is back"
             );
         }
-        assert!(!l.allow(Limit::ResetCodePerUser, "k"));
+        assert!(!l.allow(Limit::StepUpPerUser, "k"));
     }
 }

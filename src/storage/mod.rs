@@ -65,7 +65,9 @@ impl Store {
                     .acquire_timeout(Duration::from_secs(10))
                     .after_connect(|conn, _meta| {
                         Box::pin(async move {
-                            conn.execute("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
+                            // secure_delete: deleted content (mail bodies with links and codes) is
+                            // overwritten, not left in free space of the file.
+                            conn.execute("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; PRAGMA secure_delete = ON;")
                                 .await?;
                             Ok(())
                         })
@@ -131,6 +133,19 @@ impl Store {
                     .await
             }
         }
+    }
+
+    /// Makes deleted secrets (mail bodies) unrecoverable from the database files. On SQLite the
+    /// write-ahead log still holds the pages as they were written until a checkpoint copies it
+    /// into the database (whose deleted content `secure_delete` zeroes) and truncates it. On
+    /// PostgreSQL old row versions are removed by (auto)vacuum; nothing to do here.
+    pub async fn scrub_deleted(&self) -> sqlx::Result<()> {
+        if self.backend == Backend::Sqlite {
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
     }
 
     /// A cheap round trip for `/readyz`.

@@ -289,3 +289,14 @@ pub async fn list(
     }
     q.bind(f.limit).fetch_all(conn).await
 }
+
+/// The e-mail addresses of the enabled administrators other than `except` (notifications).
+pub async fn other_admin_emails(conn: &mut Conn, except: i64) -> sqlx::Result<Vec<String>> {
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "SELECT email FROM users WHERE role = 'admin' AND disabled_at IS NULL AND id <> $1 ORDER BY id",
+    )
+    .bind(except)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|(e,)| e).collect())
+}
