@@ -470,7 +470,10 @@ mod tests {
         for kind in MailKind::ALL {
             let r = render_sample(&default_template(kind), kind).unwrap();
             assert!(!r.subject.is_empty());
-            assert!(r.text.contains("ada@example.org"));
+            // Mails to a user name the account; the checkpoint mail is about the instance.
+            if kind != MailKind::AuditCheckpoint {
+                assert!(r.text.contains("ada@example.org"), "{kind:?}");
+            }
         }
     }
 

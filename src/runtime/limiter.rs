@@ -115,25 +115,25 @@ mod tests {
     fn hits_beyond_the_burst_are_refused_until_the_window_refills() {
         let clock = ManualClock::starting_now();
         let l = RateLimiter::new(clock.clone());
-        for _ in 0..10 {
-            assert!(l.allow(Limit::StepUpPerUser, "k"));
+        for _ in 0..5 {
+            assert!(l.allow(Limit::StepUpPerSession, "k"));
         }
         assert!(
-            !l.allow(Limit::StepUpPerUser, "k"),
-            "the eleventh in a burst is refused"
+            !l.allow(Limit::StepUpPerSession, "k"),
+            "the sixth in a burst is refused"
         );
-        assert!(l.allow(Limit::StepUpPerUser, "other"), "keys are separate");
         assert!(
-            l.allow(Limit::ResetRequestPerIp, "k"),
-            "limits are separate"
+            l.allow(Limit::StepUpPerSession, "other"),
+            "keys are separate"
         );
+        assert!(l.allow(Limit::StepUpPerUser, "k"), "limits are separate");
         clock.advance(std::time::Duration::from_secs(15 * 60));
-        for _ in 0..10 {
+        for _ in 0..5 {
             assert!(
-                l.allow(Limit::StepUpPerUser, "k"),
+                l.allow(Limit::StepUpPerSession, "k"),
                 "a full window later the burst is back"
             );
         }
-        assert!(!l.allow(Limit::StepUpPerUser, "k"));
+        assert!(!l.allow(Limit::StepUpPerSession, "k"));
     }
 }
