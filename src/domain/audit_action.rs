@@ -44,6 +44,7 @@ actions! {
     SignInBlocked => "auth.sign_in_blocked", "Sign-in blocked";
     SignInFailed => "auth.sign_in_failed", "Sign-in failed";
     SignOut => "auth.sign_out", "Signed out";
+    SignUpExisting => "auth.sign_up_existing", "Sign-up tried with an existing address (owner told by mail)";
     EmailTemplateReset => "email_template.reset", "E-mail template reset to the default";
     EmailTemplateUpdated => "email_template.updated", "E-mail template updated";
     InstancePasswordsCompromised => "instance.passwords_compromised", "All passwords set as compromised";

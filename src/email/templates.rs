@@ -22,6 +22,9 @@ pub enum MailKind {
     /// A signed audit checkpoint for the administrators: a fixed system mail, not in
     /// [`MailKind::ALL`] (the editable ones), so no saved template can change or drop it.
     AuditCheckpoint,
+    /// To the owner of an address someone tried to sign up with (fixed, not editable): sign-up
+    /// answers the same for a taken address, so the owner hears of it instead.
+    SignUpAttempt,
 }
 
 /// Variables that held secrets before they moved into the fixed block; a template that names
@@ -29,13 +32,14 @@ pub enum MailKind {
 pub const SECRET_VARIABLES: [&str; 3] = ["reset_url", "code", "not_me_url"];
 
 impl MailKind {
-    pub const ALL: [MailKind; 6] = [
+    pub const ALL: [MailKind; 7] = [
         MailKind::PasswordReset,
         MailKind::PasswordChanged,
         MailKind::ResetCode,
         MailKind::NewDevice,
         MailKind::TemplateChanged,
         MailKind::AuditCheckpoint,
+        MailKind::SignUpAttempt,
     ];
 
     /// The kinds an administrator may edit.
@@ -57,9 +61,10 @@ impl MailKind {
             MailKind::PasswordReset => Some("reset_url"),
             MailKind::ResetCode => Some("code"),
             MailKind::NewDevice => Some("not_me_url"),
-            MailKind::PasswordChanged | MailKind::TemplateChanged | MailKind::AuditCheckpoint => {
-                None
-            }
+            MailKind::PasswordChanged
+            | MailKind::TemplateChanged
+            | MailKind::AuditCheckpoint
+            | MailKind::SignUpAttempt => None,
         }
     }
 
@@ -71,6 +76,7 @@ impl MailKind {
             MailKind::NewDevice => "new_device",
             MailKind::TemplateChanged => "template_changed",
             MailKind::AuditCheckpoint => "audit_checkpoint",
+            MailKind::SignUpAttempt => "sign_up_attempt",
         }
     }
 
@@ -86,6 +92,7 @@ impl MailKind {
             MailKind::NewDevice => "Sign-in from a new device",
             MailKind::TemplateChanged => "E-mail template changed (to administrators)",
             MailKind::AuditCheckpoint => "Audit checkpoint",
+            MailKind::SignUpAttempt => "Sign-up with an existing address",
         }
     }
 
@@ -149,6 +156,16 @@ impl MailKind {
                 ("changed_at", "when (UTC)"),
                 ("review_url", "the template's page"),
             ],
+            MailKind::SignUpAttempt => &[
+                COMMON[0],
+                COMMON[1],
+                COMMON[2],
+                COMMON[3],
+                ("attempted_at", "when (UTC)"),
+                ("ip", "the IP address the attempt came from"),
+                ("sign_in_url", "the sign-in page"),
+                ("forgot_url", "where to reset the password"),
+            ],
             MailKind::AuditCheckpoint => &[
                 COMMON[0],
                 COMMON[1],
@@ -195,6 +212,12 @@ impl MailKind {
                 "changed_at": "2026-11-22 09:30 UTC",
                 "review_url": "https://id.example.org/admin/email/templates/password_reset",
             }),
+            MailKind::SignUpAttempt => json!({
+                "attempted_at": "2026-11-22 09:30 UTC",
+                "ip": "203.0.113.7",
+                "sign_in_url": "https://id.example.org/sign-in",
+                "forgot_url": "https://id.example.org/forgot-password",
+            }),
             MailKind::AuditCheckpoint => json!({
                 "checkpoint": "keywarden-audit-checkpoint-v1\nseq: 120\n…",
                 "seq": 120,
@@ -218,9 +241,10 @@ impl MailKind {
             MailKind::NewDevice => {
                 Some("https://id.example.org/unauthorized-sign-in?token=sample-token")
             }
-            MailKind::PasswordChanged | MailKind::TemplateChanged | MailKind::AuditCheckpoint => {
-                None
-            }
+            MailKind::PasswordChanged
+            | MailKind::TemplateChanged
+            | MailKind::AuditCheckpoint
+            | MailKind::SignUpAttempt => None,
         }
     }
 }
@@ -302,6 +326,14 @@ pub fn default_template(kind: MailKind) -> Template {
 <p>Templates decide what every user receives. If you did not expect this change, review it now: <a href="{{ review_url }}">{{ review_url }}</a>. The audit trail shows what changed.</p>
 <p style="color:#4a5568">You receive this as an administrator ({{ user_email }}).</p>"#,
             "An e-mail template was changed\n\n{{ changed_by }} changed the template \"{{ template }}\" of {{ product_name }} on {{ changed_at }}.\n\nTemplates decide what every user receives. If you did not expect this change, review it now: {{ review_url }}\nThe audit trail shows what changed.\n\nYou receive this as an administrator ({{ user_email }}).\n",
+        ),
+        MailKind::SignUpAttempt => (
+            "Someone tried to create a {{ product_name }} account with your address",
+            r#"<h1 style="font-size:20px;margin:0 0 16px">Someone tried to sign up with your address</h1>
+<p>On {{ attempted_at }}, someone tried to create a {{ product_name }} account with <strong>{{ user_email }}</strong> (IP address {{ ip }}). You already have an account with this address, so nothing was created or changed.</p>
+<p>If this was you, sign in at <a href="{{ sign_in_url }}">{{ sign_in_url }}</a>, or choose a new password at <a href="{{ forgot_url }}">{{ forgot_url }}</a> if you forgot it.</p>
+<p style="color:#4a5568">If it was not you, there is nothing to do: your account and password are unchanged.{% if support_email %} Questions? Write to {{ support_email }}.{% endif %}</p>"#,
+            "Someone tried to sign up with your address\n\nOn {{ attempted_at }}, someone tried to create a {{ product_name }} account with {{ user_email }} (IP address {{ ip }}). You already have an account with this address, so nothing was created or changed.\n\nIf this was you, sign in at {{ sign_in_url }}, or choose a new password at {{ forgot_url }} if you forgot it.\n\nIf it was not you, there is nothing to do: your account and password are unchanged.{% if support_email %}\nQuestions? Write to {{ support_email }}.{% endif %}\n",
         ),
         MailKind::AuditCheckpoint => (
             "{{ product_name }} audit checkpoint: entry {{ seq }}",

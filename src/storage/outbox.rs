@@ -142,3 +142,16 @@ pub async fn recent_problems(conn: &mut Conn, limit: i64) -> sqlx::Result<Vec<Ou
     .fetch_all(conn)
     .await
 }
+
+/// How many mails of `kind` were queued to `to` since `since` (ms).
+pub async fn count_since(conn: &mut Conn, kind: &str, to: &str, since: i64) -> sqlx::Result<i64> {
+    let (n,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM outbox WHERE kind = $1 AND to_address = $2 AND created_at > $3",
+    )
+    .bind(kind)
+    .bind(to)
+    .bind(since)
+    .fetch_one(conn)
+    .await?;
+    Ok(n)
+}

@@ -11,15 +11,7 @@ pub async fn sign_up(email: String, password: String) -> Result<(), AppError> {
     respond(
         async {
             let state = state()?;
-            super::service::create_user(
-                &state,
-                &email,
-                password.into(),
-                crate::domain::Role::Member,
-                None,
-                &request_meta(),
-            )
-            .await?;
+            super::service::sign_up(&state, &email, password.into(), &request_meta()).await?;
             leptos_axum::redirect("/sign-in?registered=1");
             Ok(())
         }

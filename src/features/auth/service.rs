@@ -8,6 +8,7 @@ use tower_sessions::Session;
 
 use super::password::check_new_password;
 use crate::domain::{Actor, AuditAction, Email, RequestMeta, Role, Viewer};
+use crate::email::templates::MailKind;
 use crate::error::{AppError, Result};
 use crate::features::sessions::service as sessions;
 use crate::runtime::security::fresh_time;
@@ -63,6 +64,81 @@ pub async fn create_user(
     tx.commit().await?;
     tracing::info!(user_id = id, "account created");
     Ok(id)
+}
+
+/// At most one "someone tried to sign up with your address" mail per address per hour.
+const SIGN_UP_NOTICE_INTERVAL_MS: i64 = 60 * 60 * 1000;
+
+/// Self sign-up (ASVS 6.3.8): a taken address gets the very same answer as a new one, after the
+/// same work (policy check, one argon2 hash), so the form does not tell who has an account. The
+/// owner of a taken address is told by mail instead (at most once an hour), and the attempt is
+/// audited.
+#[tracing::instrument(skip_all)]
+pub async fn sign_up(
+    state: &AppState,
+    email: &str,
+    password: SecretString,
+    meta: &RequestMeta,
+) -> Result<()> {
+    let parsed = Email::parse(email).map_err(|e| AppError::field("email", e))?;
+    let normalized = parsed.normalized();
+    let mut conn = state.conn().await?;
+    let owner = users::find_by_email(&mut conn, &normalized)
+        .await
+        .context("look up e-mail")?;
+    drop(conn);
+    let Some(owner) = owner else {
+        return match create_user(state, email, password, Role::Member, None, meta).await {
+            Ok(_) => Ok(()),
+            // Taken meanwhile by a concurrent sign-up: the same answer.
+            Err(e)
+                if e.for_field("email")
+                    .is_some_and(|m| m.contains("already exists")) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(e),
+        };
+    };
+    // The same checks and cost as a new account.
+    let password = check_new_password(state, &parsed, password.expose_secret())?;
+    state
+        .hasher
+        .hash(SecretString::from(password.expose().to_owned()))
+        .await?;
+    let mut tx = AuditedTx::begin(state, meta).await?;
+    let now = tx.now();
+    let kind = MailKind::SignUpAttempt;
+    let recent = storage::outbox::count_since(
+        &mut tx,
+        kind.key(),
+        &owner.email,
+        now - SIGN_UP_NOTICE_INTERVAL_MS,
+    )
+    .await
+    .context("recent notices")?;
+    let notified = recent == 0;
+    if notified {
+        let base = &state.config.base_url;
+        let link = |path: &str| base.join(path).map(|u| u.to_string()).unwrap_or_default();
+        let vars = json!({
+            "attempted_at": crate::domain::time::utc(now),
+            "ip": meta.ip.clone().unwrap_or_else(|| "unknown".into()),
+            "sign_in_url": link("/sign-in"),
+            "forgot_url": link("/forgot-password"),
+        });
+        tx.queue_mail(kind, &owner.email, vars).await?;
+    }
+    tx.record(
+        &Actor::System,
+        AuditAction::SignUpExisting,
+        Some(owner.id),
+        None,
+        json!({"owner_notified": notified}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// A correct password, and when its session counts from.
