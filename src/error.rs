@@ -21,6 +21,13 @@ pub enum AppError {
     Forbidden,
     #[error("Too many attempts. Please wait a moment and try again.")]
     RateLimited,
+    /// Too many attempts (sign-in failures for this account, or requests from this address):
+    /// refused without checking anything, until the wait is over.
+    #[error("Too many attempts. Try again in {}.", wait_phrase(*.retry_after_secs))]
+    Throttled { retry_after_secs: u64 },
+    /// Too many password checks queued on the server right now.
+    #[error("Too many sign-ins right now; try again in {}.", wait_phrase(*.retry_after_secs))]
+    Busy { retry_after_secs: u64 },
     /// A restricted session asked for anything but the reset-password task.
     #[error("Password reset required. Finish resetting your password to continue.")]
     PasswordResetRequired,
@@ -58,15 +65,35 @@ impl AppError {
         }
     }
 
+    /// How long the client should wait before trying again (the `Retry-After` header).
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            Self::Throttled { retry_after_secs } | Self::Busy { retry_after_secs } => {
+                Some((*retry_after_secs).max(1))
+            }
+            _ => None,
+        }
+    }
+
     pub fn status(&self) -> u16 {
         match self {
             Self::Field { .. } => 422,
             Self::InvalidCredentials | Self::Unauthenticated => 401,
             Self::Forbidden | Self::PasswordResetRequired | Self::PasswordCompromised => 403,
-            Self::RateLimited => 429,
+            Self::RateLimited | Self::Throttled { .. } => 429,
+            Self::Busy { .. } => 503,
             Self::Internal => 500,
             Self::Request(_) => 400,
         }
+    }
+}
+
+/// "1 second", "40 seconds", "3 minutes" (rounded up), for messages that say how long to wait.
+pub fn wait_phrase(secs: u64) -> String {
+    match secs {
+        0 | 1 => "1 second".to_owned(),
+        2..=90 => format!("{secs} seconds"),
+        _ => format!("{} minutes", secs.div_ceil(60)),
     }
 }
 

@@ -25,9 +25,9 @@ use crate::app::{shell, App};
 use crate::config::Config;
 use crate::email::{transport, worker::Worker};
 use crate::features::sessions::{sweeper, DbSessionStore};
-use crate::http::{client, csrf, gate, headers, health};
+use crate::http::{client, csrf, gate, headers, health, throttle};
 use crate::runtime::clock::SharedClock;
-use crate::runtime::hasher::PasswordHasher;
+use crate::runtime::hasher::{params_of, PasswordHasher};
 use crate::runtime::limiter::RateLimiter;
 use crate::runtime::security::SecurityCache;
 use crate::runtime::server_key::ServerKey;
@@ -41,10 +41,14 @@ impl AppState {
         let store = Store::connect(config.database_url.expose_secret()).await?;
         store.migrate().await?;
         let hasher = PasswordHasher::new(
-            config.argon2_memory_kib,
-            config.argon2_iterations,
-            config.argon2_parallelism,
+            (
+                config.argon2_memory_kib,
+                config.argon2_iterations,
+                config.argon2_parallelism,
+            ),
             config.max_concurrent_hashes,
+            config.max_queued_hashes,
+            median_stored_params(&store).await?,
         )?;
         let geo = match &config.geoip_database {
             Some(path) => crate::geo::GeoIp::open(path)?,
@@ -70,6 +74,18 @@ impl AppState {
             server_key: Arc::new(server_key),
         })
     }
+}
+
+/// The argon2 parameters (m, t, p) of the median of the newest stored hashes, so the dummy
+/// verification of an unknown e-mail costs what a real account's does; `None` without accounts.
+async fn median_stored_params(store: &Store) -> anyhow::Result<Option<(u32, u32, u32)>> {
+    let mut conn = store.pool().acquire().await.context("acquire connection")?;
+    let hashes = crate::storage::throttle::recent_password_hashes(&mut conn, 1001)
+        .await
+        .context("read stored password hashes")?;
+    let mut params: Vec<_> = hashes.iter().filter_map(|h| params_of(h)).collect();
+    params.sort_by_key(|&(m, t, p)| (u64::from(m) * u64::from(t), m, t, p));
+    Ok(params.get(params.len() / 2).copied())
 }
 
 /// Where the compiled site (wasm, JS, CSS) lives; cargo-leptos sets `LEPTOS_SITE_ROOT` when it
@@ -157,6 +173,10 @@ pub fn router(state: AppState) -> Router {
             gate::resolve_viewer,
         ))
         .layer(sessions)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            throttle::per_ip,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             client::identify,

@@ -254,6 +254,13 @@ impl Config {
             None,
         )
         .map_err(|e| anyhow::anyhow!("argon2 parameters are not valid: {e}"))?;
+        if !meets_owasp_minimum(self.argon2_memory_kib, self.argon2_iterations) {
+            bail!(
+                "argon2_memory_kib = {} with argon2_iterations = {} is below OWASP's minimum for argon2id: use at least m=19456 t=2 (or m=12288 t=3, m=9216 t=4, m=7168 t=5, m=47104 t=1)",
+                self.argon2_memory_kib,
+                self.argon2_iterations
+            );
+        }
         Ok(())
     }
 
@@ -283,6 +290,22 @@ impl Config {
             "keywarden_session"
         }
     }
+}
+
+/// OWASP Password Storage Cheat Sheet: argon2id with one of these (memory KiB, iterations)
+/// pairs, parallelism 1; more memory or more iterations than a pair is at least as strong.
+const OWASP_ARGON2ID_MINIMUMS: [(u32, u32); 5] = [
+    (47_104, 1),
+    (19_456, 2),
+    (12_288, 3),
+    (9_216, 4),
+    (7_168, 5),
+];
+
+fn meets_owasp_minimum(memory_kib: u32, iterations: u32) -> bool {
+    OWASP_ARGON2ID_MINIMUMS
+        .iter()
+        .any(|&(m, t)| memory_kib >= m && iterations >= t)
 }
 
 /// The file of a `sqlite://` URL; `None` for an in-memory database.

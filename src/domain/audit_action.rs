@@ -43,6 +43,7 @@ actions! {
     SignIn => "auth.sign_in", "Signed in";
     SignInBlocked => "auth.sign_in_blocked", "Sign-in blocked";
     SignInFailed => "auth.sign_in_failed", "Sign-in failed";
+    SignInThrottled => "auth.sign_in_throttled", "Sign-in attempts refused while throttled";
     SignOut => "auth.sign_out", "Signed out";
     SignUpExisting => "auth.sign_up_existing", "Sign-up tried with an existing address (owner told by mail)";
     EmailTemplateReset => "email_template.reset", "E-mail template reset to the default";

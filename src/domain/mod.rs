@@ -12,7 +12,11 @@ mod viewer;
 pub use audit_action::AuditAction;
 pub use email::{Email, EmailError};
 pub use end_reason::EndReason;
-pub use password::{NewPassword, PasswordError, PasswordPolicy, MAX_LENGTH, MIN_LENGTH_FLOOR};
+#[cfg(feature = "ssr")]
+pub use password::check_common_password;
+pub use password::{
+    NewPassword, PasswordError, PasswordPolicy, MAX_LENGTH, MIN_LENGTH_FLOOR, STRENGTH_CHECK_CHARS,
+};
 pub use role::Role;
 pub use viewer::{Actor, RequestMeta, Viewer};
 

@@ -7,6 +7,8 @@ use std::fmt;
 
 /// The longest password accepted. ASVS asks for at least 64; argon2 makes any length cheap to store.
 pub const MAX_LENGTH: usize = 256;
+/// How much of a password the common-password check reads.
+pub const STRENGTH_CHECK_CHARS: usize = 100;
 /// The floor below which no configuration may go.
 pub const MIN_LENGTH_FLOOR: usize = 8;
 
@@ -61,24 +63,33 @@ impl NewPassword {
     }
 
     /// Refuses passwords found in zxcvbn's common-password and word lists or built from the
-    /// user's own details (score below 3 of 4: fewer than ~10^8 guesses).
+    /// user's own details (see [`check_common_password`]).
     #[cfg(feature = "ssr")]
     pub fn check_common(self, user_inputs: &[&str]) -> Result<Self, PasswordError> {
-        let estimate = zxcvbn::zxcvbn(&self.0, user_inputs);
-        if estimate.score() >= zxcvbn::Score::Three {
-            return Ok(self);
-        }
-        let hint = estimate
-            .feedback()
-            .and_then(|f| f.warning().map(|w| w.to_string()))
-            .filter(|w| !w.is_empty())
-            .unwrap_or_else(|| "Try a longer passphrase of unrelated words.".to_owned());
-        Err(PasswordError::TooCommon(hint))
+        check_common_password(&self.0, user_inputs).map(|()| self)
     }
 
     pub fn expose(&self) -> &str {
         &self.0
     }
+}
+
+/// zxcvbn's verdict: refused below a score of 3 of 4 (fewer than ~10^8 guesses). Only the first
+/// [`STRENGTH_CHECK_CHARS`] characters are estimated: zxcvbn's time grows steeply with length,
+/// and 100 characters that pass are strong whatever follows.
+#[cfg(feature = "ssr")]
+pub fn check_common_password(password: &str, user_inputs: &[&str]) -> Result<(), PasswordError> {
+    let head: String = password.chars().take(STRENGTH_CHECK_CHARS).collect();
+    let estimate = zxcvbn::zxcvbn(&head, user_inputs);
+    if estimate.score() >= zxcvbn::Score::Three {
+        return Ok(());
+    }
+    let hint = estimate
+        .feedback()
+        .and_then(|f| f.warning().map(|w| w.to_string()))
+        .filter(|w| !w.is_empty())
+        .unwrap_or_else(|| "Try a longer passphrase of unrelated words.".to_owned());
+    Err(PasswordError::TooCommon(hint))
 }
 
 impl fmt::Debug for NewPassword {

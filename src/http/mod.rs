@@ -5,3 +5,4 @@ pub mod csrf;
 pub mod gate;
 pub mod headers;
 pub mod health;
+pub mod throttle;

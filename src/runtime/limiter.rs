@@ -40,15 +40,29 @@ pub enum Limit {
     StepUpPerSession,
     /// The ceiling over all of a user's sessions: 20 per hour.
     StepUpPerUser,
+    /// Sign-in attempts per client IP: 50 at once, then one every 6 seconds (a spray across
+    /// accounts; each account has its own progressive delay in the database).
+    SignInPerIp,
+    /// Sign-ups per client IP: 60 per hour.
+    SignUpPerIp,
+    /// Reset-link and reset-code submissions (forgot password, new password from a link, the
+    /// reset task's code) per client IP: 30 per 15 minutes.
+    ResetPerIp,
+    /// Step-up passwords per client IP: 30 per 15 minutes.
+    StepUpPerIp,
 }
 
 const FIFTEEN_MINUTES: Duration = Duration::from_secs(15 * 60);
 
 impl Limit {
-    const ALL: [Limit; 3] = [
+    const ALL: [Limit; 7] = [
         Limit::ResetRequestPerIp,
         Limit::StepUpPerSession,
         Limit::StepUpPerUser,
+        Limit::SignInPerIp,
+        Limit::SignUpPerIp,
+        Limit::ResetPerIp,
+        Limit::StepUpPerIp,
     ];
 
     fn burst_and_window(self) -> (u32, Duration) {
@@ -56,6 +70,9 @@ impl Limit {
             Limit::ResetRequestPerIp => (10, FIFTEEN_MINUTES),
             Limit::StepUpPerSession => (5, FIFTEEN_MINUTES),
             Limit::StepUpPerUser => (20, Duration::from_secs(60 * 60)),
+            Limit::SignInPerIp => (50, Duration::from_secs(5 * 60)),
+            Limit::SignUpPerIp => (60, Duration::from_secs(60 * 60)),
+            Limit::ResetPerIp | Limit::StepUpPerIp => (30, FIFTEEN_MINUTES),
         }
     }
 
@@ -69,9 +86,13 @@ impl Limit {
     }
 }
 
+fn limiter_now(limiter: &Keyed) -> Nanos {
+    limiter.clock().now()
+}
+
 #[derive(Clone)]
 pub struct RateLimiter {
-    limiters: Arc<[Keyed; 3]>,
+    limiters: Arc<[Keyed; Limit::ALL.len()]>,
 }
 
 impl RateLimiter {
@@ -95,6 +116,14 @@ impl RateLimiter {
     /// Records a hit on `key` and says whether it is within the limit.
     pub fn allow(&self, limit: Limit, key: &str) -> bool {
         self.limiter(limit).check_key(&key.to_owned()).is_ok()
+    }
+
+    /// Records a hit on `key`; a refusal says how long until the next hit is allowed.
+    pub fn check(&self, limit: Limit, key: &str) -> Result<(), Duration> {
+        let limiter = self.limiter(limit);
+        limiter
+            .check_key(&key.to_owned())
+            .map_err(|not_until| not_until.wait_time_from(limiter_now(limiter)))
     }
 
     /// Forgets keys whose limit is back to full (called by the sweeper), bounding memory.

@@ -14,6 +14,7 @@ pub mod security;
 pub mod server_key;
 pub mod state;
 pub mod supervise;
+pub mod throttle;
 pub mod token;
 pub mod uow;
 pub mod user_agent;

@@ -78,6 +78,9 @@ pub fn respond<T>(result: Result<T>) -> Result<T> {
             http::StatusCode::from_u16(e.status()),
         ) {
             opts.set_status(status);
+            if let Some(secs) = e.retry_after_secs() {
+                opts.insert_header(http::header::RETRY_AFTER, http::HeaderValue::from(secs));
+            }
         }
     }
     result

@@ -11,6 +11,7 @@ pub mod resets;
 pub mod security;
 pub mod sessions;
 pub mod settings;
+pub mod throttle;
 pub mod users;
 
 use std::str::FromStr;

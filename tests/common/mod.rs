@@ -295,8 +295,6 @@ impl TestApp {
             .env("KEYWARDEN_DATABASE_URL", &self.database_url)
             .env("KEYWARDEN_SECRET_KEY_FILE", self.secret_key_file())
             .env("KEYWARDEN_LISTEN", format!("127.0.0.1:{port}"))
-            .env("KEYWARDEN_ARGON2_MEMORY_KIB", "1024")
-            .env("KEYWARDEN_ARGON2_ITERATIONS", "1")
             .env("KEYWARDEN_MAIL_WORKER_ENABLED", "false")
             .env(
                 "KEYWARDEN_MAIL_DIR",
@@ -333,8 +331,6 @@ impl TestApp {
             .args(args)
             .env("KEYWARDEN_DATABASE_URL", &self.database_url)
             .env("KEYWARDEN_SECRET_KEY_FILE", self.secret_key_file())
-            .env("KEYWARDEN_ARGON2_MEMORY_KIB", "1024")
-            .env("KEYWARDEN_ARGON2_ITERATIONS", "1")
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())

@@ -7,8 +7,13 @@
 //! - `propagate --backend postgres --sessions 50`: two nodes on one database; node A signs
 //!   everyone out and each of the sessions is polled on node B until refused (p50/p99/max).
 //!   `--backend sqlite` measures the command line reaching a running server instead.
+//! - `sign-in-flood --backend sqlite --sign-ins 1000 --clients 16 --seconds 5`: a separate
+//!   `keywarden serve` under sign-in floods: its memory (idle, peak, after), sign-in throughput
+//!   against raw argon2, a signed-in page's latency while 64 clients send wrong passwords, and
+//!   the share of those answered 503 by the bounded hash queue.
 
 mod contain;
+mod flood;
 mod node;
 mod propagate;
 
@@ -49,6 +54,24 @@ enum Command {
         #[arg(long, default_value_t = 50)]
         sessions: i64,
     },
+    /// A sign-in flood against a separate server process: memory, throughput, page latency.
+    SignInFlood {
+        /// sqlite or postgres.
+        #[arg(long, default_value = "sqlite")]
+        backend: String,
+        /// Sign-ins in the memory flood (64 clients).
+        #[arg(long, default_value_t = 1000)]
+        sign_ins: usize,
+        /// Clients signing in with correct passwords for the throughput figure.
+        #[arg(long, default_value_t = 16)]
+        clients: usize,
+        /// Seconds for the throughput and the latency steps each.
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        /// Hash workers (the server's max_concurrent_hashes); default: one per CPU.
+        #[arg(long)]
+        workers: Option<usize>,
+    },
 }
 
 #[tokio::main]
@@ -84,6 +107,33 @@ async fn run() -> anyhow::Result<()> {
                 propagate::run(backend, sessions).await?;
             }
             Ok(())
+        }
+        Command::SignInFlood {
+            backend,
+            sign_ins,
+            clients,
+            seconds,
+            workers,
+        } => {
+            if !(1..=100_000).contains(&sign_ins) || !(1..=1000).contains(&clients) {
+                bail!("--sign-ins takes 1 to 100000 and --clients 1 to 1000");
+            }
+            if !(0.1..=60.0).contains(&seconds) {
+                bail!("--seconds takes 0.1 to 60");
+            }
+            let workers = workers
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+            if !(1..=256).contains(&workers) {
+                bail!("--workers takes 1 to 256");
+            }
+            let options = flood::Options {
+                backend,
+                clients,
+                sign_ins,
+                seconds,
+                workers,
+            };
+            flood::run(&options).await
         }
     }
 }

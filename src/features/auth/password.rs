@@ -13,13 +13,24 @@ use crate::runtime::{AppState, AuditedTx};
 use crate::storage::{resets, sessions, users};
 
 /// Parses and checks a new password for `email` against the policy, including the common-password
-/// check. The error names the `password` field.
-pub fn check_new_password(state: &AppState, email: &Email, password: &str) -> Result<NewPassword> {
+/// check (zxcvbn, on the blocking pool: it is CPU work that must not hold an executor thread).
+/// The error names the `password` field.
+pub async fn check_new_password(
+    state: &AppState,
+    email: &Email,
+    password: &str,
+) -> Result<NewPassword> {
     let field = |e: PasswordError| AppError::field("password", e);
-    NewPassword::parse(password, Some(email.local_part()), state.password_policy())
-        .map_err(field)?
-        .check_common(&[email.as_ref(), email.local_part(), "keywarden"])
-        .map_err(field)
+    let parsed = NewPassword::parse(password, Some(email.local_part()), state.password_policy())
+        .map_err(field)?;
+    let email = email.clone();
+    let span = tracing::Span::current();
+    tokio::task::spawn_blocking(move || {
+        span.in_scope(|| parsed.check_common(&[email.as_ref(), email.local_part(), "keywarden"]))
+    })
+    .await
+    .context("password check task failed")?
+    .map_err(field)
 }
 
 /// The argon2 hash of a new password for `user`: the policy applies and the current password is
@@ -31,7 +42,7 @@ pub async fn hash_new_password(
     same_message: &str,
 ) -> Result<String> {
     let email = Email::parse(&user.email).context("stored e-mail no longer parses")?;
-    let new = check_new_password(state, &email, password.expose_secret())?;
+    let new = check_new_password(state, &email, password.expose_secret()).await?;
     if state
         .hasher
         .verify(password.clone(), Some(user.password_hash.clone()))

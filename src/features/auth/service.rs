@@ -12,11 +12,11 @@ use crate::email::templates::MailKind;
 use crate::error::{AppError, Result};
 use crate::features::sessions::service as sessions;
 use crate::runtime::security::fresh_time;
-use crate::runtime::{AppState, AuditedTx};
+use crate::runtime::{throttle, AppState, AuditedTx};
 use crate::storage::{self, users};
 
-/// Creates an account with the given role. Used by sign-up (members) and by the CLI (admins).
-/// `creator` is `None` for self sign-up (the new user is then the actor).
+/// Creates an account with the given role. Used by the CLI (admins); self sign-up goes through
+/// [`sign_up`]. `creator` is `None` when the new user is the actor.
 #[tracing::instrument(skip_all, fields(role = role.as_str()))]
 pub async fn create_user(
     state: &AppState,
@@ -26,13 +26,38 @@ pub async fn create_user(
     creator: Option<Actor>,
     meta: &RequestMeta,
 ) -> Result<i64> {
+    let (email, hash) = checked_hash(state, email, password).await?;
+    let mut tx = AuditedTx::begin(state, meta).await?;
+    let id = insert_user(&mut tx, state, &email, role, &hash, creator).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// The e-mail and password checked, and the password hashed. A full hash queue refuses at once
+/// (503), before the strength check.
+async fn checked_hash(
+    state: &AppState,
+    email: &str,
+    password: SecretString,
+) -> Result<(Email, String)> {
     let email = Email::parse(email).map_err(|e| AppError::field("email", e))?;
-    let password = check_new_password(state, &email, password.expose_secret())?;
+    let place = state.hasher.reserve()?;
+    let password = check_new_password(state, &email, password.expose_secret()).await?;
     let hash = state
         .hasher
-        .hash(SecretString::from(password.expose().to_owned()))
+        .hash_reserved(place, SecretString::from(password.expose().to_owned()))
         .await?;
-    let mut tx = AuditedTx::begin(state, meta).await?;
+    Ok((email, hash))
+}
+
+async fn insert_user(
+    tx: &mut AuditedTx<'_>,
+    state: &AppState,
+    email: &Email,
+    role: Role,
+    hash: &str,
+    creator: Option<Actor>,
+) -> Result<i64> {
     let normalized = email.normalized();
     // Stamped after every watermark: a new password is never born compromised.
     let now = fresh_time(tx.order_time().await?, None, &state.security.get());
@@ -40,10 +65,10 @@ pub async fn create_user(
         email: email.as_ref(),
         email_normalized: &normalized,
         role: role.as_str(),
-        password_hash: &hash,
+        password_hash: hash,
         now,
     };
-    let id = match users::insert(&mut tx, new).await {
+    let id = match users::insert(tx, new).await {
         Ok(id) => id,
         Err(e) if storage::is_unique_violation(&e, "users_email_key") => {
             return Err(AppError::field(
@@ -61,7 +86,6 @@ pub async fn create_user(
     let details = json!({"role": role.as_str()});
     tx.record(&actor, AuditAction::UserCreated, Some(id), None, details)
         .await?;
-    tx.commit().await?;
     tracing::info!(user_id = id, "account created");
     Ok(id)
 }
@@ -80,33 +104,19 @@ pub async fn sign_up(
     password: SecretString,
     meta: &RequestMeta,
 ) -> Result<()> {
-    let parsed = Email::parse(email).map_err(|e| AppError::field("email", e))?;
-    let normalized = parsed.normalized();
-    let mut conn = state.conn().await?;
-    let owner = users::find_by_email(&mut conn, &normalized)
+    let (email, hash) = checked_hash(state, email, password).await?;
+    let mut tx = AuditedTx::begin(state, meta).await?;
+    let owner = users::find_by_email(&mut tx, &email.normalized())
         .await
         .context("look up e-mail")?;
-    drop(conn);
     let Some(owner) = owner else {
-        return match create_user(state, email, password, Role::Member, None, meta).await {
-            Ok(_) => Ok(()),
+        return match insert_user(&mut tx, state, &email, Role::Member, &hash, None).await {
+            Ok(_) => tx.commit().await,
             // Taken meanwhile by a concurrent sign-up: the same answer.
-            Err(e)
-                if e.for_field("email")
-                    .is_some_and(|m| m.contains("already exists")) =>
-            {
-                Ok(())
-            }
+            Err(e) if e.for_field("email").is_some() => Ok(()),
             Err(e) => Err(e),
         };
     };
-    // The same checks and cost as a new account.
-    let password = check_new_password(state, &parsed, password.expose_secret())?;
-    state
-        .hasher
-        .hash(SecretString::from(password.expose().to_owned()))
-        .await?;
-    let mut tx = AuditedTx::begin(state, meta).await?;
     let now = tx.now();
     let kind = MailKind::SignUpAttempt;
     let recent = storage::outbox::count_since(
@@ -151,7 +161,10 @@ pub struct Authenticated {
 }
 
 /// Checks an e-mail and password. Unknown e-mail, wrong password and a disabled account all give
-/// [`AppError::InvalidCredentials`] after one argon2 verification.
+/// [`AppError::InvalidCredentials`] after one argon2 verification. The attempt is counted first
+/// (per e-mail, or per e-mail and known device): while its count is throttled it is refused with
+/// the wait ([`AppError::Throttled`]) before any hashing, and a full hash queue refuses it with
+/// [`AppError::Busy`].
 #[tracing::instrument(skip_all)]
 pub async fn authenticate(
     state: &AppState,
@@ -160,6 +173,8 @@ pub async fn authenticate(
     meta: &RequestMeta,
 ) -> Result<Authenticated> {
     let normalized = Email::parse(email).map(|e| e.normalized()).ok();
+    // A full hash queue refuses at once (503), before any database work.
+    let place = state.hasher.reserve()?;
     let user = match &normalized {
         Some(n) => {
             let mut conn = state.conn().await?;
@@ -169,6 +184,7 @@ pub async fn authenticate(
         }
         None => None,
     };
+    let attempt = throttle::admit(state, email, normalized.as_deref(), user.as_ref(), meta).await?;
     let issued_at = fresh_time(
         state.order_time().await?,
         user.as_ref(),
@@ -176,10 +192,17 @@ pub async fn authenticate(
     );
     let ok = state
         .hasher
-        .verify(password, user.as_ref().map(|u| u.password_hash.clone()))
+        .verify_reserved(
+            place,
+            password,
+            user.as_ref().map(|u| u.password_hash.clone()),
+        )
         .await?;
     let succeeded = ok && user.as_ref().is_some_and(|u| u.disabled_at.is_none());
-    let (actor, action, details) = match &user {
+    if succeeded {
+        throttle::succeeded(state, &attempt).await?;
+    }
+    let (actor, action, mut details) = match &user {
         Some(u) if succeeded => (
             Actor::account(u.id, &u.email),
             AuditAction::SignIn,
@@ -203,6 +226,15 @@ pub async fn authenticate(
             json!({"why": "unknown email", "email": normalized}),
         ),
     };
+    if !succeeded && attempt.wait_after_failure_secs() > 0 {
+        // Every attempt that ran argon2 is recorded (the throttle bounds them); the refused ones
+        // are reported together, once per window.
+        details["attempts"] = json!(attempt.attempts);
+        details["throttled_for_s"] = json!(attempt.wait_after_failure_secs());
+    }
+    if attempt.known_device && !succeeded {
+        details["known_device"] = json!(true);
+    }
     let mut tx = AuditedTx::begin(state, meta).await?;
     tx.record(&actor, action, user.as_ref().map(|u| u.id), None, details)
         .await?;

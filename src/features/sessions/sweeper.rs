@@ -30,6 +30,9 @@ pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "session sweep failed"),
         }
+        if let Err(e) = crate::runtime::throttle::report_due(&state).await {
+            tracing::warn!(error = %e, "sign-in throttle report failed");
+        }
     }
 }
 
