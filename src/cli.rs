@@ -94,8 +94,18 @@ enum SecretKeyCommand {
 
 #[derive(Debug, Subcommand)]
 enum AuditCommand {
-    /// Walk the hash chain: prints OK, or the first broken entry and exits non-zero.
-    Verify,
+    /// Walk the hash chain in one snapshot: prints the last entry and the head hash, or the
+    /// first problem and exits non-zero.
+    Verify {
+        /// A checkpoint printed by `keywarden audit checkpoint` (or mailed, or written to
+        /// `audit_checkpoint_dir`): its signature is checked, then that the trail still holds its
+        /// entry with exactly its hash.
+        #[arg(long, value_name = "FILE")]
+        checkpoint: Option<PathBuf>,
+    },
+    /// Print a signed checkpoint of the chain's head (last entry, its hash, the time, an ed25519
+    /// signature by the server key) to standard output. Keep it outside the database.
+    Checkpoint,
 }
 
 #[derive(Debug, Subcommand)]
@@ -145,15 +155,28 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
         Command::Incident(cmd) => incident(config, cmd).await,
         // Handled above, before the configuration is read.
         Command::SecretKey(_) => Ok(()),
-        Command::Audit(AuditCommand::Verify) => {
+        Command::Audit(cmd) => audit(config, cmd).await,
+    }
+}
+
+/// Largest checkpoint file read (a real one is under 1 KiB).
+const MAX_CHECKPOINT_BYTES: u64 = 64 * 1024;
+
+async fn audit(config: Config, cmd: AuditCommand) -> anyhow::Result<()> {
+    use crate::runtime::checkpoint::{self, Verdict};
+    match cmd {
+        AuditCommand::Verify { checkpoint: None } => {
             let store =
                 Store::connect(secrecy::ExposeSecret::expose_secret(&config.database_url)).await?;
             store.migrate().await?;
             let result = crate::runtime::audit::verify(&store).await;
             store.close().await;
             match result? {
-                Verification::Intact { entries } => {
-                    println!("OK: {entries} audit entries, chain intact.");
+                Verification::Intact {
+                    head_seq,
+                    head_hash,
+                } => {
+                    println!("OK: {head_seq} audit entries, chain intact. Last entry: {head_seq}, head hash: {head_hash}.");
                     Ok(())
                 }
                 Verification::Broken { seq, problem } => {
@@ -161,7 +184,52 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
                 }
             }
         }
+        AuditCommand::Verify {
+            checkpoint: Some(file),
+        } => {
+            let text = read_checkpoint(&file)?;
+            let state = AppState::build(config, Arc::new(SystemClock)).await?;
+            let key = state.server_key.checkpoint_signing_key().verifying_key();
+            let verdict = checkpoint::verify_against(&state.store, &key, &text).await;
+            state.store.close().await;
+            match verdict? {
+                Verdict::Matches {
+                    checkpoint,
+                    head_seq,
+                    head_hash,
+                } => {
+                    println!(
+                        "OK: the trail still holds entry {} of the checkpoint of {} with the same hash, and the chain is intact up to entry {head_seq} (head hash {head_hash}).",
+                        checkpoint.seq,
+                        time::utc_seconds(checkpoint.at)
+                    );
+                    Ok(())
+                }
+                Verdict::Refused(problem) => anyhow::bail!("{problem}"),
+            }
+        }
+        AuditCommand::Checkpoint => {
+            let state = AppState::build(config, Arc::new(SystemClock)).await?;
+            let result = checkpoint::current(&state).await;
+            state.store.close().await;
+            print!("{}", result?.to_text());
+            Ok(())
+        }
     }
+}
+
+fn read_checkpoint(file: &std::path::Path) -> anyhow::Result<String> {
+    use std::io::Read;
+    let mut text = String::new();
+    std::fs::File::open(file)
+        .and_then(|f| f.take(MAX_CHECKPOINT_BYTES + 1).read_to_string(&mut text))
+        .with_context(|| format!("cannot read the checkpoint {}", file.display()))?;
+    anyhow::ensure!(
+        text.len() as u64 <= MAX_CHECKPOINT_BYTES,
+        "{} is not a Keywarden audit checkpoint (too large)",
+        file.display()
+    );
+    Ok(text)
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {

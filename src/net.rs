@@ -102,3 +102,22 @@ mod tests {
         assert!(parse_net("proxy").is_err());
     }
 }
+
+/// Whether a browser request comes from a page of this site, whose one origin is `base_url`.
+/// `Sec-Fetch-Site` decides when present ("none" is a typed URL or a bookmark); otherwise
+/// `Origin`, then `Referer`, must name exactly that origin. The `Host` header is the client's to
+/// choose, so it is never trusted for this. No header at all is not same-origin.
+pub fn is_same_origin(headers: &http::HeaderMap, base_url: &url::Url) -> bool {
+    let text = |name: &http::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        return site == "same-origin" || site == "none";
+    }
+    let base = base_url.origin().ascii_serialization();
+    if let Some(origin) = text(&http::header::ORIGIN) {
+        return origin != "null" && origin.trim_end_matches('/') == base;
+    }
+    if let Some(referer) = text(&http::header::REFERER) {
+        return url::Url::parse(referer).is_ok_and(|u| u.origin().ascii_serialization() == base);
+    }
+    false
+}

@@ -166,6 +166,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .leptos_routes_with_context(&state, route_list(), context.clone(), app_shell.clone())
         .merge(crate::features::audit::export::router())
+        .merge(crate::features::audit::checkpoint::router())
         .fallback(fallback(context, app_shell))
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -190,7 +191,10 @@ pub fn router(state: AppState) -> Router {
         .layer(header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .layer(header(header::X_FRAME_OPTIONS, "DENY"))
         .layer(header(header::REFERRER_POLICY, "same-origin"))
-        .layer(TraceLayer::new_for_http())
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(crate::telemetry::request_span::<axum::body::Body>),
+        )
         .with_state(state)
 }
 
@@ -254,6 +258,15 @@ impl Application {
                 move || crate::runtime::propagation::run(state.clone(), stopped.clone()),
             )
         };
+        let checkpoints = {
+            let (state, stopped) = (self.state.clone(), stopped.clone());
+            supervise(
+                supervise::AUDIT_CHECKPOINTS,
+                self.state.health.clone(),
+                stopped.clone(),
+                move || crate::runtime::checkpoint::run(state.clone(), stopped.clone()),
+            )
+        };
         let mailer = match self.state.config.mail_worker_enabled {
             true => {
                 let worker = Arc::new(self.mail_worker()?);
@@ -274,6 +287,7 @@ impl Application {
         let _ = stop.send(true);
         let _ = sweeper.await;
         let _ = propagation.await;
+        let _ = checkpoints.await;
         if let Some(mailer) = mailer {
             let _ = mailer.await;
         }

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 on_both_databases!(
     sign_up_validation_errors_change_nothing,
-    a_duplicate_email_is_refused_whatever_its_case,
+    v6_3_8_sign_up_with_a_taken_address_answers_like_a_new_one_and_tells_the_owner,
     unknown_email_and_wrong_password_get_the_same_answer,
     signing_in_issues_a_new_session_id,
     signing_out_invalidates_the_session_on_the_server,
@@ -77,21 +77,56 @@ async fn sign_up_validation_errors_change_nothing(app: &TestApp) {
     );
 }
 
-async fn a_duplicate_email_is_refused_whatever_its_case(app: &TestApp) {
+async fn v6_3_8_sign_up_with_a_taken_address_answers_like_a_new_one_and_tells_the_owner(
+    app: &TestApp,
+) {
     let b = app.new_browser();
-    assert_eq!(
-        app.sign_up(&b, "ada@example.org", PASSWORD).await.status(),
-        200
-    );
-    let (field, message) = field_error(app.sign_up(&b, "  ADA@Example.org ", PASSWORD).await).await;
-    assert_eq!(field, "email");
-    assert_eq!(message, "An account with this email already exists.");
+    let first = app.sign_up(&b, "ada@example.org", PASSWORD).await;
+    assert_eq!(first.status(), 200);
+    let first_location = first.headers().get("location").cloned();
+    // Whatever its case, a taken address gets the very same answer as a new one.
+    let again = app
+        .sign_up(&b, "  ADA@Example.org ", "Other-Granite-Willow-5520")
+        .await;
+    assert_eq!(again.status(), 200);
+    assert_eq!(again.headers().get("location").cloned(), first_location);
+    assert_eq!(again.text().await.unwrap(), "null");
     assert_eq!(app.count("SELECT COUNT(*) FROM users").await, 1);
-    // Sign-in is case-insensitive too.
+    // Nothing changed: the old password signs in (case-insensitively), the new one does not.
+    assert_eq!(
+        app.sign_in(&b, "Ada@EXAMPLE.org", "Other-Granite-Willow-5520")
+            .await
+            .status(),
+        401
+    );
     assert_eq!(
         app.sign_in(&b, "Ada@EXAMPLE.org", PASSWORD).await.status(),
         200
     );
+    // The owner is told, once an hour at most; every attempt is audited.
+    let mail = app
+        .delivered_mail("sign_up_attempt", Some("ada@example.org"))
+        .await;
+    assert!(mail.text.contains("tried to create"), "{}", mail.text);
+    app.sign_up(
+        &app.new_browser(),
+        "ada@example.org",
+        "Third-Granite-Willow-5520",
+    )
+    .await;
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM outbox WHERE kind = 'sign_up_attempt'")
+            .await,
+        1
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'auth.sign_up_existing'")
+            .await,
+        2
+    );
+    // Bad input still gets its field message (the same for a new and a taken address).
+    let (field, _) = field_error(app.sign_up(&b, "ada@example.org", "short").await).await;
+    assert_eq!(field, "password");
 }
 
 async fn unknown_email_and_wrong_password_get_the_same_answer(app: &TestApp) {

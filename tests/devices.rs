@@ -22,6 +22,8 @@ on_both_databases!(
     the_alert_path_and_switch_are_admin_settings,
     locations_come_from_the_geoip_database_and_a_new_country_can_alert,
     an_instance_wide_sign_out_keeps_its_reason_after_the_sweeper_and_expiry,
+    v7_5_2_not_me_ends_every_session_of_the_reported_device,
+    v7_5_2_not_me_can_sign_out_everywhere_and_restrict_live_sessions,
 );
 
 async fn devices(app: &TestApp, b: &reqwest::Client) -> Value {
@@ -75,14 +77,10 @@ async fn alert_count(app: &TestApp) -> i64 {
         .await
 }
 
-/// The "This wasn't me" link of the newest alert, read from the queued mail.
+/// The "This wasn't me" link of the newest alert, read from the delivered mail (the outbox
+/// deletes bodies on delivery).
 async fn alert_link(app: &TestApp) -> url::Url {
-    let (text,): (String,) = sqlx::query_as(
-        "SELECT text FROM outbox WHERE kind = 'new_device' ORDER BY id DESC LIMIT 1",
-    )
-    .fetch_one(app.state.store.pool())
-    .await
-    .unwrap();
+    let text = app.delivered_mail("new_device", None).await.text;
     let start = text.find("http").expect("a link in the mail");
     let link = text[start..]
         .split_whitespace()
@@ -232,8 +230,8 @@ async fn step_up_is_enforced_on_the_server(app: &TestApp) {
         .await;
     assert_eq!(r.status(), 200);
     assert_eq!(app.whoami(&phone).await, Value::Null);
-    // Password guesses are limited (10 per 15 minutes), the right password included.
-    for _ in 0..6 {
+    // Password guesses are limited (5 per 15 minutes per session), the right password included.
+    for _ in 0..1 {
         let r = app
             .call(
                 &laptop,
@@ -250,7 +248,7 @@ async fn step_up_is_enforced_on_the_server(app: &TestApp) {
             &[("password", PASSWORD)],
         )
         .await;
-    assert_eq!(r.status(), 429, "the eleventh try in the window is refused");
+    assert_eq!(r.status(), 429, "the sixth try in the window is refused");
     // The proof counts for the next ten minutes.
     assert_eq!(devices(app, &laptop).await["step_up_needed"], false);
     let r = app.call(&laptop, "devices_sign_out_others", &[]).await;
@@ -289,11 +287,13 @@ async fn only_the_first_sign_in_from_a_new_device_sends_an_alert(app: &TestApp) 
     );
     assert_eq!(alert_count(app).await, 1);
     // The mail has the details and the support address when set.
-    let (to, text, html): (String, String, String) =
-        sqlx::query_as("SELECT to_address, text, html FROM outbox WHERE kind = 'new_device'")
+    let (to,): (String,) =
+        sqlx::query_as("SELECT to_address FROM outbox WHERE kind = 'new_device'")
             .fetch_one(app.state.store.pool())
             .await
             .unwrap();
+    let mail = app.delivered_mail("new_device", None).await;
+    let (text, html) = (mail.text, mail.html);
     assert_eq!(to, "ada@example.org");
     for expected in [
         "IP address: 127.0.0.1",
@@ -357,7 +357,7 @@ async fn the_alert_link_get_changes_nothing_and_the_post_revokes_exactly_that_se
         .await;
     assert_eq!(r.status(), 200);
     let outcome: Value = r.json().await.unwrap();
-    assert_eq!(outcome["signed_out"], true);
+    assert_eq!(outcome["sessions_ended"], 1);
     assert_eq!(outcome["password_compromised"], false);
     assert_eq!(app.whoami(&intruder).await, Value::Null);
     assert_eq!(app.whoami(&laptop).await["email"], "ada@example.org");
@@ -714,10 +714,7 @@ async fn locations_come_from_the_geoip_database_and_a_new_country_can_alert(app:
     let phone = app.new_browser();
     sign_in_from(app, &phone, "198.51.100.7").await;
     assert_eq!(alert_count(app).await, 1);
-    let (text,): (String,) = sqlx::query_as("SELECT text FROM outbox WHERE kind = 'new_device'")
-        .fetch_one(app.state.store.pool())
-        .await
-        .unwrap();
+    let text = app.delivered_mail("new_device", None).await.text;
     assert!(text.contains("Location: Berlin, Germany"), "{text}");
 
     // A known device from a country new for the user: no alert unless the option is on.
@@ -803,4 +800,95 @@ async fn an_instance_wide_sign_out_keeps_its_reason_after_the_sweeper_and_expiry
         .map(|s| s["end_reason"].as_str().unwrap())
         .collect();
     assert_eq!(reasons, ["Everyone signed out by an administrator"]);
+}
+
+/// An attacker who signed in twice from the same browser (the second sign-in is from a known
+/// device, so it sends no alert) loses both sessions when the alert is reported; the owner's
+/// other device keeps its session.
+async fn v7_5_2_not_me_ends_every_session_of_the_reported_device(app: &TestApp) {
+    let laptop = app.member("ada@example.org").await;
+    let intruder = app.new_browser();
+    let first = intruder.get(app.url("/sign-in")).send().await.unwrap();
+    let device = common::set_cookie(&first, "keywarden_device").expect("a device cookie");
+    assert_eq!(
+        app.sign_in(&intruder, "ada@example.org", PASSWORD)
+            .await
+            .status(),
+        200
+    );
+    let link = alert_link(app).await;
+    // A second session from the very same browser (its device cookie): no new alert.
+    let again = common::browser_with_cookie(&app.address, &device);
+    assert_eq!(
+        app.sign_in(&again, "ada@example.org", PASSWORD)
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(alert_count(app).await, 1);
+    assert_eq!(app.whoami(&again).await["email"], "ada@example.org");
+    let scanner = app.new_browser();
+    let r = app
+        .call(
+            &scanner,
+            "device_alert_not_me",
+            &[("token", &token_of(&link))],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let outcome: Value = r.json().await.unwrap();
+    assert_eq!(outcome["sessions_ended"], 2, "{outcome}");
+    assert_eq!(outcome["signed_out_everywhere"], false);
+    assert_eq!(app.whoami(&intruder).await, Value::Null);
+    assert_eq!(
+        app.whoami(&again).await,
+        Value::Null,
+        "the second session from that device ended too"
+    );
+    assert_eq!(app.whoami(&laptop).await["email"], "ada@example.org");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM sessions WHERE end_reason = 'reported_not_me'")
+            .await,
+        2
+    );
+}
+
+/// "Sign out everywhere" ends every session of the account; "my password may be known" sets it
+/// compromised, so a session that signs in meanwhile is restricted to the reset task.
+async fn v7_5_2_not_me_can_sign_out_everywhere_and_restrict_live_sessions(app: &TestApp) {
+    let laptop = app.member("ada@example.org").await;
+    let intruder = second_device(app, "ada@example.org").await;
+    let link = alert_link(app).await;
+    let scanner = app.new_browser();
+    let r = app
+        .call(
+            &scanner,
+            "device_alert_not_me",
+            &[
+                ("token", token_of(&link).as_str()),
+                ("compromise_password", "on"),
+                ("sign_out_everywhere", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let outcome: Value = r.json().await.unwrap();
+    assert_eq!(outcome["sessions_ended"], 2, "{outcome}");
+    assert_eq!(outcome["signed_out_everywhere"], true);
+    assert_eq!(outcome["password_compromised"], true);
+    assert_eq!(app.whoami(&intruder).await, Value::Null);
+    assert_eq!(
+        app.whoami(&laptop).await,
+        Value::Null,
+        "everywhere includes the owner's device"
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM users WHERE password_compromised_at IS NOT NULL")
+            .await,
+        1
+    );
+    // The old password now leads only to the reset task.
+    let r = app.sign_in(&laptop, "ada@example.org", PASSWORD).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(app.whoami(&laptop).await["reset_required"], true);
 }

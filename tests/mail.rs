@@ -323,13 +323,9 @@ async fn two_workers_never_send_the_same_row(_app: &TestApp) {
     assert_eq!(std::fs::read_dir(&dir.0).unwrap().count(), 30);
 }
 
-/// The token of the newest reset mail queued for `email`, read from the outbox.
+/// The token of the newest reset mail for `email`, read from the delivered mail.
 async fn latest_token(app: &TestApp, email: &str) -> String {
-    let (text,): (String,) = sqlx::query_as("SELECT text FROM outbox WHERE to_address = $1 AND kind = 'password_reset' ORDER BY id DESC LIMIT 1")
-        .bind(email)
-        .fetch_one(app.state.store.pool())
-        .await
-        .unwrap();
+    let text = app.delivered_mail("password_reset", Some(email)).await.text;
     token_in(&text)
 }
 

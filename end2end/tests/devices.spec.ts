@@ -325,8 +325,10 @@ test("a new device gets one alert mail, and This wasn't me signs out exactly tha
   }
   await expect(fact(reader.page, "Location")).toHaveText("unknown");
   await expect(fact(reader.page, "Status")).toHaveText("Still signed in");
-  const compromise = main.getByRole("checkbox", { name: /^\s*Also set my password as compromised/ });
+  const compromise = main.getByRole("checkbox", { name: /^\s*My password may be known/ });
   await expect(compromise).toBeChecked();
+  const everywhere = main.getByRole("checkbox", { name: /^\s*Sign out everywhere/ });
+  await expect(everywhere).not.toBeChecked();
   const signOutThat = main.getByRole("button", { name: "Sign out that device" });
   await expect(signOutThat).toBeVisible();
   await reader.page.screenshot({ path: shot("devices-not-me"), fullPage: true });

@@ -69,7 +69,7 @@ export async function fillSignUp(page: Page, email: string, password: string): P
 export async function signUp(page: Page, email: string, password: string): Promise<void> {
   await fillSignUp(page, email, password);
   await expectPath(page, "/sign-in");
-  await expect(page.getByText("Account created. Sign in to continue.")).toBeVisible();
+  await expect(page.getByText(/^Sign-up complete\. Sign in to continue\./)).toBeVisible();
   await settle(page);
 }
 

@@ -45,6 +45,7 @@ actions! {
     SignInFailed => "auth.sign_in_failed", "Sign-in failed";
     SignInThrottled => "auth.sign_in_throttled", "Sign-in attempts refused while throttled";
     SignOut => "auth.sign_out", "Signed out";
+    SignUpExisting => "auth.sign_up_existing", "Sign-up tried with an existing address (owner told by mail)";
     EmailTemplateReset => "email_template.reset", "E-mail template reset to the default";
     EmailTemplateUpdated => "email_template.updated", "E-mail template updated";
     InstancePasswordsCompromised => "instance.passwords_compromised", "All passwords set as compromised";
@@ -55,6 +56,7 @@ actions! {
     PasswordResetRateLimited => "password_reset.rate_limited", "Password reset request throttled";
     PasswordResetRequested => "password_reset.requested", "Password reset requested";
     PasswordResetSentByAdmin => "password_reset.sent_by_admin", "Password reset e-mail sent by an administrator";
+    ResetTaskCodeBudgetSpent => "reset_task.code_budget_spent", "Too many wrong reset codes: codes locked for the day";
     ResetTaskCodeFailed => "reset_task.code_failed", "Wrong reset code entered";
     ResetTaskCodeResent => "reset_task.code_resent", "Reset code sent again";
     ResetTaskCompleted => "reset_task.completed", "New password chosen after a compromise";

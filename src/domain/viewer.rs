@@ -19,6 +19,10 @@ pub struct Viewer {
     /// administrator who set it as compromised (pages offer to change it now).
     #[serde(default)]
     pub password_compromised: bool,
+    /// This session's public id, for limits kept per session (server side only: never sent to
+    /// the page).
+    #[serde(default, skip_serializing)]
+    pub session_key: String,
 }
 
 impl Viewer {

@@ -29,8 +29,12 @@ impl MailContext {
     }
 }
 
-/// The template in force for a kind: the admin's version, or the default.
+/// The template stored for a kind: the admin's version, or the default (always the default for
+/// kinds that are not editable).
 pub async fn current_template(conn: &mut Conn, kind: MailKind) -> anyhow::Result<(Template, bool)> {
+    if !kind.editable() {
+        return Ok((templates::default_template(kind), false));
+    }
     Ok(
         match settings::template(conn, kind.key())
             .await
@@ -49,7 +53,9 @@ pub async fn current_template(conn: &mut Conn, kind: MailKind) -> anyhow::Result
     )
 }
 
-/// Renders `kind` for `to` and inserts it into the outbox. `vars` adds the kind's own variables.
+/// Renders `kind` for `to` and inserts it into the outbox. `vars` adds the kind's own variables;
+/// the kind's secret among them (see [`MailKind::secret_variable`]) is taken out and only
+/// reaches the fixed block, never the template.
 pub async fn queue(
     conn: &mut Conn,
     now: i64,
@@ -67,16 +73,22 @@ pub async fn queue(
         "base_url": ctx.base_url,
         "user_email": to,
     });
-    if let (Some(map), Value::Object(more)) = (all.as_object_mut(), vars) {
+    let mut secret = None;
+    if let (Some(map), Value::Object(mut more)) = (all.as_object_mut(), vars) {
+        if let Some(name) = kind.secret_variable() {
+            secret = more.remove(name);
+        }
         map.extend(more);
     }
+    let secret = secret.as_ref().and_then(Value::as_str);
     let (template, _) = current_template(conn, kind).await?;
-    // Templates are checked when saved; should one still fail, the default keeps mail flowing.
-    let rendered = match templates::render(&template, &all) {
+    // Templates are checked when saved; one saved before a check existed (or that fails now)
+    // is replaced by the default, so mail keeps flowing and nothing leaks.
+    let rendered = match templates::render(&template, kind, &all, secret) {
         Ok(r) => r,
         Err(e) => {
-            tracing::error!(kind = kind.key(), error = %e, "saved template failed to render; using the default");
-            templates::render(&templates::default_template(kind), &all)
+            tracing::error!(kind = kind.key(), error = %e, "saved template refused; using the built-in one");
+            templates::render(&templates::default_template(kind), kind, &all, secret)
                 .context("render default template")?
         }
     };

@@ -85,7 +85,8 @@ impl MailTransport for DirTransport {
         tokio::fs::write(&path, message.formatted())
             .await
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-        tracing::info!(to = %mail.to_address, subject = %mail.subject, path = %path.display(), "mail written to file (no SMTP configured)");
+        // Never the subject or body: they may carry a link or a code.
+        tracing::info!(id = mail.id, kind = %mail.kind, to = %mail.to_address, path = %path.display(), "mail written to file (no SMTP configured)");
         Ok(())
     }
 

@@ -80,6 +80,12 @@ impl Worker {
                 }
             }
         }
+        if !rows.is_empty() {
+            // The bodies just deleted must not linger in the database files either.
+            if let Err(e) = self.store.scrub_deleted().await {
+                tracing::warn!(error = %e, "could not checkpoint the database after deleting mail bodies");
+            }
+        }
         Ok(rows.len())
     }
 

@@ -3,7 +3,7 @@
 //! origin is not this site's is refused before it reaches a handler.
 
 use axum::extract::{Request, State};
-use axum::http::{header, Method, StatusCode};
+use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -22,26 +22,5 @@ fn is_safe_method(m: &Method) -> bool {
 }
 
 fn is_same_origin(state: &AppState, req: &Request) -> bool {
-    let headers = req.headers();
-    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    if let Some(site) = text("sec-fetch-site") {
-        // "none" is a user-initiated navigation (typed URL, bookmark).
-        return site == "same-origin" || site == "none";
-    }
-    let allowed = |origin: &str| {
-        let origin = origin.trim_end_matches('/');
-        let base = state.config.base_url.origin().ascii_serialization();
-        origin == base
-            || text(header::HOST.as_str()).is_some_and(|host| {
-                origin == format!("http://{host}") || origin == format!("https://{host}")
-            })
-    };
-    if let Some(origin) = text(header::ORIGIN.as_str()) {
-        return origin != "null" && allowed(origin);
-    }
-    if let Some(referer) = text(header::REFERER.as_str()) {
-        return url::Url::parse(referer).is_ok_and(|u| allowed(&u.origin().ascii_serialization()));
-    }
-    // No browser sends a state-changing request without any of these headers.
-    false
+    crate::net::is_same_origin(req.headers(), &state.config.base_url)
 }

@@ -35,9 +35,10 @@ type Keyed =
 pub enum Limit {
     /// Forgot-password requests per client IP: 10 per 15 minutes.
     ResetRequestPerIp,
-    /// Reset codes sent per user: 5 per 15 minutes.
-    ResetCodePerUser,
-    /// Password re-confirmations (step-up) per user: 10 per 15 minutes.
+    /// Password re-confirmations (step-up) per session: 5 per 15 minutes, so a stolen cookie
+    /// cannot use up its owner's tries.
+    StepUpPerSession,
+    /// The ceiling over all of a user's sessions: 20 per hour.
     StepUpPerUser,
     /// Sign-in attempts per client IP: 50 at once, then one every 6 seconds (a spray across
     /// accounts; each account has its own progressive delay in the database).
@@ -56,7 +57,7 @@ const FIFTEEN_MINUTES: Duration = Duration::from_secs(15 * 60);
 impl Limit {
     const ALL: [Limit; 7] = [
         Limit::ResetRequestPerIp,
-        Limit::ResetCodePerUser,
+        Limit::StepUpPerSession,
         Limit::StepUpPerUser,
         Limit::SignInPerIp,
         Limit::SignUpPerIp,
@@ -67,8 +68,8 @@ impl Limit {
     fn burst_and_window(self) -> (u32, Duration) {
         match self {
             Limit::ResetRequestPerIp => (10, FIFTEEN_MINUTES),
-            Limit::ResetCodePerUser => (5, FIFTEEN_MINUTES),
-            Limit::StepUpPerUser => (10, FIFTEEN_MINUTES),
+            Limit::StepUpPerSession => (5, FIFTEEN_MINUTES),
+            Limit::StepUpPerUser => (20, Duration::from_secs(60 * 60)),
             Limit::SignInPerIp => (50, Duration::from_secs(5 * 60)),
             Limit::SignUpPerIp => (60, Duration::from_secs(60 * 60)),
             Limit::ResetPerIp | Limit::StepUpPerIp => (30, FIFTEEN_MINUTES),
@@ -144,24 +145,24 @@ mod tests {
         let clock = ManualClock::starting_now();
         let l = RateLimiter::new(clock.clone());
         for _ in 0..5 {
-            assert!(l.allow(Limit::ResetCodePerUser, "k"));
+            assert!(l.allow(Limit::StepUpPerSession, "k"));
         }
         assert!(
-            !l.allow(Limit::ResetCodePerUser, "k"),
+            !l.allow(Limit::StepUpPerSession, "k"),
             "the sixth in a burst is refused"
         );
         assert!(
-            l.allow(Limit::ResetCodePerUser, "other"),
+            l.allow(Limit::StepUpPerSession, "other"),
             "keys are separate"
         );
         assert!(l.allow(Limit::StepUpPerUser, "k"), "limits are separate");
         clock.advance(std::time::Duration::from_secs(15 * 60));
         for _ in 0..5 {
             assert!(
-                l.allow(Limit::ResetCodePerUser, "k"),
+                l.allow(Limit::StepUpPerSession, "k"),
                 "a full window later the burst is back"
             );
         }
-        assert!(!l.allow(Limit::ResetCodePerUser, "k"));
+        assert!(!l.allow(Limit::StepUpPerSession, "k"));
     }
 }

@@ -4,6 +4,7 @@
 //! server function may ask of its request. Nothing here imports a feature.
 
 pub mod audit;
+pub mod checkpoint;
 pub mod clock;
 pub mod hasher;
 pub mod limiter;

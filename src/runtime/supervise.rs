@@ -15,6 +15,7 @@ pub const MAIL_WORKER: &str = "mail worker";
 pub const SECURITY_CACHE: &str = "security cache";
 pub const LISTENER: &str = "security listener";
 pub const PROPAGATION: &str = "security propagation";
+pub const AUDIT_CHECKPOINTS: &str = "audit checkpoints";
 
 /// How long a crashed task waits before it is started again.
 const RESTART_PAUSE: Duration = Duration::from_secs(1);

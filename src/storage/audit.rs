@@ -83,6 +83,22 @@ pub async fn page_after(
     .await
 }
 
+/// The entry numbered `seq`, if the log holds it.
+pub async fn entry_at(conn: &mut Conn, seq: i64) -> sqlx::Result<Option<AuditRow>> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM audit_log WHERE seq = $1"))
+        .bind(seq)
+        .fetch_optional(conn)
+        .await
+}
+
+/// The highest entry number the log holds (0 when empty), whatever the head says.
+pub async fn last_seq(conn: &mut Conn) -> sqlx::Result<i64> {
+    let (seq,): (i64,) = sqlx::query_as("SELECT COALESCE(MAX(seq), 0) FROM audit_log")
+        .fetch_one(conn)
+        .await?;
+    Ok(seq)
+}
+
 /// Newest first, optionally for one target user, for pages.
 pub async fn recent(
     conn: &mut Conn,

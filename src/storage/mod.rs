@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod bench;
+pub mod checkpoints;
 pub mod devices;
 pub mod outbox;
 pub mod resets;
@@ -65,7 +66,9 @@ impl Store {
                     .acquire_timeout(Duration::from_secs(10))
                     .after_connect(|conn, _meta| {
                         Box::pin(async move {
-                            conn.execute("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
+                            // secure_delete: deleted content (mail bodies with links and codes) is
+                            // overwritten, not left in free space of the file.
+                            conn.execute("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; PRAGMA secure_delete = ON;")
                                 .await?;
                             Ok(())
                         })
@@ -117,6 +120,33 @@ impl Store {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
             Backend::Postgres => self.pool.begin().await,
         }
+    }
+
+    /// Starts a read-only transaction that sees one snapshot of the database from its first read
+    /// to its end, whatever commits meanwhile: REPEATABLE READ on PostgreSQL; on SQLite (WAL) a
+    /// deferred transaction, whose snapshot is fixed by its first read.
+    pub async fn begin_snapshot(&self) -> sqlx::Result<Tx> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN DEFERRED").await,
+            Backend::Postgres => {
+                self.pool
+                    .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                    .await
+            }
+        }
+    }
+
+    /// Makes deleted secrets (mail bodies) unrecoverable from the database files. On SQLite the
+    /// write-ahead log still holds the pages as they were written until a checkpoint copies it
+    /// into the database (whose deleted content `secure_delete` zeroes) and truncates it. On
+    /// PostgreSQL old row versions are removed by (auto)vacuum; nothing to do here.
+    pub async fn scrub_deleted(&self) -> sqlx::Result<()> {
+        if self.backend == Backend::Sqlite {
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
     }
 
     /// A cheap round trip for `/readyz`.

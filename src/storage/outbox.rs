@@ -75,9 +75,12 @@ pub async fn claim(
     .await
 }
 
+/// Records delivery and deletes the body (links, codes) in the same statement: a delivered mail
+/// keeps only its recipient, kind, subject, times and state.
 pub async fn mark_sent(conn: &mut Conn, id: i64, owner: &str, now: i64) -> sqlx::Result<u64> {
     sqlx::query(
-        "UPDATE outbox SET status = 'sent', sent_at = $3, lease_owner = NULL, lease_until = NULL, last_error = NULL \
+        "UPDATE outbox SET status = 'sent', sent_at = $3, lease_owner = NULL, lease_until = NULL, last_error = NULL, \
+                html = '', text = '' \
          WHERE id = $1 AND lease_owner = $2",
     )
     .bind(id)
@@ -88,7 +91,8 @@ pub async fn mark_sent(conn: &mut Conn, id: i64, owner: &str, now: i64) -> sqlx:
     .map(|r| r.rows_affected())
 }
 
-/// Records a failed attempt: retried at `retry_at`, or failed for good when `retry_at` is None.
+/// Records a failed attempt: retried at `retry_at` (the body is kept for it), or failed for good
+/// when `retry_at` is None (the body is deleted in the same statement).
 pub async fn mark_attempt_failed(
     conn: &mut Conn,
     id: i64,
@@ -98,7 +102,8 @@ pub async fn mark_attempt_failed(
 ) -> sqlx::Result<u64> {
     sqlx::query(
         "UPDATE outbox SET status = CASE WHEN $4 IS NULL THEN 'failed' ELSE 'queued' END, \
-                next_attempt_at = COALESCE($4, next_attempt_at), last_error = $3, lease_owner = NULL, lease_until = NULL \
+                next_attempt_at = COALESCE($4, next_attempt_at), last_error = $3, lease_owner = NULL, lease_until = NULL, \
+                html = CASE WHEN $4 IS NULL THEN '' ELSE html END, text = CASE WHEN $4 IS NULL THEN '' ELSE text END \
          WHERE id = $1 AND lease_owner = $2",
     )
     .bind(id)
@@ -136,4 +141,17 @@ pub async fn recent_problems(conn: &mut Conn, limit: i64) -> sqlx::Result<Vec<Ou
     .bind(limit)
     .fetch_all(conn)
     .await
+}
+
+/// How many mails of `kind` were queued to `to` since `since` (ms).
+pub async fn count_since(conn: &mut Conn, kind: &str, to: &str, since: i64) -> sqlx::Result<i64> {
+    let (n,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM outbox WHERE kind = $1 AND to_address = $2 AND created_at > $3",
+    )
+    .bind(kind)
+    .bind(to)
+    .bind(since)
+    .fetch_one(conn)
+    .await?;
+    Ok(n)
 }

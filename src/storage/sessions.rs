@@ -189,6 +189,27 @@ pub async fn end_all_for_user(
     .map(|r| r.rows_affected())
 }
 
+/// Ends every live session of a user signed in from one device (its device-cookie hash).
+pub async fn end_for_device(
+    conn: &mut Conn,
+    user_id: i64,
+    device_hash: &str,
+    reason: EndReason,
+    now: i64,
+) -> sqlx::Result<u64> {
+    sqlx::query(
+        "UPDATE sessions SET ended_at = $3, end_reason = $4 \
+         WHERE user_id = $1 AND device_hash = $2 AND ended_at IS NULL",
+    )
+    .bind(user_id)
+    .bind(device_hash)
+    .bind(now)
+    .bind(reason.as_str())
+    .execute(conn)
+    .await
+    .map(|r| r.rows_affected())
+}
+
 /// Ends every live session of a user but the one with public id (or legacy id hash) `keep`.
 pub async fn end_all_except(
     conn: &mut Conn,

@@ -118,6 +118,16 @@ pub async fn counts(conn: &mut Conn) -> sqlx::Result<UserCounts> {
     .await
 }
 
+/// The e-mail addresses of every administrator whose account is not disabled.
+pub async fn admin_emails(conn: &mut Conn) -> sqlx::Result<Vec<String>> {
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "SELECT email FROM users WHERE role = 'admin' AND disabled_at IS NULL ORDER BY id",
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|(e,)| e).collect())
+}
+
 /// Replaces the password hash (and its set-at time).
 pub async fn set_password(
     conn: &mut Conn,
@@ -278,4 +288,15 @@ pub async fn list(
         q = q.bind(search.clone()).bind(format!("{search}\u{10FFFF}"));
     }
     q.bind(f.limit).fetch_all(conn).await
+}
+
+/// The e-mail addresses of the enabled administrators other than `except` (notifications).
+pub async fn other_admin_emails(conn: &mut Conn, except: i64) -> sqlx::Result<Vec<String>> {
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "SELECT email FROM users WHERE role = 'admin' AND disabled_at IS NULL AND id <> $1 ORDER BY id",
+    )
+    .bind(except)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|(e,)| e).collect())
 }

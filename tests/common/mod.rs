@@ -289,10 +289,7 @@ impl TestApp {
     /// Starts `keywarden serve` as a separate process on this test's database (a second node),
     /// and waits until it is ready. The process is killed when the returned value is dropped.
     pub async fn serve_process(&self) -> ServeProcess {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("a free port");
+        let port = free_port();
         let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_keywarden"))
             .arg("serve")
             .env("KEYWARDEN_DATABASE_URL", &self.database_url)
@@ -463,6 +460,33 @@ pub fn browser_client(address: &str) -> reqwest::Client {
         .unwrap()
 }
 
+/// A browser that already holds one cookie (`name=value`), e.g. the device cookie of another.
+pub fn browser_with_cookie(address: &str, cookie: &str) -> reqwest::Client {
+    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+    jar.add_cookie_str(cookie, &url::Url::parse(address).unwrap());
+    let mut headers = HeaderMap::new();
+    headers.insert("Origin", HeaderValue::from_str(address).unwrap());
+    reqwest::Client::builder()
+        .cookie_provider(jar)
+        .redirect(reqwest::redirect::Policy::none())
+        .default_headers(headers)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+/// The `name=value` of a cookie set by a response, if any.
+pub fn set_cookie(response: &reqwest::Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with(&format!("{name}=")))
+        .and_then(|c| c.split(';').next())
+        .map(str::to_owned)
+}
+
 /// The value of the session cookie set by a response, if any.
 pub fn session_cookie(response: &reqwest::Response) -> Option<String> {
     response
@@ -475,12 +499,22 @@ pub fn session_cookie(response: &reqwest::Response) -> Option<String> {
         .map(|kv| kv.trim_start_matches("keywarden_session=").to_owned())
 }
 
-/// The configuration of a test server on `database_url`.
+/// A port free now on 127.0.0.1 (the server binds it a moment later; its public URL needs it).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// The configuration of a test server on `database_url`, on a free port whose address is also
+/// its public URL (the origin browsers send).
 fn test_config(database_url: &str, dir: &TempDir, secret_key_file: PathBuf) -> Config {
+    let port = free_port();
     Config {
         database_url: SecretString::from(database_url.to_owned()),
-        listen: "127.0.0.1:0".into(),
-        base_url: url::Url::parse("http://127.0.0.1").unwrap(),
+        listen: format!("127.0.0.1:{port}"),
+        base_url: url::Url::parse(&format!("http://127.0.0.1:{port}")).unwrap(),
         session_idle_timeout_secs: 30 * 60,
         session_absolute_lifetime_secs: 12 * 60 * 60,
         password_min_length: 12,
@@ -502,4 +536,171 @@ fn test_config(database_url: &str, dir: &TempDir, secret_key_file: PathBuf) -> C
         audit_checkpoint_dir: None,
         max_queued_hashes: 64,
     }
+}
+
+/// A mail as delivered: read back from the `.eml` file the file transport wrote.
+#[derive(Debug, Clone)]
+pub struct DeliveredMail {
+    pub id: i64,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+impl TestApp {
+    /// The newest mail of `kind` (to `to` when given), as delivered: the outbox keeps no body
+    /// once a mail is sent, so this waits for the worker's `.eml` file in `mail_dir` and
+    /// decodes it.
+    pub async fn delivered_mail(&self, kind: &str, to: Option<&str>) -> DeliveredMail {
+        let (id,): (i64,) = sqlx::query_as(
+            "SELECT id FROM outbox WHERE kind = $1 AND ($2 = '' OR to_address = $2) ORDER BY id DESC LIMIT 1",
+        )
+        .bind(kind)
+        .bind(to.unwrap_or(""))
+        .fetch_one(self.state.store.pool())
+        .await
+        .unwrap_or_else(|e| panic!("no {kind} mail queued: {e}"));
+        read_eml(&self.state.config.mail_dir, id, kind).await
+    }
+}
+
+/// Waits (up to 15 s) for `<dir>/<id>-<kind>.eml` and decodes it.
+pub async fn read_eml(dir: &std::path::Path, id: i64, kind: &str) -> DeliveredMail {
+    let path = dir.join(format!("{id:08}-{kind}.eml"));
+    for _ in 0..300 {
+        if let Ok(raw) = std::fs::read_to_string(&path) {
+            if raw.contains("\r\n\r\n") || raw.contains("\n\n") {
+                return parse_eml(id, &raw);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("mail {} was not delivered", path.display());
+}
+
+/// Subject, text and HTML parts of a lettre-built message (7bit, quoted-printable or base64).
+pub fn parse_eml(id: i64, raw: &str) -> DeliveredMail {
+    let raw = raw.replace("\r\n", "\n");
+    let (head, body) = raw.split_once("\n\n").unwrap_or((&raw, ""));
+    let header = |head: &str, name: &str| -> Option<String> {
+        let mut value: Option<String> = None;
+        for line in head.lines() {
+            if let Some(v) = value.as_mut() {
+                if line.starts_with([' ', '\t']) {
+                    v.push_str(line.trim_start());
+                    continue;
+                }
+                break;
+            }
+            if let Some((n, v)) = line.split_once(':') {
+                if n.eq_ignore_ascii_case(name) {
+                    value = Some(v.trim().to_owned());
+                }
+            }
+        }
+        value
+    };
+    let subject = decode_words(&header(head, "Subject").unwrap_or_default());
+    let content_type = header(head, "Content-Type").unwrap_or_default();
+    let boundary = content_type
+        .split("boundary=")
+        .nth(1)
+        .map(|b| {
+            b.trim_matches('"')
+                .split('"')
+                .next()
+                .unwrap_or("")
+                .to_owned()
+        })
+        .expect("a multipart mail");
+    let (mut text, mut html) = (String::new(), String::new());
+    for part in body.split(&format!("--{boundary}")).skip(1) {
+        let part = part.trim_start_matches('\n');
+        let Some((part_head, part_body)) = part.split_once("\n\n") else {
+            continue;
+        };
+        let encoding = header(part_head, "Content-Transfer-Encoding")
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        let decoded = match encoding.as_str() {
+            "base64" => String::from_utf8(base64_decode(part_body)).unwrap(),
+            "quoted-printable" => quoted_printable_decode(part_body),
+            _ => part_body.trim_end_matches('\n').to_owned(),
+        };
+        let kind = header(part_head, "Content-Type").unwrap_or_default();
+        if kind.starts_with("text/plain") {
+            text = decoded;
+        } else if kind.starts_with("text/html") {
+            html = decoded;
+        }
+    }
+    DeliveredMail {
+        id,
+        subject,
+        text,
+        html,
+    }
+}
+
+fn base64_decode(s: &str) -> Vec<u8> {
+    let value = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    };
+    let (mut out, mut acc, mut bits) = (Vec::new(), 0u32, 0);
+    for v in s.bytes().filter_map(value) {
+        acc = (acc << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    out
+}
+
+fn quoted_printable_decode(s: &str) -> String {
+    let s = s.replace("=\n", "");
+    let b = s.as_bytes();
+    let (mut out, mut i) = (Vec::new(), 0);
+    while i < b.len() {
+        if b[i] == b'=' && i + 2 < b.len() {
+            let hex = std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("");
+            if let Ok(v) = u8::from_str_radix(hex, 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8(out)
+        .unwrap()
+        .trim_end_matches('\n')
+        .to_owned()
+}
+
+/// Decodes RFC 2047 encoded words (`=?utf-8?b?...?=`, `=?utf-8?q?...?=`).
+fn decode_words(s: &str) -> String {
+    let mut out = String::new();
+    for word in s.split_whitespace() {
+        let lower = word.to_ascii_lowercase();
+        let decoded = if lower.starts_with("=?utf-8?b?") {
+            String::from_utf8(base64_decode(&word[10..word.len() - 2])).unwrap()
+        } else if lower.starts_with("=?utf-8?q?") {
+            quoted_printable_decode(&word[10..word.len() - 2].replace('_', " "))
+        } else {
+            format!(" {word}")
+        };
+        out.push_str(&decoded);
+    }
+    out.trim().to_owned()
 }

@@ -85,7 +85,12 @@ impl Node {
     pub async fn start(url: &str) -> anyhow::Result<Self> {
         let mut config = Config::load(None)?;
         config.database_url = SecretString::from(url.to_owned());
-        config.listen = "127.0.0.1:0".into();
+        // A free port now, so the public URL (the origin the clients send) names it.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        config.listen = format!("127.0.0.1:{port}");
+        config.base_url = url::Url::parse(&format!("http://127.0.0.1:{port}"))?;
         config.log_format = LogFormat::Pretty;
         config.mail_worker_enabled = false;
         // One key for every node of the run (PostgreSQL needs it given; nodes must agree).

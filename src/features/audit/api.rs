@@ -46,3 +46,16 @@ pub async fn verify_audit_chain() -> Result<ChainStatus, AppError> {
         .await,
     )
 }
+
+/// Requires: admin. The last stored checkpoint, if one was taken.
+#[server(endpoint = "admin_last_audit_checkpoint")]
+pub async fn last_audit_checkpoint() -> Result<Option<CheckpointSummary>, AppError> {
+    use crate::runtime::request::{require_admin, respond, state};
+    respond(
+        async {
+            require_admin()?;
+            super::query::last_checkpoint(&state()?).await
+        }
+        .await,
+    )
+}

@@ -58,25 +58,10 @@ impl Format {
 /// Requires: admin. Anonymous → 401, member → 403 (the page gate redirects anonymous browsers to
 /// sign in before this runs). Records `audit.exported`, then streams.
 async fn export(State(state): State<AppState>, parts: Parts, format: Format) -> Response {
-    let admin = match parts.extensions.get::<Viewer>() {
-        None => return (StatusCode::UNAUTHORIZED, "Please sign in to continue.").into_response(),
-        Some(v) if !v.is_admin() => {
-            return (
-                StatusCode::FORBIDDEN,
-                "You do not have permission to do this.",
-            )
-                .into_response()
-        }
-        Some(v) => v.clone(),
+    let admin = match same_origin_admin(&parts, &state.config.base_url) {
+        Ok(admin) => admin,
+        Err(refusal) => return refusal.into_response(),
     };
-    // A cross-site page could make an admin's browser start an export (and an audit entry).
-    if parts
-        .headers
-        .get("sec-fetch-site")
-        .is_some_and(|v| v == "cross-site")
-    {
-        return (StatusCode::FORBIDDEN, "Cross-site request refused.").into_response();
-    }
     let Ok(Query(filter)) = Query::<AuditFilter>::try_from_uri(&parts.uri) else {
         return (StatusCode::BAD_REQUEST, "Invalid filters.").into_response();
     };
@@ -120,6 +105,30 @@ async fn export(State(state): State<AppState>, parts: Parts, format: Format) -> 
     }
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
+}
+
+/// The signed-in administrator behind a download, or the refusal to send: anonymous → 401,
+/// member → 403, a request from anything but this site's own pages (`base_url`'s origin) → 403:
+/// a page of another origin, another subdomain included, could make an admin's browser start an
+/// export, and its audit entry.
+pub(super) fn same_origin_admin(
+    parts: &Parts,
+    base_url: &url::Url,
+) -> Result<Viewer, (StatusCode, &'static str)> {
+    let admin = match parts.extensions.get::<Viewer>() {
+        None => return Err((StatusCode::UNAUTHORIZED, "Please sign in to continue.")),
+        Some(v) if !v.is_admin() => {
+            return Err((
+                StatusCode::FORBIDDEN,
+                "You do not have permission to do this.",
+            ))
+        }
+        Some(v) => v.clone(),
+    };
+    if !crate::net::is_same_origin(&parts.headers, base_url) {
+        return Err((StatusCode::FORBIDDEN, "Cross-site request refused."));
+    }
+    Ok(admin)
 }
 
 /// Writes batch after batch into the response. A read failure ends the response with an error, so

@@ -2,6 +2,8 @@
 
 mod api;
 #[cfg(feature = "ssr")]
+pub mod checkpoint;
+#[cfg(feature = "ssr")]
 pub mod export;
 pub mod pages;
 #[cfg(feature = "ssr")]

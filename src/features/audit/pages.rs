@@ -3,7 +3,10 @@ use leptos_meta::Title;
 use leptos_router::components::{Form, A};
 use leptos_router::hooks::use_query_map;
 
-use super::{list_audit, AuditEntryDto, AuditFilter, AuditPage, ChainStatus, VerifyAuditChain};
+use super::{
+    last_audit_checkpoint, list_audit, AuditEntryDto, AuditFilter, AuditPage, ChainStatus,
+    VerifyAuditChain,
+};
 use crate::error::AppError;
 use crate::ui::AdminOnly;
 
@@ -48,6 +51,7 @@ fn AuditTrail() -> impl IntoView {
             })}
         </Transition>
         <ChainCheck/>
+        <LastCheckpoint/>
     }
 }
 
@@ -223,6 +227,43 @@ fn ChainCheck() -> impl IntoView {
                 <button type="submit" class="btn btn-secondary" disabled=move || verify.pending().get()>"Verify chain"</button>
             </ActionForm>
             {result}
+        </section>
+    }
+}
+
+/// The last signed checkpoint and its download: a copy kept away from the server is what makes
+/// a truncated or re-hashed trail detectable.
+#[component]
+fn LastCheckpoint() -> impl IntoView {
+    let last = Resource::new(|| (), |_| last_audit_checkpoint());
+    view! {
+        <section class="panel" aria-labelledby="checkpoint-heading">
+            <h2 id="checkpoint-heading">"Signed checkpoints"</h2>
+            <p class="muted">
+                "Every day and after every instance-wide action, the head of the chain is signed with the server key, "
+                "mailed to administrators and stored. Keep a copy elsewhere: "
+                <code>"keywarden audit verify --checkpoint FILE"</code>
+                " then proves that no entry up to it was removed or changed."
+            </p>
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match last.await {
+                        Ok(Some(c)) => view! {
+                            <dl class="checkpoint-summary">
+                                <dt>"Last entry"</dt><dd class="mono">{c.seq}</dd>
+                                <dt>"Taken"</dt><dd class="mono">{c.time}" ("{c.cause}")"</dd>
+                                <dt>"Hash"</dt><dd class="mono">{format!("{}…", c.short_hash)}</dd>
+                            </dl>
+                            <p>
+                                // A real download, not a client-side route.
+                                <a href="/admin/audit/checkpoint.txt" rel="external" download="">"Download the last checkpoint"</a>
+                            </p>
+                        }.into_any(),
+                        Ok(None) => view! { <p class="muted">"No checkpoint yet: the first is taken within a day."</p> }.into_any(),
+                        Err(e) => view! { <p class="alert alert-error" role="alert">{e.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
         </section>
     }
 }

@@ -5,11 +5,12 @@ use ::time::{Date, Month};
 use anyhow::Context;
 use serde_json::{json, Value};
 
-use super::{AuditEntryDto, AuditFilter, AuditPage, ChainStatus, NewerPage};
+use super::{AuditEntryDto, AuditFilter, AuditPage, ChainStatus, CheckpointSummary, NewerPage};
 use crate::domain::Viewer;
 use crate::domain::{time, Actor, AuditAction, RequestMeta};
 use crate::error::{AppError, Result};
 use crate::runtime::audit::{verify, Verification};
+use crate::runtime::checkpoint::{self, Cause};
 use crate::runtime::user_agent;
 use crate::runtime::{AppState, AuditedTx};
 use crate::storage::audit::{self, ActionMatch, ActorMatch, Criteria, ListedRow};
@@ -171,9 +172,24 @@ pub async fn list(
 /// Walks the whole chain (see [`verify`]); a broken chain is a result, not an error.
 pub async fn verify_chain(state: &AppState) -> Result<ChainStatus> {
     Ok(match verify(&state.store).await? {
-        Verification::Intact { entries } => ChainStatus::Intact { entries },
+        // Entries are numbered from 1 without gaps, so the last number is the count.
+        Verification::Intact { head_seq, .. } => ChainStatus::Intact { entries: head_seq },
         Verification::Broken { seq, problem } => ChainStatus::Broken { seq, problem },
     })
+}
+
+/// The last stored checkpoint, for the page.
+pub async fn last_checkpoint(state: &AppState) -> Result<Option<CheckpointSummary>> {
+    Ok(checkpoint::latest(state)
+        .await?
+        .map(|row| CheckpointSummary {
+            seq: row.seq,
+            time: format_time(row.at),
+            short_hash: checkpoint::short(&row.hash),
+            cause: Cause::parse(&row.cause)
+                .map_or("unknown", Cause::label)
+                .to_owned(),
+        }))
 }
 
 /// What an export will write: every match older than `before`.

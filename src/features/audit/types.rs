@@ -122,6 +122,19 @@ pub enum ChainStatus {
     Broken { seq: i64, problem: String },
 }
 
+/// The last signed checkpoint, as the audit page shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckpointSummary {
+    /// The last entry it covers.
+    pub seq: i64,
+    /// `YYYY-MM-DD HH:MM:SS UTC`.
+    pub time: String,
+    /// The first 16 hex digits of that entry's hash.
+    pub short_hash: String,
+    /// Why it was taken, in words.
+    pub cause: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,13 +11,11 @@ pub async fn sign_up(email: String, password: String) -> Result<(), AppError> {
     respond(
         async {
             let state = state()?;
-            super::service::create_user_in(
+            super::service::sign_up(
                 &state,
                 hash_place(&state)?,
                 &email,
                 password.into(),
-                crate::domain::Role::Member,
-                None,
                 &request_meta(),
             )
             .await?;

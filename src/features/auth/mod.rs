@@ -17,6 +17,8 @@ pub mod sign_in;
 #[cfg(feature = "ssr")]
 pub mod task;
 mod task_api;
+#[cfg(feature = "ssr")]
+mod task_code;
 mod types;
 
 pub use api::*;

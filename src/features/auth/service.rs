@@ -8,6 +8,7 @@ use tower_sessions::Session;
 
 use super::password::check_new_password;
 use crate::domain::{Actor, AuditAction, Email, RequestMeta, Role, Viewer};
+use crate::email::templates::MailKind;
 use crate::error::{AppError, Result};
 use crate::features::sessions::service as sessions;
 use crate::runtime::hasher::Reservation;
@@ -15,8 +16,9 @@ use crate::runtime::security::fresh_time;
 use crate::runtime::{throttle, AppState, AuditedTx};
 use crate::storage::{self, users};
 
-/// Creates an account with the given role. Used by sign-up (members) and by the CLI (admins).
-/// `creator` is `None` for self sign-up (the new user is then the actor).
+/// Creates an account with the given role. Used by the CLI (admins); self sign-up goes through
+/// [`sign_up`]. `creator` is `None` when the new user is the actor.
+#[tracing::instrument(skip_all, fields(role = role.as_str()))]
 pub async fn create_user(
     state: &AppState,
     email: &str,
@@ -27,27 +29,38 @@ pub async fn create_user(
 ) -> Result<i64> {
     // A full hash queue refuses at once (503), before the strength check.
     let place = state.hasher.reserve()?;
-    create_user_in(state, place, email, password, role, creator, meta).await
+    let (email, hash) = checked_hash(state, place, email, password).await?;
+    let mut tx = AuditedTx::begin(state, meta).await?;
+    let id = insert_user(&mut tx, state, &email, role, &hash, creator).await?;
+    tx.commit().await?;
+    Ok(id)
 }
 
-/// [`create_user`] in a place of the hash queue reserved before.
-#[tracing::instrument(skip_all, fields(role = role.as_str()))]
-pub async fn create_user_in(
+/// The e-mail and password checked, and the password hashed in a place of the hash queue
+/// reserved before (so a full queue refused at once, before the strength check).
+async fn checked_hash(
     state: &AppState,
     place: Reservation,
     email: &str,
     password: SecretString,
-    role: Role,
-    creator: Option<Actor>,
-    meta: &RequestMeta,
-) -> Result<i64> {
+) -> Result<(Email, String)> {
     let email = Email::parse(email).map_err(|e| AppError::field("email", e))?;
     let password = check_new_password(state, &email, password.expose_secret()).await?;
     let hash = state
         .hasher
         .hash_reserved(place, SecretString::from(password.expose().to_owned()))
         .await?;
-    let mut tx = AuditedTx::begin(state, meta).await?;
+    Ok((email, hash))
+}
+
+async fn insert_user(
+    tx: &mut AuditedTx<'_>,
+    state: &AppState,
+    email: &Email,
+    role: Role,
+    hash: &str,
+    creator: Option<Actor>,
+) -> Result<i64> {
     let normalized = email.normalized();
     // Stamped after every watermark: a new password is never born compromised.
     let now = fresh_time(tx.order_time().await?, None, &state.security.get());
@@ -55,10 +68,10 @@ pub async fn create_user_in(
         email: email.as_ref(),
         email_normalized: &normalized,
         role: role.as_str(),
-        password_hash: &hash,
+        password_hash: hash,
         now,
     };
-    let id = match users::insert(&mut tx, new).await {
+    let id = match users::insert(tx, new).await {
         Ok(id) => id,
         Err(e) if storage::is_unique_violation(&e, "users_email_key") => {
             return Err(AppError::field(
@@ -76,9 +89,70 @@ pub async fn create_user_in(
     let details = json!({"role": role.as_str()});
     tx.record(&actor, AuditAction::UserCreated, Some(id), None, details)
         .await?;
-    tx.commit().await?;
     tracing::info!(user_id = id, "account created");
     Ok(id)
+}
+
+/// At most one "someone tried to sign up with your address" mail per address per hour.
+const SIGN_UP_NOTICE_INTERVAL_MS: i64 = 60 * 60 * 1000;
+
+/// Self sign-up (ASVS 6.3.8): a taken address gets the very same answer as a new one, after the
+/// same work (policy check, one argon2 hash), so the form does not tell who has an account. The
+/// owner of a taken address is told by mail instead (at most once an hour), and the attempt is
+/// audited.
+#[tracing::instrument(skip_all)]
+pub async fn sign_up(
+    state: &AppState,
+    place: Reservation,
+    email: &str,
+    password: SecretString,
+    meta: &RequestMeta,
+) -> Result<()> {
+    let (email, hash) = checked_hash(state, place, email, password).await?;
+    let mut tx = AuditedTx::begin(state, meta).await?;
+    let owner = users::find_by_email(&mut tx, &email.normalized())
+        .await
+        .context("look up e-mail")?;
+    let Some(owner) = owner else {
+        return match insert_user(&mut tx, state, &email, Role::Member, &hash, None).await {
+            Ok(_) => tx.commit().await,
+            // Taken meanwhile by a concurrent sign-up: the same answer.
+            Err(e) if e.for_field("email").is_some() => Ok(()),
+            Err(e) => Err(e),
+        };
+    };
+    let now = tx.now();
+    let kind = MailKind::SignUpAttempt;
+    let recent = storage::outbox::count_since(
+        &mut tx,
+        kind.key(),
+        &owner.email,
+        now - SIGN_UP_NOTICE_INTERVAL_MS,
+    )
+    .await
+    .context("recent notices")?;
+    let notified = recent == 0;
+    if notified {
+        let base = &state.config.base_url;
+        let link = |path: &str| base.join(path).map(|u| u.to_string()).unwrap_or_default();
+        let vars = json!({
+            "attempted_at": crate::domain::time::utc(now),
+            "ip": meta.ip.clone().unwrap_or_else(|| "unknown".into()),
+            "sign_in_url": link("/sign-in"),
+            "forgot_url": link("/forgot-password"),
+        });
+        tx.queue_mail(kind, &owner.email, vars).await?;
+    }
+    tx.record(
+        &Actor::System,
+        AuditAction::SignUpExisting,
+        Some(owner.id),
+        None,
+        json!({"owner_notified": notified}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// A correct password, and when its session counts from.

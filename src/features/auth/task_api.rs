@@ -10,6 +10,9 @@ pub struct TaskStatus {
     /// The address the code went to, partly masked.
     pub masked_email: String,
     pub email_verified: bool,
+    /// Why no code can be checked or sent now (the user's budget is spent), with the time to
+    /// wait and what to do instead.
+    pub locked: Option<String>,
 }
 
 /// Masks `ada.lovelace@example.org` as `a•••••••••e@example.org`.
@@ -36,12 +39,15 @@ pub async fn reset_task_status() -> Result<TaskStatus, AppError> {
         async {
             let v = require_task_viewer()?;
             let email_verified = super::task::email_verified(&session().await?).await?;
-            if !email_verified {
-                super::task::ensure_code(&state()?, &v, &request_meta()).await?;
-            }
+            let locked = if email_verified {
+                None
+            } else {
+                super::task::ensure_code(&state()?, &v, &request_meta()).await?
+            };
             Ok(TaskStatus {
                 masked_email: mask_email(&v.email),
                 email_verified,
+                locked,
             })
         }
         .await,

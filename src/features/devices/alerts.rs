@@ -10,6 +10,7 @@ use super::{AlertLink, DeviceSession, NotMeOutcome};
 use crate::domain::{time, Actor, AuditAction, EndReason, RequestMeta};
 use crate::email::MailKind;
 use crate::error::{AppError, Result};
+use crate::features::sessions::service::end_all_of_user;
 use crate::runtime::{token, user_agent, AppState, AuditedTx};
 use crate::storage::users::{self, UserRow};
 use crate::storage::{devices, sessions, Conn};
@@ -151,13 +152,24 @@ pub async fn alert_link(state: &AppState, token: &str) -> Result<AlertLink> {
     })
 }
 
-/// Spends the link: signs out exactly its session ("reported as not me"), forgets its device and,
-/// when asked, sets the password as compromised so the reset-password task starts at the next sign-in. One
-/// transaction.
+/// What the person who reports a sign-in as not theirs asks for.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NotMeChoices {
+    /// "My password may be known": set it compromised (live sessions are restricted to the
+    /// reset task; the next sign-in confirms the e-mail and sets a new password).
+    pub compromise_password: bool,
+    /// "Sign out everywhere": end every session of the account, not only that device's.
+    pub sign_out_everywhere: bool,
+}
+
+/// Spends the link: signs out every live session of the reported device (an attacker may have
+/// signed in more than once from it), or every session of the account when asked; forgets the
+/// device, so its next sign-in alerts again; and, when asked, sets the password as compromised.
+/// One transaction.
 pub async fn report_not_me(
     state: &AppState,
     token: &str,
-    compromise: bool,
+    choices: NotMeChoices,
     meta: &RequestMeta,
 ) -> Result<NotMeOutcome> {
     let hash = hash_token(token);
@@ -176,27 +188,33 @@ pub async fn report_not_me(
         return Err(AppError::field("token", why));
     };
     let user = load_user(&mut tx, alert.user_id).await?;
-    // The device is not the user's: forget it, so its next sign-in raises an alert again.
     let device = sessions::find_for_user(&mut tx, user.id, &alert.session_public_id)
         .await
         .context("load session")?
         .and_then(|s| s.device_hash);
+    // The device is not the user's: forget it, so its next sign-in raises an alert again.
     if let Some(device) = &device {
         devices::forget_device(&mut tx, user.id, device)
             .await
             .context("forget device")?;
     }
-    let signed_out = sessions::end_for_user(
-        &mut tx,
-        &alert.session_public_id,
-        user.id,
-        EndReason::ReportedNotMe,
-        now,
-    )
-    .await
-    .context("end session")?
-        == 1;
-    if compromise {
+    let reason = EndReason::ReportedNotMe;
+    let signed_out = if choices.sign_out_everywhere {
+        end_all_of_user(&mut tx, user.id, reason).await?
+    } else {
+        let from_device = match &device {
+            Some(device) => sessions::end_for_device(&mut tx, user.id, device, reason, now)
+                .await
+                .context("end the device's sessions")?,
+            None => 0,
+        };
+        // A session without a device cookie is still ended by its own id.
+        from_device
+            + sessions::end_for_user(&mut tx, &alert.session_public_id, user.id, reason, now)
+                .await
+                .context("end session")?
+    };
+    if choices.compromise_password {
         let at = tx.order_time().await?.max(user.password_set_at);
         users::compromise_password(
             &mut tx,
@@ -210,8 +228,9 @@ pub async fn report_not_me(
     }
     let details = json!({
         "session": short(&alert.session_public_id),
-        "signed_out": signed_out,
-        "password_compromised": compromise,
+        "sessions_ended": signed_out,
+        "sign_out_everywhere": choices.sign_out_everywhere,
+        "password_compromised": choices.compromise_password,
     });
     tx.record(
         &Actor::account(user.id, &user.email),
@@ -223,7 +242,8 @@ pub async fn report_not_me(
     .await?;
     tx.commit().await?;
     Ok(NotMeOutcome {
-        signed_out,
-        password_compromised: compromise,
+        sessions_ended: signed_out as i64,
+        signed_out_everywhere: choices.sign_out_everywhere,
+        password_compromised: choices.compromise_password,
     })
 }

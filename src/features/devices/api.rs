@@ -105,12 +105,14 @@ pub async fn get_alert_link(token: String) -> Result<AlertLink, AppError> {
     respond(async { super::alerts::alert_link(&state()?, &token).await }.await)
 }
 
-/// Anyone holding the link. Signs out exactly the session the alert was about, once; with
-/// `compromise_password`, also sets the account's password as compromised.
+/// Anyone holding the link, once. Signs out every session of the device the alert was about
+/// (with `sign_out_everywhere`, every session of the account); with `compromise_password`, also
+/// sets the account's password as compromised.
 #[server(endpoint = "device_alert_not_me")]
 pub async fn report_not_me(
     token: String,
     compromise_password: Option<String>,
+    sign_out_everywhere: Option<String>,
 ) -> Result<NotMeOutcome, AppError> {
     use crate::runtime::request::{request_meta, respond, state};
     respond(
@@ -118,7 +120,10 @@ pub async fn report_not_me(
             super::alerts::report_not_me(
                 &state()?,
                 &token,
-                compromise_password.is_some(),
+                super::alerts::NotMeChoices {
+                    compromise_password: compromise_password.is_some(),
+                    sign_out_everywhere: sign_out_everywhere.is_some(),
+                },
                 &request_meta(),
             )
             .await

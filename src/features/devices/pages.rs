@@ -265,7 +265,11 @@ fn ConfirmNotMe(
             <input type="hidden" name="token" value=token/>
             <label class="check">
                 <input type="checkbox" name="compromise_password" value="on" checked=true/>
-                " Also set my password as compromised: I will confirm my e-mail and choose a new password at my next sign-in"
+                " My password may be known: set it as compromised. I will confirm my e-mail and choose a new password at my next sign-in"
+            </label>
+            <label class="check">
+                <input type="checkbox" name="sign_out_everywhere" value="on"/>
+                " Sign out everywhere: end every session of my account, not only that device's"
             </label>
             <button type="submit" class="btn btn-danger btn-block" disabled=move || report.pending().get()>
                 {if active { "Sign out that device" } else { "Report this sign-in" }}
@@ -275,11 +279,28 @@ fn ConfirmNotMe(
     }
 }
 
+fn reported_message(outcome: &NotMeOutcome) -> String {
+    let n = outcome.sessions_ended;
+    let sessions = if n == 1 {
+        "1 session".to_owned()
+    } else {
+        format!("{n} sessions")
+    };
+    match (outcome.signed_out_everywhere, n) {
+        (true, 0) => {
+            "Your report was recorded; no session of your account was still signed in.".to_owned()
+        }
+        (true, _) => format!("Your account has been signed out everywhere. {sessions} ended."),
+        (false, 0) => "That device was no longer signed in; your report was recorded.".to_owned(),
+        (false, _) => format!("That device has been signed out. {sessions} ended."),
+    }
+}
+
 #[component]
 fn Reported(outcome: NotMeOutcome) -> impl IntoView {
     view! {
         <p class="alert alert-success" role="status">
-            {if outcome.signed_out { "That device has been signed out." } else { "That session had already ended; your report was recorded." }}
+            {reported_message(&outcome)}
         </p>
         {outcome.password_compromised.then(|| view! {
             <p>"Your password is now set as compromised. The next time you sign in, you will confirm your e-mail address with a code and choose a new password."</p>

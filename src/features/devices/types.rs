@@ -46,7 +46,8 @@ pub enum AlertLink {
 /// The outcome of pressing "Sign out that device".
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NotMeOutcome {
-    /// False when the session had already ended by other means.
-    pub signed_out: bool,
+    /// Live sessions ended: the device's (0 when they had already ended), or the account's.
+    pub sessions_ended: i64,
+    pub signed_out_everywhere: bool,
     pub password_compromised: bool,
 }

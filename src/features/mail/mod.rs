@@ -1,6 +1,8 @@
 //! Admin e-mail settings: product name and support e-mail, outbox state, template editing.
 
 mod api;
+#[cfg(feature = "ssr")]
+mod diff;
 pub mod pages;
 #[cfg(feature = "ssr")]
 mod service;

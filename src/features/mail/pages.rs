@@ -51,13 +51,14 @@ fn MailSections(o: MailOverview, save: ServerAction<SaveMailSettings>) -> impl I
                 <div class="stat"><p class="stat-value">{o.sent}</p><p class="stat-label">"Sent"</p></div>
                 <div class="stat"><p class="stat-value">{o.failed}</p><p class="stat-label">"Failed"</p></div>
             </div>
+            <p class="muted small">"A mail's body (with its links and codes) is deleted once it is delivered or has finally failed; recipient, subject, times and status are kept."</p>
             {(!o.problems.is_empty()).then(move || view! {
                 <h3>"Recent delivery problems"</h3>
                 <table class="table">
-                    <thead><tr><th scope="col">"To"</th><th scope="col">"Subject"</th><th scope="col">"Status"</th><th scope="col">"Attempts"</th><th scope="col">"Last error"</th></tr></thead>
+                    <thead><tr><th scope="col">"To"</th><th scope="col">"Subject"</th><th scope="col">"Status"</th><th scope="col">"Attempts"</th><th scope="col">"Last error"</th><th scope="col">"Body"</th></tr></thead>
                     <tbody>
                         {o.problems.into_iter().map(|p| view! {
-                            <tr><td>{p.to}</td><td>{p.subject}</td><td>{p.status}</td><td>{p.attempts}</td><td class="mono">{p.last_error}</td></tr>
+                            <tr><td>{p.to}</td><td>{p.subject}</td><td>{p.status}</td><td>{p.attempts}</td><td class="mono">{p.last_error}</td><td>{p.body}</td></tr>
                         }).collect_view()}
                     </tbody>
                 </table>
@@ -89,6 +90,7 @@ fn MailSections(o: MailOverview, save: ServerAction<SaveMailSettings>) -> impl I
                     <li>
                         <A href=format!("/admin/email/templates/{}", t.kind)>{t.title}</A>
                         {t.customized.then(|| view! { <span class="badge">"Customized"</span> })}
+                        {(!t.in_use).then(|| view! { <span class="badge badge-danger">"Not in use: the built-in template is sent"</span> })}
                     </li>
                 }).collect_view()}
             </ul>
@@ -166,6 +168,7 @@ fn Editor(
             <p><A href="/admin/email">"← E-mail"</A></p>
             <h1>"Template: " {draft.title.clone()}</h1>
             <p class="muted">{if draft.customized { "Customized for this instance." } else { "The default template shipped with Keywarden." }}</p>
+            {draft.notice.clone().map(|n| view! { <p class="alert alert-error" role="alert">{n}</p> })}
         </section>
         <div class="editor">
             <section class="panel" aria-labelledby="edit-heading">
@@ -189,6 +192,7 @@ fn Editor(
                         <textarea id="tpl-text" name="text" rows="10" class="mono" on:input=move |ev| text.set(event_target_value(&ev))>{draft.text.clone()}</textarea>
                         {move || field_error("text")().map(|m| view! { <p class="field-error" role="alert">{m}</p> })}
                     </div>
+                    <StepUp needed=draft.step_up_needed error=Signal::derive(move || save_error())/>
                     <p><button type="submit" class="btn btn-primary">"Save template"</button></p>
                 </ActionForm>
                 {draft.customized.then({
@@ -199,6 +203,7 @@ fn Editor(
                         <button type="submit" class="btn btn-secondary">"Reset to default"</button>
                     </ActionForm>
                 }})}
+                <p class="muted small">"Links and codes are not variables: " <code class="mono">"{{ action_block }}"</code> " places the fixed button or code where it stands alone. Links and images may only point to this instance."</p>
                 <h3>"Variables"</h3>
                 <dl class="variables">
                     {draft.variables.iter().map(|(n, d)| view! { <dt class="mono">{format!("{{{{ {n} }}}}")}</dt><dd>{d.clone()}</dd> }).collect_view()}
@@ -219,5 +224,32 @@ fn Editor(
                 </Transition>
             </section>
         </div>
+    }
+}
+
+/// The admin's password, asked again when their last proof is older than five minutes (the
+/// same rule and wording as the Security page).
+#[component]
+fn StepUp(needed: bool, error: Signal<Option<crate::error::AppError>>) -> impl IntoView {
+    let shown = RwSignal::new(needed);
+    let message = move || error.get().and_then(|e| e.for_field("password"));
+    Effect::new(move |_| {
+        if message().is_some() {
+            shown.set(true);
+        }
+    });
+    view! {
+        {move || if shown.get() {
+            view! {
+                <div class="field">
+                    <label for="tpl-password">"Your password"</label>
+                    <p class="field-hint">"You signed in more than 5 minutes ago: confirm it is you."</p>
+                    <input id="tpl-password" name="password" type="password" autocomplete="current-password"/>
+                    {move || message().map(|m| view! { <p class="field-error" role="alert">{m}</p> })}
+                </div>
+            }.into_any()
+        } else {
+            view! { <p class="muted small">"You signed in less than 5 minutes ago, so your password is not asked again."</p> }.into_any()
+        }}
     }
 }

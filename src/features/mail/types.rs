@@ -10,6 +10,9 @@ pub struct MailProblem {
     pub status: String,
     pub attempts: i64,
     pub last_error: String,
+    /// "Kept for the next attempt" or "Deleted after the last attempt": bodies carry links
+    /// and codes, so they are kept only while the mail may still be sent.
+    pub body: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -17,6 +20,8 @@ pub struct TemplateSummary {
     pub kind: String,
     pub title: String,
     pub customized: bool,
+    /// False when a customized template fails today's checks: mails use the built-in one.
+    pub in_use: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,6 +45,10 @@ pub struct TemplateDraft {
     pub text: String,
     pub customized: bool,
     pub variables: Vec<(String, String)>,
+    /// Saving asks for the password again (no proof in the last 5 minutes).
+    pub step_up_needed: bool,
+    /// Why the saved template is not in use (mails fall back to the built-in one).
+    pub notice: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

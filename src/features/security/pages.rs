@@ -6,9 +6,8 @@ use super::{
     get_security_overview, CompromiseAllPasswords, SaveAlertSettings, SaveSecuritySettings,
     SecurityOverview, SignOutEveryone, COMPROMISE_ALL_PHRASE, SIGN_OUT_ALL_PHRASE,
 };
-use crate::error::AppError;
 use crate::ui::format::{count, utc};
-use crate::ui::{AdminOnly, FormError, Notice};
+use crate::ui::{field_error, AdminOnly, FormError, Notice, StepUp};
 
 #[component]
 pub fn SecurityPage() -> impl IntoView {
@@ -53,19 +52,6 @@ fn Security() -> impl IntoView {
                 }
             })}
         </Suspense>
-    }
-}
-
-fn field_error(
-    value: Signal<Option<Result<(), AppError>>>,
-    name: &'static str,
-) -> impl Fn() -> Option<AnyView> + Send + Sync + Clone {
-    move || {
-        value
-            .get()
-            .and_then(|r| r.err())
-            .and_then(|e| e.for_field(name))
-            .map(|m| view! { <p class="field-error" role="alert">{m}</p> }.into_any())
     }
 }
 
@@ -168,40 +154,6 @@ fn IncidentPanel(o: SecurityOverview) -> impl IntoView {
                 </div>
             </details>
         </section>
-    }
-}
-
-/// The admin's password, asked again when their last proof is older than five minutes.
-#[component]
-fn StepUp(
-    needed: bool,
-    id: &'static str,
-    error: Signal<Option<Result<(), AppError>>>,
-) -> impl IntoView {
-    let shown = RwSignal::new(needed);
-    Effect::new(move |_| {
-        if error
-            .get()
-            .and_then(|r| r.err())
-            .and_then(|e| e.for_field("password"))
-            .is_some()
-        {
-            shown.set(true);
-        }
-    });
-    view! {
-        {move || if shown.get() {
-            view! {
-                <div class="field">
-                    <label for=id>"Your password"</label>
-                    <p class="field-hint">"You signed in more than 5 minutes ago: confirm it is you."</p>
-                    <input id=id name="password" type="password" autocomplete="current-password"/>
-                    {field_error(error, "password")}
-                </div>
-            }.into_any()
-        } else {
-            view! { <p class="muted small">"You signed in less than 5 minutes ago, so your password is not asked again."</p> }.into_any()
-        }}
     }
 }
 

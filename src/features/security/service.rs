@@ -10,6 +10,7 @@ use crate::domain::{Actor, AuditAction, RequestMeta, Viewer};
 use crate::error::{AppError, Result};
 use crate::features::sessions::step_up::{self, ADMIN_WINDOW_MS};
 use crate::features::sessions::validity::Cutoffs;
+use crate::runtime::checkpoint::{self, Cause};
 use crate::runtime::security::fresh_time;
 use crate::runtime::{AppState, AuditedTx};
 use crate::storage::{security, sessions, users};
@@ -69,6 +70,8 @@ pub async fn compromise_all(
     .await?;
     tx.security_changed();
     tx.commit().await?;
+    // After the commit, so the signed head includes this action's entry.
+    checkpoint::after_instance_action(state, Cause::PasswordsCompromised).await;
     Ok(at)
 }
 
@@ -96,6 +99,7 @@ pub async fn sign_out_everyone(
     .await?;
     tx.security_changed();
     tx.commit().await?;
+    checkpoint::after_instance_action(state, Cause::SessionsRevoked).await;
     Ok(at)
 }
 

@@ -29,6 +29,28 @@ pub struct NewSession<'a> {
     pub issued_at: i64,
 }
 
+/// Ends all of a user's sessions: the user's session watermark (the database clock now, covering
+/// every session issued so far, so a sign-in in flight is caught too) plus the rows, with
+/// `reason`. Returns how many live rows ended.
+pub async fn end_all_of_user(
+    tx: &mut AuditedTx<'_>,
+    user_id: i64,
+    reason: EndReason,
+) -> Result<u64> {
+    let now = tx.now();
+    let at = tx.order_time().await?.max(
+        sessions::newest_issue_time(tx, user_id)
+            .await
+            .context("newest session")?,
+    );
+    users::revoke_sessions(tx, user_id, at, reason.as_str())
+        .await
+        .context("set session watermark")?;
+    Ok(sessions::end_all_for_user(tx, user_id, None, reason, now)
+        .await
+        .context("end sessions")?)
+}
+
 /// A public id for a session about to start.
 pub fn new_key() -> String {
     new_session_key()
@@ -234,5 +256,6 @@ pub async fn viewer_of(
         authenticated_at: auth.authenticated_at,
         reset_required: auth.task.is_some(),
         password_compromised: let_through,
+        session_key: auth.key,
     }))
 }

@@ -1,6 +1,7 @@
 //! Step-up: the user's password again before a sensitive action, unless they proved it within
 //! the action's window (5 minutes for instance-wide actions, 10 for ending sessions). A stolen
-//! session must not become a password-guessing oracle, so confirmations are rate-limited.
+//! session must not become a password-guessing oracle, so confirmations are rate-limited per
+//! session (a stolen cookie cannot use up its owner's tries) under a per-user ceiling.
 
 use anyhow::Context;
 use secrecy::SecretString;
@@ -32,10 +33,15 @@ pub async fn check(
     if password.is_empty() && !needed(state, viewer, window_ms) {
         return Ok(false);
     }
+    // Per session first, so a stolen cookie cannot use up its owner's tries; then a ceiling over
+    // all of the user's sessions.
     if !password.is_empty()
-        && !state
+        && !(state.limiter.allow(
+            Limit::StepUpPerSession,
+            &format!("{}:{}", viewer.user_id, viewer.session_key),
+        ) && state
             .limiter
-            .allow(Limit::StepUpPerUser, &viewer.user_id.to_string())
+            .allow(Limit::StepUpPerUser, &viewer.user_id.to_string()))
     {
         return Err(AppError::RateLimited);
     }

@@ -44,11 +44,13 @@ pub async fn compromise_user(
     user_id: i64,
     reason: String,
     sign_out: Option<String>,
+    password: Option<String>,
 ) -> Result<(), AppError> {
     use crate::runtime::request::{request_meta, require_admin, respond, session, state};
     respond(
         async {
             let admin = require_admin()?;
+            step_up_for_target(&admin, user_id, password).await?;
             let at = super::service::compromise(
                 &state()?,
                 &crate::domain::Actor::admin(&admin),
@@ -71,11 +73,12 @@ pub async fn compromise_user(
 
 /// Requires: admin.
 #[server(endpoint = "admin_sign_out_user")]
-pub async fn sign_out_user(user_id: i64) -> Result<(), AppError> {
+pub async fn sign_out_user(user_id: i64, password: Option<String>) -> Result<(), AppError> {
     use crate::runtime::request::{request_meta, require_admin, respond, state};
     respond(
         async {
             let admin = require_admin()?;
+            step_up_for_target(&admin, user_id, password).await?;
             super::service::sign_out_all(
                 &state()?,
                 &crate::domain::Actor::admin(&admin),
@@ -90,11 +93,16 @@ pub async fn sign_out_user(user_id: i64) -> Result<(), AppError> {
 
 /// Requires: admin. Ends one session of the user.
 #[server(endpoint = "admin_revoke_session")]
-pub async fn revoke_session(user_id: i64, session: String) -> Result<(), AppError> {
+pub async fn revoke_session(
+    user_id: i64,
+    session: String,
+    password: Option<String>,
+) -> Result<(), AppError> {
     use crate::runtime::request::{request_meta, require_admin, respond, state};
     respond(
         async {
             let admin = require_admin()?;
+            step_up_for_target(&admin, user_id, password).await?;
             super::service::revoke_one(
                 &state()?,
                 &crate::domain::Actor::admin(&admin),
@@ -129,7 +137,11 @@ pub async fn send_reset_email(user_id: i64) -> Result<(), AppError> {
 
 /// Requires: admin. Disabling signs out every session; an admin cannot disable themselves.
 #[server(endpoint = "admin_set_disabled")]
-pub async fn set_user_disabled(user_id: i64, disabled: bool) -> Result<(), AppError> {
+pub async fn set_user_disabled(
+    user_id: i64,
+    disabled: bool,
+    password: Option<String>,
+) -> Result<(), AppError> {
     use crate::runtime::request::{request_meta, require_admin, respond, state};
     respond(
         async {
@@ -140,6 +152,7 @@ pub async fn set_user_disabled(user_id: i64, disabled: bool) -> Result<(), AppEr
                     "You cannot disable your own account.",
                 ));
             }
+            step_up_for_target(&admin, user_id, password).await?;
             super::service::set_disabled(
                 &state()?,
                 &crate::domain::Actor::admin(&admin),
@@ -151,4 +164,20 @@ pub async fn set_user_disabled(user_id: i64, disabled: bool) -> Result<(), AppEr
         }
         .await,
     )
+}
+
+/// Step-up before acting on another administrator; a proved password restarts this session's
+/// window.
+#[cfg(feature = "ssr")]
+async fn step_up_for_target(
+    admin: &crate::domain::Viewer,
+    user_id: i64,
+    password: Option<String>,
+) -> Result<(), AppError> {
+    use crate::runtime::request::{session, state};
+    let state = state()?;
+    if super::service::guard_admin_target(&state, admin, user_id, password.as_deref()).await? {
+        crate::features::sessions::service::mark_authenticated(&state, &session().await?).await?;
+    }
+    Ok(())
 }

@@ -12,7 +12,7 @@ use super::{
 };
 use crate::error::AppError;
 use crate::ui::format::utc;
-use crate::ui::{AdminOnly, FormError, Notice};
+use crate::ui::{AdminOnly, FormError, Notice, StepUp};
 
 #[component]
 pub fn UsersPage() -> impl IntoView {
@@ -191,6 +191,12 @@ fn Details(
 ) -> impl IntoView {
     let uid = d.id;
     let p = d.password.clone();
+    // Acting on another administrator asks for the viewer's password (step-up).
+    let admin_target = d.role == "admin" && !d.is_self;
+    let step_up = d.step_up_needed;
+    let confirm = move |id: &'static str, error: Signal<Option<Result<(), AppError>>>| {
+        admin_target.then(|| view! { <StepUp needed=step_up id error/> })
+    };
     view! {
         <section class="page-header">
             <h1>{d.email.clone()}</h1>
@@ -224,6 +230,7 @@ fn Details(
                                 <textarea id="user-compromise-reason" name="reason" rows="2"></textarea>
                                 {move || compromise.value().get().and_then(|r| r.err()).and_then(|e| e.for_field("reason")).map(|m| view! { <p class="field-error">{m}</p> })}
                             </div>
+                            {confirm("user-compromise-password", Signal::derive(move || compromise.value().get()))}
                             <p><button type="submit" class="btn btn-danger">"Set password as compromised"</button></p>
                         </ActionForm>
                     </div>
@@ -231,6 +238,7 @@ fn Details(
                 <div class="action-row">
                     <ActionForm action=sign_out>
                         <input type="hidden" name="user_id" value=uid.to_string()/>
+                        {confirm("user-signout-password", Signal::derive(move || sign_out.value().get()))}
                         <button type="submit" class="btn btn-secondary">"Sign out all sessions"</button>
                     </ActionForm>
                     <ActionForm action=send_reset>
@@ -243,6 +251,7 @@ fn Details(
                             <ActionForm action=disable>
                                 <input type="hidden" name="user_id" value=uid.to_string()/>
                                 <input type="hidden" name="disabled" value=(!disabled).to_string()/>
+                                {confirm("user-disable-password", Signal::derive(move || disable.value().get()))}
                                 <button type="submit" class="btn btn-secondary">{if disabled { "Enable account" } else { "Disable account" }}</button>
                             </ActionForm>
                         }
@@ -256,6 +265,10 @@ fn Details(
                 <ActionForm action=revoke attr:class="inline-form">
                     <input type="hidden" name="user_id" value=uid.to_string()/>
                     <input type="hidden" name="session" value=s.key.clone()/>
+                    {(admin_target && step_up).then(|| view! {
+                        <input type="password" name="password" autocomplete="current-password" class="input-small"
+                            aria-label="Your password (needed to sign out another administrator)"/>
+                    })}
                     <button type="submit" class="btn btn-small btn-secondary"
                         aria-label=format!("Sign out session on {} ({}), signed in {}", s.browser, s.os, utc(s.created_at))>
                         "Sign out"

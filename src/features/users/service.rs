@@ -6,11 +6,13 @@ use anyhow::Context;
 use serde_json::json;
 
 use super::{CompromiseInfo, HistoryItem, PasswordStatus, UserDetails, UserListItem, UserListPage};
-use crate::domain::{Actor, AuditAction, EndReason, RequestMeta, Viewer};
+use crate::domain::{Actor, AuditAction, EndReason, RequestMeta, Role, Viewer};
 use crate::error::{AppError, Result};
 use crate::features::auth::reset;
 use crate::features::devices::service::sessions_of;
 use crate::features::security::service::check_reason;
+use crate::features::sessions::service::end_all_of_user;
+use crate::features::sessions::step_up::{self, ADMIN_WINDOW_MS};
 use crate::runtime::security::{password_compromise, Scope, Snapshot};
 use crate::runtime::{AppState, AuditedTx};
 use crate::storage::users::{self, UserFilter, UserRow, UserStatus};
@@ -155,6 +157,7 @@ pub async fn details(state: &AppState, admin: &Viewer, id: i64) -> Result<UserDe
         })
         .collect();
     Ok(UserDetails {
+        step_up_needed: step_up_needed(state, admin, &u),
         status: status_label(&u, &snap, pending).into(),
         is_self: admin.user_id == u.id,
         id: u.id,
@@ -174,21 +177,36 @@ pub async fn details(state: &AppState, admin: &Viewer, id: i64) -> Result<UserDe
     })
 }
 
-/// Ends all of the user's sessions: the user's session watermark (the database clock now,
-/// covering every session issued so far) plus the rows, with `reason`.
-async fn end_sessions(tx: &mut AuditedTx<'_>, u: &UserRow, reason: EndReason) -> Result<u64> {
-    let now = tx.now();
-    let at = tx.order_time().await?.max(
-        sessions::newest_issue_time(tx, u.id)
-            .await
-            .context("newest session")?,
-    );
-    users::revoke_sessions(tx, u.id, at, reason.as_str())
+/// Acting on another administrator (disable, compromise, sign-out) needs step-up: a stolen admin
+/// cookie alone must not lock the other administrators out. Returns whether a password was
+/// proved (the caller then restarts the session's step-up window).
+pub async fn guard_admin_target(
+    state: &AppState,
+    admin: &Viewer,
+    user_id: i64,
+    password: Option<&str>,
+) -> Result<bool> {
+    if user_id == admin.user_id {
+        return Ok(false);
+    }
+    let mut conn = state.conn().await?;
+    let target = users::find_by_id(&mut conn, user_id)
         .await
-        .context("set session watermark")?;
-    Ok(sessions::end_all_for_user(tx, u.id, None, reason, now)
-        .await
-        .context("end sessions")?)
+        .context("load user")?;
+    drop(conn);
+    match target {
+        Some(u) if Role::parse(&u.role) == Some(Role::Admin) => {
+            step_up::check(state, admin, password.unwrap_or(""), ADMIN_WINDOW_MS).await
+        }
+        _ => Ok(false),
+    }
+}
+
+/// Whether the page must ask for the password before acting on this user.
+fn step_up_needed(state: &AppState, admin: &Viewer, u: &UserRow) -> bool {
+    u.id != admin.user_id
+        && Role::parse(&u.role) == Some(Role::Admin)
+        && step_up::needed(state, admin, ADMIN_WINDOW_MS)
 }
 
 /// Sets the user's current password as compromised (and optionally signs out their sessions).
@@ -210,7 +228,7 @@ pub async fn compromise(
         .await
         .context("set password watermark")?;
     let ended = if sign_out {
-        end_sessions(&mut tx, &u, EndReason::PasswordCompromised).await?
+        end_all_of_user(&mut tx, u.id, EndReason::PasswordCompromised).await?
     } else {
         0
     };
@@ -235,7 +253,7 @@ pub async fn sign_out_all(
 ) -> Result<()> {
     let mut tx = AuditedTx::begin(state, meta).await?;
     let u = load(&mut tx, user_id).await?;
-    let ended = end_sessions(&mut tx, &u, EndReason::SignedOutByAdmin).await?;
+    let ended = end_all_of_user(&mut tx, u.id, EndReason::SignedOutByAdmin).await?;
     tx.record(
         op,
         AuditAction::UserSessionsRevoked,
@@ -315,7 +333,7 @@ pub async fn set_disabled(
         .await
         .context("set disabled")?;
     let ended = if disabled {
-        end_sessions(&mut tx, &u, EndReason::AccountDisabled).await?
+        end_all_of_user(&mut tx, u.id, EndReason::AccountDisabled).await?
     } else {
         0
     };

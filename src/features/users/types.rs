@@ -56,6 +56,9 @@ pub struct UserDetails {
     pub created_at: i64,
     pub disabled_at: Option<i64>,
     pub is_self: bool,
+    /// Another administrator, and the viewer's last password proof is older than 5 minutes:
+    /// actions on this user ask for the viewer's password.
+    pub step_up_needed: bool,
     pub password: PasswordStatus,
     /// Live sessions, then those ended in the last 30 days (the user's Devices page shows the same).
     pub sessions: Vec<crate::features::devices::DeviceSession>,

@@ -3,6 +3,7 @@ use leptos_meta::Title;
 
 use crate::features::auth::{
     reset_task_status, ResetTaskComplete, ResetTaskResendCode, ResetTaskVerifyCode, SignOut,
+    TaskStatus,
 };
 use crate::ui::{Field, FormError, Notice};
 
@@ -20,6 +21,7 @@ pub fn ResetTaskPage() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match status.await {
                         Ok(s) if s.email_verified => view! { <NewPasswordStep/> }.into_any(),
+                        Ok(TaskStatus { locked: Some(why), .. }) => view! { <p class="alert alert-error" role="alert">{why}</p> }.into_any(),
                         Ok(s) => view! { <CodeStep masked_email=s.masked_email verify resend/> }.into_any(),
                         Err(e) => view! { <p class="alert alert-error" role="alert">{e.to_string()}</p> }.into_any(),
                     }
@@ -42,7 +44,7 @@ fn CodeStep(
             .value()
             .get()
             .and_then(|r| r.err())
-            .map(|e| e.to_string())
+            .map(|e| e.for_field("code").unwrap_or_else(|| e.to_string()))
     };
     let resent = Signal::derive(move || {
         matches!(resend.value().get(), Some(Ok(())))

@@ -14,7 +14,7 @@ pub fn SignInPage() -> impl IntoView {
     let notice = Signal::derive(move || {
         let q = query.read();
         if q.get("registered").is_some() {
-            Some("Account created. Sign in to continue.")
+            Some("Sign-up complete. Sign in to continue. (If this address already had an account, nothing changed and its owner was told by e-mail.)")
         } else if q.get("reset").is_some() {
             Some("Your password was changed and every session was signed out. Sign in with your new password.")
         } else if q.get("signed_out").is_some() {
