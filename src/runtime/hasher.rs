@@ -118,7 +118,10 @@ impl PasswordHasher {
             let (queue, params) = (Arc::clone(&queue), params.clone());
             std::thread::Builder::new()
                 .name(format!("argon2-{n}"))
-                .spawn(move || work(&queue, &params))
+                .spawn(move || {
+                    lower_priority();
+                    work(&queue, &params)
+                })
                 .context("start a hashing thread")?;
         }
         Ok(Self {
@@ -528,6 +531,18 @@ fn verify_with(
     let mut out = vec![0u8; expected.len()];
     fill(&argon, configured, password, salt, &mut out, memory)?;
     Ok(bool::from(out.ct_eq(expected.as_bytes())))
+}
+
+/// Hashing threads run at the lowest scheduling priority (Linux: niceness 19), so a sign-in flood
+/// that keeps them busy cannot take the CPU from request handling: signed-in pages stay fast,
+/// and argon2 still gets every cycle nothing else wants. Failing to lower it (an unusual
+/// platform) only costs latency, so it is logged and hashing goes on.
+fn lower_priority() {
+    if let Err(e) =
+        thread_priority::set_current_thread_priority(thread_priority::ThreadPriority::Min)
+    {
+        tracing::warn!(error = ?e, "could not lower the priority of a hashing thread");
+    }
 }
 
 #[cfg(test)]
