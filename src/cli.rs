@@ -54,6 +54,34 @@ enum Command {
     /// Incident response, the same actions as the console (recorded with actor CLI).
     #[command(subcommand)]
     Incident(IncidentCommand),
+    /// Applications behind forward-auth (the same as Admin console → Applications).
+    #[command(subcommand)]
+    App(AppCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum AppCommand {
+    /// Add an application: requests for HOST pass forward-auth for signed-in users of ROLES.
+    Add {
+        #[arg(long)]
+        name: String,
+        /// `app.example.com`, or `*.example.com` for every subdomain.
+        #[arg(long)]
+        host: String,
+        /// Roles that may enter, comma-separated (admin, member).
+        #[arg(long, default_value = "admin,member")]
+        roles: String,
+        /// Add it switched off.
+        #[arg(long)]
+        disabled: bool,
+    },
+    /// List the applications.
+    List,
+    /// Remove the application of HOST.
+    Remove {
+        #[arg(long)]
+        host: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -153,6 +181,7 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Admin(AdminCommand::Create { email }) => create_admin(config, &email).await,
         Command::Incident(cmd) => incident(config, cmd).await,
+        Command::App(cmd) => app(config, cmd).await,
         // Handled above, before the configuration is read.
         Command::SecretKey(_) => Ok(()),
         Command::Audit(cmd) => audit(config, cmd).await,
@@ -322,6 +351,80 @@ async fn incident(config: Config, cmd: IncidentCommand) -> anyhow::Result<()> {
     match result {
         Ok(message) => {
             println!("{message}");
+            Ok(())
+        }
+        Err(AppError::Field { field, message }) => anyhow::bail!("{field}: {message}"),
+        Err(e) => anyhow::bail!("{e}"),
+    }
+}
+
+async fn app(config: Config, cmd: AppCommand) -> anyhow::Result<()> {
+    use crate::domain::ApplicationInput;
+    use crate::features::applications::service;
+    let state = AppState::build(config, Arc::new(SystemClock)).await?;
+    let op = Actor::cli(&os_user());
+    let meta = RequestMeta::default();
+    let result = match cmd {
+        AppCommand::Add {
+            name,
+            host,
+            roles,
+            disabled,
+        } => {
+            let roles: Vec<String> = roles.split(',').map(str::to_owned).collect();
+            match ApplicationInput::parse(&name, &host, &roles, !disabled) {
+                Err((field, message)) => Err(AppError::field(field, message)),
+                Ok(input) => service::create(&state, &op, &input, &meta).await.map(|id| {
+                    format!(
+                        "Application {id} added: {} ({}).",
+                        input.host,
+                        input.roles_text()
+                    )
+                }),
+            }
+        }
+        AppCommand::List => service::list(&state).await.map(|apps| {
+            apps.iter()
+                .map(|a| {
+                    format!(
+                        "{}\t{}\t{}\t{}\t{} sessions in 24 h",
+                        a.host,
+                        a.name,
+                        a.roles.join(","),
+                        if a.enabled { "enabled" } else { "disabled" },
+                        a.sessions_24h
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        }),
+        AppCommand::Remove { host } => {
+            let wanted = crate::domain::HostPattern::parse(&host)
+                .map_err(|e| AppError::field("host", e))
+                .map(|h| h.to_string());
+            match wanted {
+                Err(e) => Err(e),
+                Ok(wanted) => match service::list(&state).await {
+                    Err(e) => Err(e),
+                    Ok(apps) => match apps.iter().find(|a| a.host == wanted) {
+                        None => Err(AppError::field(
+                            "host",
+                            format!("no application has host {wanted}"),
+                        )),
+                        Some(a) => service::delete(&state, &op, a.id, &meta)
+                            .await
+                            .map(|()| format!("Application {wanted} removed.")),
+                    },
+                },
+            }
+        }
+    };
+    state.store.close().await;
+    match result {
+        Ok(message) => {
+            if !message.is_empty() {
+                println!("{message}");
+            }
             Ok(())
         }
         Err(AppError::Field { field, message }) => anyhow::bail!("{field}: {message}"),

@@ -26,11 +26,13 @@ use crate::config::Config;
 use crate::email::{transport, worker::Worker};
 use crate::features::sessions::{sweeper, DbSessionStore};
 use crate::http::{client, csrf, gate, headers, health, throttle};
+use crate::runtime::applications::Directory;
 use crate::runtime::clock::SharedClock;
 use crate::runtime::hasher::{params_of, PasswordHasher};
 use crate::runtime::limiter::RateLimiter;
 use crate::runtime::security::SecurityCache;
 use crate::runtime::server_key::ServerKey;
+use crate::runtime::session_cache::SessionCache;
 use crate::runtime::supervise::{self, supervise, Health};
 use crate::runtime::AppState;
 use crate::storage::Store;
@@ -60,7 +62,15 @@ impl AppState {
         };
         let config = Arc::new(config);
         let security = SecurityCache::load(&store, config.clone()).await?;
+        let session_cache = SessionCache::new(config.session_cache_capacity, config.session_cache);
+        let applications = {
+            let mut conn = store.pool().acquire().await.context("acquire connection")?;
+            session_cache.start(&mut conn, clock.now_ms()).await?;
+            Directory::load(&mut conn).await?
+        };
         Ok(Self {
+            session_cache,
+            applications,
             config,
             geo: Arc::new(geo),
             security,
@@ -258,6 +268,15 @@ impl Application {
                 move || crate::runtime::propagation::run(state.clone(), stopped.clone()),
             )
         };
+        let activity = {
+            let (state, stopped) = (self.state.clone(), stopped.clone());
+            supervise(
+                supervise::ACTIVITY_WRITER,
+                self.state.health.clone(),
+                stopped.clone(),
+                move || crate::runtime::propagation::write_activity(state.clone(), stopped.clone()),
+            )
+        };
         let checkpoints = {
             let (state, stopped) = (self.state.clone(), stopped.clone());
             supervise(
@@ -288,6 +307,7 @@ impl Application {
         let _ = sweeper.await;
         let _ = propagation.await;
         let _ = checkpoints.await;
+        let _ = activity.await;
         if let Some(mailer) = mailer {
             let _ = mailer.await;
         }

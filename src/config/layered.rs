@@ -46,10 +46,15 @@ pub(super) struct Layered {
     pub(super) secret_key_file: Option<PathBuf>,
     pub(super) audit_checkpoint_dir: Option<PathBuf>,
     pub(super) max_queued_hashes: Option<usize>,
+    #[serde(default, deserialize_with = "text")]
+    pub(super) cookie_domain: Option<String>,
+    pub(super) session_cache: Option<bool>,
+    pub(super) session_cache_capacity: Option<usize>,
+    pub(super) last_seen_flush_ms: Option<u64>,
 }
 
 /// The keys, as the environment spells them after `KEYWARDEN_` (lower-cased).
-pub(super) const KEYS: [&str; 26] = [
+pub(super) const KEYS: [&str; 30] = [
     "database_url",
     "listen",
     "base_url",
@@ -76,6 +81,10 @@ pub(super) const KEYS: [&str; 26] = [
     "secret_key_file",
     "audit_checkpoint_dir",
     "max_queued_hashes",
+    "cookie_domain",
+    "session_cache",
+    "session_cache_capacity",
+    "last_seen_flush_ms",
 ];
 
 /// A scalar read as text: the environment's `KEYWARDEN_SMTP_PASSWORD=123456` is a password, not a

@@ -58,6 +58,16 @@ pub struct Config {
     /// Password hashes allowed to wait for a worker; past this a sign-in is refused at once with
     /// 503 and `Retry-After`.
     pub max_queued_hashes: usize,
+    /// The session cookie's `Domain` (for example `.example.com`), so one session reaches every
+    /// protected application's host. `None`: a host-only cookie (`__Host-` prefix over https).
+    pub cookie_domain: Option<String>,
+    /// Whether sessions and users are cached in memory (forward-auth and pages without a database
+    /// round trip). Off: the database on every request (benchmarks compare both).
+    pub session_cache: bool,
+    /// How many sessions (and as many users) the cache holds at most.
+    pub session_cache_capacity: usize,
+    /// How often session activity (`last_seen_at`) is written behind, in milliseconds.
+    pub last_seen_flush_ms: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -199,6 +209,13 @@ impl Config {
             geoip_database: f.geoip_database.filter(|p| !p.as_os_str().is_empty()),
             secret_key_file,
             audit_checkpoint_dir: f.audit_checkpoint_dir.filter(|p| !p.as_os_str().is_empty()),
+            cookie_domain: match f.cookie_domain.filter(|d| !d.is_empty()) {
+                None => None,
+                Some(d) => Some(cookie_domain(&d)?),
+            },
+            session_cache: f.session_cache.unwrap_or(true),
+            session_cache_capacity: f.session_cache_capacity.unwrap_or(100_000),
+            last_seen_flush_ms: f.last_seen_flush_ms.unwrap_or(5_000),
         };
         config.check()?;
         Ok(config)
@@ -247,6 +264,19 @@ impl Config {
         if self.max_concurrent_hashes == 0 {
             bail!("max_concurrent_hashes must be at least 1");
         }
+        if let Some(domain) = &self.cookie_domain {
+            let suffix = domain.trim_start_matches('.');
+            let host = self.base_url.host_str().unwrap_or_default();
+            if host != suffix && !host.ends_with(&format!(".{suffix}")) {
+                bail!("cookie_domain {domain:?} must contain the host of base_url ({host})");
+            }
+        }
+        if self.session_cache_capacity == 0 {
+            bail!("session_cache_capacity must be at least 1");
+        }
+        if !(100..=60_000).contains(&self.last_seen_flush_ms) {
+            bail!("last_seen_flush_ms must be between 100 and 60000");
+        }
         argon2::Params::new(
             self.argon2_memory_kib,
             self.argon2_iterations,
@@ -269,7 +299,8 @@ impl Config {
         self.database_url.expose_secret().starts_with("sqlite:")
     }
 
-    /// Cookies get `Secure` and the `__Host-` prefix when the public URL is https.
+    /// Cookies get `Secure` when the public URL is https, with the `__Host-` prefix; with a
+    /// `cookie_domain` the session cookie's prefix is `__Secure-` (`__Host-` forbids `Domain`).
     pub fn cookies_secure(&self) -> bool {
         self.base_url.scheme() == "https"
     }
@@ -284,12 +315,30 @@ impl Config {
     }
 
     pub fn session_cookie_name(&self) -> &'static str {
-        if self.cookies_secure() {
-            "__Host-keywarden_session"
-        } else {
-            "keywarden_session"
+        match (self.cookies_secure(), self.cookie_domain.is_some()) {
+            (true, false) => "__Host-keywarden_session",
+            (true, true) => "__Secure-keywarden_session",
+            (false, _) => "keywarden_session",
         }
     }
+}
+
+/// A cookie domain: a host name with at least two labels, an optional leading dot (kept, as the
+/// configuration wrote it), no port, no scheme.
+fn cookie_domain(value: &str) -> anyhow::Result<String> {
+    let host = value.strip_prefix('.').unwrap_or(value);
+    let labels: Vec<&str> = host.split('.').collect();
+    let label_ok = |l: &&str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    if labels.len() < 2 || !labels.iter().all(label_ok) {
+        bail!("cookie_domain: {value:?} is not a domain such as .example.com");
+    }
+    Ok(value.to_ascii_lowercase())
 }
 
 /// OWASP Password Storage Cheat Sheet: argon2id with one of these (memory KiB, iterations)

@@ -39,6 +39,9 @@ macro_rules! actions {
 }
 
 actions! {
+    ApplicationCreated => "application.created", "Application added";
+    ApplicationDeleted => "application.deleted", "Application removed";
+    ApplicationUpdated => "application.updated", "Application changed";
     AuditExported => "audit.exported", "Audit trail exported";
     SignIn => "auth.sign_in", "Signed in";
     SignInBlocked => "auth.sign_in_blocked", "Sign-in blocked";

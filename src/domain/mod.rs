@@ -1,6 +1,7 @@
 //! Isomorphic domain types: parsed once at the edge, trusted everywhere after.
 //! They compile for wasm too, so a form shows the same message the server enforces.
 
+mod application;
 mod audit_action;
 mod email;
 mod end_reason;
@@ -9,6 +10,7 @@ mod role;
 pub mod time;
 mod viewer;
 
+pub use application::{host_of, ApplicationInput, HostPattern};
 pub use audit_action::AuditAction;
 pub use email::{Email, EmailError};
 pub use end_reason::EndReason;

@@ -1,4 +1,5 @@
 pub mod admin;
+pub mod applications;
 pub mod audit;
 pub mod auth;
 pub mod devices;

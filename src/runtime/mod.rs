@@ -3,6 +3,7 @@
 //! parser, the audit chain, the unit of work, supervision, the application state and what a
 //! server function may ask of its request. Nothing here imports a feature.
 
+pub mod applications;
 pub mod audit;
 pub mod checkpoint;
 pub mod clock;
@@ -12,6 +13,7 @@ pub mod propagation;
 pub mod request;
 pub mod security;
 pub mod server_key;
+pub mod session_cache;
 pub mod state;
 pub mod supervise;
 pub mod throttle;

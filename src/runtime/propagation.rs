@@ -7,6 +7,10 @@
 //! - SQLite (one server; the CLI is a second process): the row's version is polled every 250 ms,
 //!   a one-row primary-key read.
 //!
+//! The same task keeps the session cache right (see [`super::session_cache`]): on PostgreSQL it
+//! also listens on `keywarden_cache`, and clears the cache whenever the listener was down
+//! (notifications in between are lost); on SQLite it reads the cache events at each poll.
+//!
 //! `/readyz` reports the listener while it is down.
 
 use std::time::Duration;
@@ -16,9 +20,10 @@ use secrecy::ExposeSecret;
 use sqlx::postgres::PgListener;
 use tokio::sync::watch;
 
+use super::session_cache::Forget;
 use super::supervise::LISTENER;
 use super::AppState;
-use crate::storage::{security, Backend, Conn};
+use crate::storage::{cache_events, security, Backend, Conn};
 
 const SQLITE_POLL: Duration = Duration::from_millis(250);
 const POSTGRES_BACKSTOP: Duration = Duration::from_secs(5);
@@ -32,8 +37,14 @@ pub async fn run(state: AppState, stop: watch::Receiver<bool>) {
     }
 }
 
-/// Re-reads the row when its version moved past the one this node holds.
+/// Re-reads the row when its version moved past the one this node holds; on SQLite, applies the
+/// cache events written since the last poll.
 async fn catch_up(state: &AppState, conn: &mut Conn) -> anyhow::Result<()> {
+    if state.store.backend() == Backend::Sqlite
+        && state.session_cache.catch_up(conn, state.now()).await?
+    {
+        state.applications.reload(conn).await?;
+    }
     let version = security::version(conn)
         .await
         .context("read security version")?;
@@ -101,22 +112,57 @@ async fn listen_once(state: &AppState, stop: &mut watch::Receiver<bool>) -> anyh
         .await
         .context("connect the listener")?;
     let mut conn = own_connection(state).await?;
-    listener.listen(security::CHANNEL).await.context("LISTEN")?;
+    listener
+        .listen_all([security::CHANNEL, cache_events::CHANNEL])
+        .await
+        .context("LISTEN")?;
     // Anything committed before LISTEN took effect was not heard: read it now.
-    state.refresh_security_on(&mut conn).await?;
+    forget_everything(state, &mut conn).await?;
     state.health.up(LISTENER);
     loop {
         tokio::select! {
             _ = stop.changed() => return Ok(()),
             received = listener.try_recv() => match received.context("receive")? {
+                Some(n) if n.channel() == cache_events::CHANNEL => {
+                    let forget = Forget::parse(n.payload(), state.session_cache.node());
+                    if state.session_cache.apply(forget) {
+                        state.applications.reload(&mut conn).await?;
+                    }
+                }
                 Some(_) => state.refresh_security_on(&mut conn).await?,
                 // The connection was lost and re-established: notifications in between are gone.
                 None => {
                     state.health.up(LISTENER);
-                    state.refresh_security_on(&mut conn).await?
+                    forget_everything(state, &mut conn).await?
                 }
             },
             _ = tokio::time::sleep(POSTGRES_BACKSTOP) => catch_up(state, &mut conn).await?,
+        }
+    }
+}
+
+/// After a gap in notifications: the security row re-read, the session cache cleared, the
+/// applications reloaded.
+async fn forget_everything(state: &AppState, conn: &mut Conn) -> anyhow::Result<()> {
+    state.session_cache.clear();
+    state.applications.reload(conn).await?;
+    state.refresh_security_on(conn).await
+}
+
+/// Writes session activity and application accesses behind, every `last_seen_flush_ms`, and once
+/// more on stop.
+pub async fn write_activity(state: AppState, mut stop: watch::Receiver<bool>) {
+    let every = Duration::from_millis(state.config.last_seen_flush_ms);
+    loop {
+        let stopping = tokio::select! {
+            _ = stop.changed() => true,
+            _ = tokio::time::sleep(every) => false,
+        };
+        if let Err(e) = state.session_cache.flush(&state.store).await {
+            tracing::warn!(error = format!("{e:#}"), "writing session activity failed");
+        }
+        if stopping {
+            return;
         }
     }
 }

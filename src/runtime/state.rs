@@ -7,11 +7,13 @@ use tokio::sync::Notify;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 
+use super::applications::Directory;
 use super::clock::SharedClock;
 use super::hasher::PasswordHasher;
 use super::limiter::RateLimiter;
 use super::security::SecurityCache;
 use super::server_key::ServerKey;
+use super::session_cache::SessionCache;
 use super::supervise::Health;
 use crate::config::Config;
 use crate::domain::PasswordPolicy;
@@ -35,6 +37,10 @@ pub struct AppState {
     pub health: Health,
     /// The key outside the database: HMAC of short secrets, checkpoint signatures.
     pub server_key: Arc<ServerKey>,
+    /// Sessions and their users in memory (see [`SessionCache`]).
+    pub session_cache: SessionCache,
+    /// The applications behind forward-auth, in memory.
+    pub applications: Directory,
 }
 
 impl AppState {
@@ -80,6 +86,21 @@ impl AppState {
     pub async fn refresh_security_on(&self, conn: &mut crate::storage::Conn) -> anyhow::Result<()> {
         let result = self.security.refresh_on(conn).await;
         self.record_refresh(result)
+    }
+
+    /// Applies the cache events of a transaction this node just committed (see
+    /// [`SessionCache::sync`]), and reloads the applications when they changed.
+    pub async fn sync_caches(&self, applications_changed: bool) -> anyhow::Result<()> {
+        let changed = self.session_cache.sync(&self.store, self.now()).await?;
+        if changed || applications_changed {
+            self.reload_applications().await?;
+        }
+        Ok(())
+    }
+
+    pub async fn reload_applications(&self) -> anyhow::Result<()> {
+        let mut conn = self.conn().await?;
+        self.applications.reload(&mut conn).await
     }
 
     fn record_refresh(&self, result: anyhow::Result<()>) -> anyhow::Result<()> {

@@ -22,6 +22,7 @@ pub struct AuditedTx<'a> {
     now: i64,
     mail_queued: bool,
     security_changed: bool,
+    applications_changed: bool,
 }
 
 impl<'a> AuditedTx<'a> {
@@ -35,6 +36,7 @@ impl<'a> AuditedTx<'a> {
             now: state.now(),
             mail_queued: false,
             security_changed: false,
+            applications_changed: false,
         })
     }
 
@@ -106,6 +108,12 @@ impl<'a> AuditedTx<'a> {
         self.security_changed = true;
     }
 
+    /// This transaction changes the applications behind forward-auth: this node's directory is
+    /// reloaded right after the commit (other nodes hear of it through the cache events).
+    pub fn applications_changed(&mut self) {
+        self.applications_changed = true;
+    }
+
     /// Commits, then runs the after-commit effects. Dropping an `AuditedTx` without committing
     /// rolls everything back and runs none of them.
     pub async fn commit(mut self) -> Result<()> {
@@ -120,6 +128,16 @@ impl<'a> AuditedTx<'a> {
         }
         if self.security_changed {
             self.state.refresh_security().await?;
+        }
+        // Sessions ended and users changed in this transaction are forgotten by this node's
+        // cache before the response: the very next request sees the change.
+        // The change is committed whatever happens here: a failure clears the cache instead.
+        if let Err(e) = self.state.sync_caches(self.applications_changed).await {
+            tracing::error!(
+                error = format!("{e:#}"),
+                "cache sync after commit failed; cache cleared"
+            );
+            self.state.session_cache.clear();
         }
         Ok(())
     }

@@ -2,8 +2,10 @@
 //! BIGINT times and flags), chosen once at start-up from the URL scheme. Backend differences stay
 //! in this module (connection options, migrations); services never branch on the backend.
 
+pub mod applications;
 pub mod audit;
 pub mod bench;
+pub mod cache_events;
 pub mod checkpoints;
 pub mod devices;
 pub mod outbox;

@@ -106,12 +106,15 @@ pub async fn find_for_user(
 }
 
 pub async fn touch(conn: &mut Conn, id_hash: &str, now: i64) -> sqlx::Result<()> {
-    sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE id_hash = $1 AND ended_at IS NULL")
-        .bind(id_hash)
-        .bind(now)
-        .execute(conn)
-        .await
-        .map(|_| ())
+    sqlx::query(
+        "UPDATE sessions SET last_seen_at = $2 \
+         WHERE id_hash = $1 AND ended_at IS NULL AND last_seen_at < $2",
+    )
+    .bind(id_hash)
+    .bind(now)
+    .execute(conn)
+    .await
+    .map(|_| ())
 }
 
 /// Ends one session with a reason; a session already ended keeps its first reason.

@@ -1,0 +1,8 @@
+//! Applications behind a reverse proxy that ask Keywarden whether a request may pass
+//! (forward-auth): the admin page and its rules. The forward-auth endpoints live at the HTTP edge
+//! (`http::forward_auth`); the in-memory directory they match hosts against is
+//! `runtime::applications`.
+
+#[cfg(feature = "ssr")]
+pub mod service;
+pub mod types;
