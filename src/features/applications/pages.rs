@@ -143,6 +143,35 @@ fn AppRow(
     let verb = if a.enabled { "Disable" } else { "Enable" };
     let toggle_label = format!("{verb} {name}");
     let remove_id = id.clone();
+    let hidden = (a.name.clone(), a.host.clone(), a.roles.clone(), a.enabled);
+    // Built in parts and type-erased: the whole row as one type overflows rustc's query depth
+    // when compiling for wasm.
+    let toggle_form = view! {
+        // The whole application again with the one change, as the form would send it.
+        <ActionForm action=toggle attr:class="inline-form">
+            <input type="hidden" name="id" value=id.clone()/>
+            <input type="hidden" name="name" value=hidden.0.clone()/>
+            <input type="hidden" name="host" value=hidden.1.clone()/>
+            {hidden.2.iter().map(|r| view! { <input type="hidden" name="roles[]" value=r.clone()/> }).collect_view()}
+            {(!hidden.3).then(|| view! { <input type="hidden" name="enabled" value="true"/> })}
+            <button type="submit" class="btn btn-small btn-secondary" aria-label=toggle_label>{verb}</button>
+        </ActionForm>
+    }
+    .into_any();
+    let confirm_remove = view! {
+        <details class="confirm-dialog">
+            <summary class="btn btn-small btn-danger" aria-label=remove_label>"Remove…"</summary>
+            <div class="dialog-body">
+                <p>"Remove " <strong>{name.clone()}</strong> "? Requests for " <span class="mono">{host}</span>
+                   " are refused from then on, unless another application covers the host."</p>
+                <ActionForm action=remove attr:class="inline-form">
+                    <input type="hidden" name="id" value=remove_id/>
+                    <button type="submit" class="btn btn-small btn-danger">"Remove application"</button>
+                </ActionForm>
+            </div>
+        </details>
+    }
+    .into_any();
     view! {
         <tr>
             <td>{a.name.clone()}</td>
@@ -156,30 +185,13 @@ fn AppRow(
             <td>{a.last_access.clone().unwrap_or_else(|| "never".to_owned())}</td>
             <td class="numeric">{count(a.sessions_24h)}</td>
             <td class="row-actions">
-                // The whole application again with the one change, as the form would send it.
-                <ActionForm action=toggle attr:class="inline-form">
-                    <input type="hidden" name="id" value=id.clone()/>
-                    <input type="hidden" name="name" value=a.name.clone()/>
-                    <input type="hidden" name="host" value=a.host.clone()/>
-                    {a.roles.iter().map(|r| view! { <input type="hidden" name="roles[]" value=r.clone()/> }).collect_view()}
-                    {(!a.enabled).then(|| view! { <input type="hidden" name="enabled" value="true"/> })}
-                    <button type="submit" class="btn btn-small btn-secondary" aria-label=toggle_label>{verb}</button>
-                </ActionForm>
+                {toggle_form}
                 <a class="btn btn-small btn-secondary" href=edit_href aria-label=edit_label>"Edit"</a>
-                <details class="confirm-dialog">
-                    <summary class="btn btn-small btn-danger" aria-label=remove_label>"Remove…"</summary>
-                    <div class="dialog-body">
-                        <p>"Remove " <strong>{name.clone()}</strong> "? Requests for " <span class="mono">{host}</span>
-                           " are refused from then on, unless another application covers the host."</p>
-                        <ActionForm action=remove attr:class="inline-form">
-                            <input type="hidden" name="id" value=remove_id/>
-                            <button type="submit" class="btn btn-small btn-danger">"Remove application"</button>
-                        </ActionForm>
-                    </div>
-                </details>
+                {confirm_remove}
             </td>
         </tr>
     }
+    .into_any()
 }
 
 /// Adds an application, or edits `app`.
@@ -252,4 +264,5 @@ fn ApplicationForm(
             </ActionForm>
         </section>
     }
+    .into_any()
 }
