@@ -51,9 +51,24 @@ fn Applications() -> impl IntoView {
     let changes = RwSignal::new(0usize);
     let notice = RwSignal::new(None);
     let navigate = use_navigate();
+    let form = NodeRef::<leptos::html::Form>::new();
     on_result(save, changes, notice, "Application saved.", move || {
+        // The re-read list re-renders the form in place, and an input the admin typed in keeps
+        // its text over a new `value` attribute: reset it to its attributes first.
+        if let Some(form) = form.get_untracked() {
+            form.reset();
+        }
         if editing.get_untracked().is_some() {
             navigate(PAGE, Default::default());
+        }
+    });
+    // The same when "Edit" (or "Cancel") fills the form with another application.
+    Effect::new(move |first: Option<()>| {
+        editing.track();
+        if first.is_some() {
+            if let Some(form) = form.get_untracked() {
+                form.reset();
+            }
         }
     });
     on_result(toggle, changes, notice, "Application updated.", || {});
@@ -87,7 +102,7 @@ fn Applications() -> impl IntoView {
                             let current = edit.and_then(|id| list.iter().find(|a| a.id == id).cloned());
                             view! {
                                 <AppTable apps=list toggle remove/>
-                                <ApplicationForm app=current action=save/>
+                                <ApplicationForm app=current action=save form/>
                             }.into_any()
                         }
                         Err(e) => view! { <p class="alert alert-error" role="alert">{e.to_string()}</p> }.into_any(),
@@ -199,6 +214,7 @@ fn AppRow(
 fn ApplicationForm(
     app: Option<ApplicationView>,
     action: ServerAction<SaveApplication>,
+    form: NodeRef<leptos::html::Form>,
 ) -> impl IntoView {
     let value = Signal::derive(move || action.value().get());
     let heading = match &app {
@@ -229,14 +245,14 @@ fn ApplicationForm(
             <h2 id="app-form-heading">{heading}</h2>
             <FormError message=Signal::derive(move || value.get().and_then(|r| r.err()).and_then(|e| e.form_message()))/>
             {field_error(value, "application")}
-            <ActionForm action attr:class="form form-wide app-form" attr:novalidate=true>
+            <ActionForm action node_ref=form attr:class="form form-wide app-form" attr:novalidate=true>
                 {id.clone().map(|id| view! { <input type="hidden" name="id" value=id/> })}
-                <div class="field">
+                <div class="field" class:field-invalid=move || invalid("name")().is_some()>
                     <label for="app-name">"Name"</label>
                     <input id="app-name" name="name" value=name aria-invalid=invalid("name")/>
                     {field_error(value, "name")}
                 </div>
-                <div class="field">
+                <div class="field" class:field-invalid=move || invalid("host")().is_some()>
                     <label for="app-host">"Host"</label>
                     <p class="field-hint" id="app-host-hint">"app.example.com or *.example.com"</p>
                     <input id="app-host" name="host" class="mono" value=host autocomplete="off"
