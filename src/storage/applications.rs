@@ -69,6 +69,17 @@ pub async fn update(conn: &mut Conn, id: i64, a: NewApplication<'_>) -> sqlx::Re
     .map(|r| r.rows_affected())
 }
 
+/// Switches an application on or off, leaving its other settings as they are now.
+pub async fn set_enabled(conn: &mut Conn, id: i64, enabled: bool, now: i64) -> sqlx::Result<u64> {
+    sqlx::query("UPDATE applications SET enabled = $2, updated_at = $3 WHERE id = $1")
+        .bind(id)
+        .bind(i64::from(enabled))
+        .bind(now)
+        .execute(conn)
+        .await
+        .map(|r| r.rows_affected())
+}
+
 pub async fn delete(conn: &mut Conn, id: i64) -> sqlx::Result<u64> {
     sqlx::query("DELETE FROM application_sessions WHERE application_id = $1")
         .bind(id)

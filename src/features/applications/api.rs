@@ -56,6 +56,26 @@ pub async fn save_application(
 
 /// Requires: admin. Removes an application: requests for its host are refused from then on
 /// (unless a wildcard still covers it).
+/// Requires: admin. Switches one application on or off, nothing else.
+#[server(endpoint = "admin_set_application_enabled")]
+pub async fn set_application_enabled(id: i64, #[server(default)] enabled: bool) -> Result<(), AppError> {
+    use crate::runtime::request::{request_meta, require_admin, respond, state};
+    respond(
+        async {
+            let admin = require_admin()?;
+            super::service::set_enabled(
+                &state()?,
+                &crate::domain::Actor::admin(&admin),
+                id,
+                enabled,
+                &request_meta(),
+            )
+            .await
+        }
+        .await,
+    )
+}
+
 #[server(endpoint = "admin_delete_application")]
 pub async fn delete_application(id: i64) -> Result<(), AppError> {
     use crate::runtime::request::{request_meta, require_admin, respond, state};

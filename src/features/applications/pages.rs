@@ -7,7 +7,9 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_navigate, use_query_map};
 
-use super::{list_applications, ApplicationView, DeleteApplication, SaveApplication};
+use super::{
+    list_applications, ApplicationView, DeleteApplication, SaveApplication, SetApplicationEnabled,
+};
 use crate::error::AppError;
 use crate::ui::format::count;
 use crate::ui::{field_error, AdminOnly, FormError, Notice};
@@ -44,7 +46,7 @@ fn on_result<A>(
 #[component]
 fn Applications() -> impl IntoView {
     let save = ServerAction::<SaveApplication>::new();
-    let toggle = ServerAction::<SaveApplication>::new();
+    let toggle = ServerAction::<SetApplicationEnabled>::new();
     let remove = ServerAction::<DeleteApplication>::new();
     let query = use_query_map();
     let editing = Memo::new(move |_| query.read().get("edit").and_then(|v| v.parse::<i64>().ok()));
@@ -116,7 +118,7 @@ fn Applications() -> impl IntoView {
 #[component]
 fn AppTable(
     apps: Vec<ApplicationView>,
-    toggle: ServerAction<SaveApplication>,
+    toggle: ServerAction<SetApplicationEnabled>,
     remove: ServerAction<DeleteApplication>,
 ) -> impl IntoView {
     if apps.is_empty() {
@@ -147,7 +149,7 @@ fn AppTable(
 #[component]
 fn AppRow(
     a: ApplicationView,
-    toggle: ServerAction<SaveApplication>,
+    toggle: ServerAction<SetApplicationEnabled>,
     remove: ServerAction<DeleteApplication>,
 ) -> impl IntoView {
     let id = a.id.to_string();
@@ -158,17 +160,13 @@ fn AppRow(
     let verb = if a.enabled { "Disable" } else { "Enable" };
     let toggle_label = format!("{verb} {name}");
     let remove_id = id.clone();
-    let hidden = (a.name.clone(), a.host.clone(), a.roles.clone(), a.enabled);
     // Built in parts and type-erased: the whole row as one type overflows rustc's query depth
     // when compiling for wasm.
     let toggle_form = view! {
-        // The whole application again with the one change, as the form would send it.
+        // Only the switch: a concurrent edit of the other settings stays.
         <ActionForm action=toggle attr:class="inline-form">
             <input type="hidden" name="id" value=id.clone()/>
-            <input type="hidden" name="name" value=hidden.0.clone()/>
-            <input type="hidden" name="host" value=hidden.1.clone()/>
-            {hidden.2.iter().map(|r| view! { <input type="hidden" name="roles[]" value=r.clone()/> }).collect_view()}
-            {(!hidden.3).then(|| view! { <input type="hidden" name="enabled" value="true"/> })}
+            {(!a.enabled).then(|| view! { <input type="hidden" name="enabled" value="true"/> })}
             <button type="submit" class="btn btn-small btn-secondary" aria-label=toggle_label>{verb}</button>
         </ActionForm>
     }

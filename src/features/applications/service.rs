@@ -125,6 +125,34 @@ pub async fn update(
     Ok(())
 }
 
+/// Switches an application on or off (only that: a concurrent edit of its other settings stays).
+pub async fn set_enabled(
+    state: &AppState,
+    actor: &Actor,
+    id: i64,
+    enabled: bool,
+    meta: &RequestMeta,
+) -> Result<()> {
+    let mut tx = AuditedTx::begin(state, meta).await?;
+    let Some(old) = applications::find(&mut tx, id).await.context("load application")? else {
+        return Err(AppError::field("application", "No such application."));
+    };
+    applications::set_enabled(&mut tx, id, enabled, tx.now())
+        .await
+        .context("switch application")?;
+    let details = json!({
+        "application": id,
+        "host": old.host,
+        "old": {"enabled": old.enabled != 0},
+        "new": {"enabled": enabled},
+    });
+    tx.record(actor, AuditAction::ApplicationUpdated, None, None, details)
+        .await?;
+    tx.applications_changed();
+    tx.commit().await?;
+    Ok(())
+}
+
 pub async fn delete(state: &AppState, actor: &Actor, id: i64, meta: &RequestMeta) -> Result<()> {
     let mut tx = AuditedTx::begin(state, meta).await?;
     let Some(old) = applications::find(&mut tx, id)
