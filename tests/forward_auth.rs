@@ -206,6 +206,28 @@ async fn a_visitor_signs_in_through_the_proxy_and_loses_access_when_the_admin_ac
     assert_eq!(seen["remote-groups"], "member", "{proxy}: {seen}");
     assert_eq!(seen["uri"], "/wiki/Home?action=edit", "{proxy}: {seen}");
     assert_session_of(app, &seen["remote-session"], ada_id).await;
+    // What the application is told comes from Keywarden, never from the client.
+    let r = ada
+        .client
+        .get(&page)
+        .header("Remote-User", "1")
+        .header("Remote-Email", "root@example.org")
+        .header("Remote-Name", "Forged")
+        .header("Remote-Groups", "admin")
+        .header("Remote-Session", "forged")
+        .send()
+        .await
+        .unwrap();
+    let seen = upstream_saw(r, proxy).await;
+    assert_eq!(seen["remote-user"], ada_id.to_string(), "{proxy}: {seen}");
+    assert_eq!(seen["remote-email"], "ada@example.org", "{proxy}: {seen}");
+    assert_eq!(seen["remote-groups"], "member", "{proxy}: {seen}");
+    assert_ne!(seen["remote-session"], "forged", "{proxy}: {seen}");
+    let name = seen["remote-name"].as_str().unwrap_or_default();
+    assert!(
+        name != "Forged" && !name.contains('{'),
+        "{proxy}: Remote-Name {name:?} is not Keywarden's (a forged or unfilled header)"
+    );
 
     // A second member, signed in normally, for step 4.
     let bob = site.member("bob@example.org").await;
