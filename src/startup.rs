@@ -25,7 +25,7 @@ use crate::app::{shell, App};
 use crate::config::Config;
 use crate::email::{transport, worker::Worker};
 use crate::features::sessions::{sweeper, DbSessionStore};
-use crate::http::{client, csrf, gate, headers, health, throttle};
+use crate::http::{client, csrf, forward_auth, gate, headers, health, throttle};
 use crate::runtime::applications::Directory;
 use crate::runtime::clock::SharedClock;
 use crate::runtime::hasher::{params_of, PasswordHasher};
@@ -146,21 +146,21 @@ where
 
 pub fn router(state: AppState) -> Router {
     let config = &state.config;
-    let session_store = DbSessionStore::new(
-        state.store.clone(),
-        state.clock.clone(),
-        state.security.clone(),
-    );
+    let session_store = DbSessionStore::of(&state);
     let lifetime = time::Duration::seconds(
         i64::try_from(config.session_absolute_lifetime_secs).unwrap_or(i64::MAX),
     );
-    let sessions = SessionManagerLayer::new(session_store)
+    let mut sessions = SessionManagerLayer::new(session_store)
         .with_name(config.session_cookie_name())
         .with_secure(config.cookies_secure())
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_path("/")
         .with_expiry(Expiry::OnInactivity(lifetime));
+    if let Some(domain) = &config.cookie_domain {
+        // One session for every protected application's host (forward-auth).
+        sessions = sessions.with_domain(domain.clone());
+    }
 
     let context = {
         let state = state.clone();
@@ -196,6 +196,10 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             headers::protect_token_pages,
         ))
+        // Forward-auth is outside the session layer and the page guards: it reads the cookie
+        // itself and answers the proxy from memory.
+        .route("/auth/forward", get(forward_auth::forward))
+        .route("/auth/nginx", get(forward_auth::nginx))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .layer(header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))

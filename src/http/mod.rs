@@ -2,6 +2,7 @@
 
 pub mod client;
 pub mod csrf;
+pub mod forward_auth;
 pub mod gate;
 pub mod headers;
 pub mod health;

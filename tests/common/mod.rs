@@ -176,8 +176,14 @@ impl TestApp {
 
     /// A second server (node) on this test's database, with its own clock.
     pub async fn second_node(&self) -> Self {
+        self.second_node_with(|_| {}).await
+    }
+
+    /// The same, with the configuration adjusted by `tweak`.
+    pub async fn second_node_with(&self, tweak: impl FnOnce(&mut Config)) -> Self {
         let dir = TempDir::new();
-        let config = test_config(&self.database_url, &dir, self.secret_key_file());
+        let mut config = test_config(&self.database_url, &dir, self.secret_key_file());
+        tweak(&mut config);
         Self::start(config, self.db, self.database_url.clone(), dir, None).await
     }
 
@@ -537,6 +543,10 @@ fn test_config(database_url: &str, dir: &TempDir, secret_key_file: PathBuf) -> C
         secret_key_file: Some(secret_key_file),
         audit_checkpoint_dir: None,
         max_queued_hashes: 64,
+        cookie_domain: None,
+        session_cache: true,
+        session_cache_capacity: 10_000,
+        last_seen_flush_ms: 5_000,
     }
 }
 

@@ -83,6 +83,11 @@ pub struct Node {
 
 impl Node {
     pub async fn start(url: &str) -> anyhow::Result<Self> {
+        Self::start_with(url, |_| {}).await
+    }
+
+    /// The same, with the configuration adjusted by `tweak` first.
+    pub async fn start_with(url: &str, tweak: impl FnOnce(&mut Config)) -> anyhow::Result<Self> {
         let mut config = Config::load(None)?;
         config.database_url = SecretString::from(url.to_owned());
         // A free port now, so the public URL (the origin the clients send) names it.
@@ -97,6 +102,7 @@ impl Node {
         let key = std::env::temp_dir().join("keywarden-bench.key");
         keywarden::runtime::server_key::ServerKey::open(&key, true)?;
         config.secret_key_file = Some(key);
+        tweak(&mut config);
         let app = Application::build(config, Arc::new(SystemClock)).await?;
         let address = format!("http://127.0.0.1:{}", app.port());
         let state = app.state().clone();

@@ -31,6 +31,7 @@ pub async fn sign_in(
     email: String,
     password: String,
     next: Option<String>,
+    #[server(default)] rd: Option<String>,
 ) -> Result<(), AppError> {
     use crate::runtime::request::{request_meta, respond, session, state};
     respond(
@@ -43,7 +44,10 @@ pub async fn sign_in(
                     .await?;
             use super::sign_in::{complete_sign_in, SignedIn};
             match complete_sign_in(&state, &session().await?, &proved, &meta).await? {
-                SignedIn::Full => leptos_axum::redirect(&super::safe_next(next.as_deref())),
+                SignedIn::Full => leptos_axum::redirect(
+                    &super::service::application_return(&state, rd.as_deref())
+                        .unwrap_or_else(|| super::safe_next(next.as_deref())),
+                ),
                 SignedIn::ResetTask => leptos_axum::redirect("/reset-task"),
             }
             Ok(())

@@ -282,3 +282,24 @@ pub async fn sign_out(
     }
     Ok(())
 }
+
+/// Where a sign-in that came from a protected application returns: `rd`, when it is an http(s)
+/// URL (https when Keywarden itself is served over https) whose host is an enabled application.
+/// Anything else is refused (`None`), so `rd` is never an open redirect.
+pub fn application_return(state: &AppState, rd: Option<&str>) -> Option<String> {
+    let url = url::Url::parse(rd?.trim()).ok()?;
+    let scheme_ok = match url.scheme() {
+        "https" => true,
+        "http" => state.config.base_url.scheme() == "http",
+        _ => false,
+    };
+    if !scheme_ok || !url.username().is_empty() || url.password().is_some() {
+        return None;
+    }
+    let host = crate::domain::host_of(url.host_str()?)?;
+    state
+        .applications
+        .find(&host)
+        .filter(|app| app.enabled)
+        .map(|_| url.to_string())
+}

@@ -178,28 +178,25 @@ pub async fn restrict(session: &Session) -> Result<()> {
     Ok(())
 }
 
-/// Resolves the signed-in user of a session, on every request:
+/// What the validity rule and the password state make of a signed-in session now.
+enum Judgement {
+    /// It ends, with this reason.
+    Ended(EndReason),
+    /// A full session whose password is compromised: restricted to the reset-password task from
+    /// now on, exactly like a sign-in with that password.
+    Restrict,
+    /// It counts; `let_through` when it may continue past its own user's compromise.
+    Counts { let_through: bool },
+}
+
+/// The one judgement of a session with its user, for pages and forward-auth alike:
 /// - the validity rule: a session whose user is gone or disabled, that a watermark caught, or
-///   that passed its limits is ended with its reason;
+///   that passed its limits ends with its reason;
 /// - the password state: a full session whose user's password is compromised (by the user's or
-///   the instance watermark) becomes restricted to the reset-password task, exactly like a
-///   sign-in with that password; when the task is switched off it is ended instead.
+///   the instance watermark) is restricted; when the reset task is switched off it ends instead.
 ///
-/// Both read the user row and the in-memory snapshot only (O(1)). A database error is an error,
-/// never "signed out".
-pub async fn viewer_of(
-    state: &AppState,
-    session: &Session,
-    meta: &RequestMeta,
-) -> Result<Option<Viewer>> {
-    let Some(mut auth) = session.get::<SessionAuth>(AUTH_KEY).await? else {
-        return Ok(None);
-    };
-    let mut conn = state.conn().await?;
-    let user = users::find_by_id(&mut conn, auth.user_id)
-        .await
-        .context("load session user")?;
-    drop(conn);
+/// It reads the user row and the in-memory snapshot only (O(1)).
+fn judge(auth: &SessionAuth, user: Option<&users::UserRow>, state: &AppState) -> Judgement {
     let now = state.now();
     let snap = state.security.get();
     // The store already judged the limits on load; the user's state and the watermarks apply to
@@ -210,52 +207,172 @@ pub async fn viewer_of(
         last_seen_at: now,
         expires_at: i64::MAX,
     };
-    let mut ended = match &user {
-        None => Some(EndReason::AccountDeleted),
-        Some(u) => validity::verdict(&times, Some(u), &snap, now).map(|(_, r)| r),
+    let Some(u) = user else {
+        return Judgement::Ended(EndReason::AccountDeleted);
     };
-    let compromise = user.as_ref().and_then(|u| password_compromise(u, &snap));
+    if let Some((_, reason)) = validity::verdict(&times, Some(u), &snap, now) {
+        return Judgement::Ended(reason);
+    }
+    let compromise = password_compromise(u, &snap);
     let let_through = compromise
         .as_ref()
         .is_some_and(|c| auth.continues_past_compromise.is_some_and(|at| c.at <= at));
-    let restrict_now =
-        ended.is_none() && auth.task.is_none() && compromise.is_some() && !let_through;
-    if restrict_now && !snap.reset_task_enabled {
-        ended = Some(EndReason::PasswordCompromised);
+    if auth.task.is_none() && compromise.is_some() && !let_through {
+        return if snap.reset_task_enabled {
+            Judgement::Restrict
+        } else {
+            Judgement::Ended(EndReason::PasswordCompromised)
+        };
     }
-    let Some(u) = user.filter(|_| ended.is_none()) else {
-        if let (Some(reason), Some(id)) = (ended, session.id()) {
+    Judgement::Counts { let_through }
+}
+
+/// The user of a session, from this node's cache or the database.
+async fn user_of(state: &AppState, user_id: i64) -> Result<Option<std::sync::Arc<users::UserRow>>> {
+    Ok(state
+        .session_cache
+        .user(user_id, || async move {
             let mut conn = state.conn().await?;
-            sessions::end(&mut conn, &hash_session_id(&id), reason, now)
+            users::find_by_id(&mut conn, user_id)
                 .await
-                .context("end session")?;
-        }
-        session.flush().await?;
-        return Ok(None);
-    };
-    if restrict_now {
-        auth.task = Some(ResetTask::default());
-        session.insert(AUTH_KEY, auth.clone()).await?;
-        let mut tx = AuditedTx::begin(state, meta).await?;
-        let details = json!({"session": &auth.key[..12.min(auth.key.len())]});
-        tx.record(
-            &Actor::System,
-            AuditAction::SessionRestricted,
-            Some(u.id),
-            None,
-            details,
-        )
-        .await?;
-        tx.commit().await?;
-    }
+                .context("load session user")
+        })
+        .await?)
+}
+
+/// Records that a session was restricted to the reset-password task.
+async fn record_restriction(
+    state: &AppState,
+    meta: &RequestMeta,
+    user_id: i64,
+    key: &str,
+) -> Result<()> {
+    let mut tx = AuditedTx::begin(state, meta).await?;
+    let details = json!({"session": &key[..12.min(key.len())]});
+    tx.record(
+        &Actor::System,
+        AuditAction::SessionRestricted,
+        Some(user_id),
+        None,
+        details,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+fn viewer(u: &users::UserRow, auth: SessionAuth, let_through: bool) -> Result<Viewer> {
     let role = Role::parse(&u.role).with_context(|| format!("unknown role {:?}", u.role))?;
-    Ok(Some(Viewer {
+    Ok(Viewer {
         user_id: u.id,
-        email: u.email,
+        email: u.email.clone(),
         role,
         authenticated_at: auth.authenticated_at,
         reset_required: auth.task.is_some(),
         password_compromised: let_through,
         session_key: auth.key,
-    }))
+    })
+}
+
+/// Resolves the signed-in user of a session, on every request, by [`judge`]: an ended session is
+/// ended on its row and signed out; a restricted one is marked so in its data. A database error
+/// is an error, never "signed out".
+pub async fn viewer_of(
+    state: &AppState,
+    session: &Session,
+    meta: &RequestMeta,
+) -> Result<Option<Viewer>> {
+    let Some(mut auth) = session.get::<SessionAuth>(AUTH_KEY).await? else {
+        return Ok(None);
+    };
+    let user = user_of(state, auth.user_id).await?;
+    let let_through = match judge(&auth, user.as_deref(), state) {
+        Judgement::Ended(reason) => {
+            if let Some(id) = session.id() {
+                super::DbSessionStore::of(state)
+                    .end(&hash_session_id(&id), reason)
+                    .await?;
+            }
+            session.flush().await?;
+            return Ok(None);
+        }
+        Judgement::Restrict => {
+            auth.task = Some(ResetTask::default());
+            session.insert(AUTH_KEY, auth.clone()).await?;
+            record_restriction(state, meta, auth.user_id, &auth.key).await?;
+            false
+        }
+        Judgement::Counts { let_through } => let_through,
+    };
+    let u = user.context("judged without a user")?;
+    Ok(Some(viewer(&u, auth, let_through)?))
+}
+
+/// What a session cookie is worth to forward-auth (a proxy asking whether a request may pass).
+pub enum Passage {
+    /// No live session: sign in.
+    Anonymous,
+    /// Restricted to the reset-password task: only that.
+    ResetTask,
+    /// A signed-in user, with the name to pass on.
+    User {
+        viewer: Viewer,
+        name: Option<String>,
+    },
+}
+
+/// Judges the session of a cookie (its id hash) for forward-auth, from this node's cache: no
+/// database round trip for a cached session and user. The same rule as [`viewer_of`]; a session
+/// it restricts is marked so in its stored data.
+pub async fn passage(
+    state: &AppState,
+    store: &super::DbSessionStore,
+    id_hash: &str,
+    meta: &RequestMeta,
+) -> Result<Passage> {
+    let Some(entry) = store.live(id_hash).await? else {
+        return Ok(Passage::Anonymous);
+    };
+    let auth = entry.decoded(|e| {
+        e.data
+            .get(AUTH_KEY)
+            .and_then(|v| serde_json::from_value::<SessionAuth>(v.clone()).ok())
+    });
+    let Some(auth) = auth.as_ref().clone() else {
+        return Ok(Passage::Anonymous);
+    };
+    let user = user_of(state, auth.user_id).await?;
+    match judge(&auth, user.as_deref(), state) {
+        Judgement::Ended(reason) => {
+            store.end(id_hash, reason).await?;
+            Ok(Passage::Anonymous)
+        }
+        Judgement::Restrict => {
+            let mut data = entry.data.clone();
+            let mut restricted = auth.clone();
+            restricted.task = Some(ResetTask::default());
+            data.insert(
+                AUTH_KEY.to_owned(),
+                serde_json::to_value(&restricted).context("encode")?,
+            );
+            let text = serde_json::to_string(&data).context("encode session data")?;
+            let mut conn = state.conn().await?;
+            sessions::update_data(&mut conn, id_hash, Some(auth.user_id), &text, state.now())
+                .await
+                .context("restrict session")?;
+            drop(conn);
+            state.session_cache.forget_session(id_hash);
+            record_restriction(state, meta, auth.user_id, &auth.key).await?;
+            Ok(Passage::ResetTask)
+        }
+        Judgement::Counts { .. } if auth.task.is_some() => Ok(Passage::ResetTask),
+        Judgement::Counts { let_through } => {
+            let u = user.context("judged without a user")?;
+            let name = u.name.clone();
+            Ok(Passage::User {
+                viewer: viewer(&u, auth, let_through)?,
+                name,
+            })
+        }
+    }
 }

@@ -4,7 +4,9 @@
 //! session is refused however old its cookie.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
+use anyhow::Context;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 use tower_sessions::session::{Id, Record};
@@ -15,9 +17,11 @@ use super::validity::{self, SessionTimes};
 use crate::domain::EndReason;
 use crate::runtime::clock::SharedClock;
 use crate::runtime::security::SecurityCache;
+use crate::runtime::session_cache::{CachedSession, SessionCache};
 use crate::storage::{self, sessions, Store};
 
-/// `last_seen_at` is written at most this often per session, to keep requests cheap.
+/// Without the session cache, `last_seen_at` is written at most this often per session, to keep
+/// requests cheap (with it, activity is written behind: see `runtime::session_cache`).
 const TOUCH_EVERY_MS: i64 = 60_000;
 
 #[derive(Clone)]
@@ -26,6 +30,7 @@ pub struct DbSessionStore {
     clock: SharedClock,
     /// Idle and absolute limits are runtime settings: read on every load.
     security: SecurityCache,
+    cache: SessionCache,
 }
 
 impl std::fmt::Debug for DbSessionStore {
@@ -39,12 +44,113 @@ fn backend(e: impl std::fmt::Display) -> session_store::Error {
 }
 
 impl DbSessionStore {
-    pub fn new(store: Store, clock: SharedClock, security: SecurityCache) -> Self {
+    pub fn new(
+        store: Store,
+        clock: SharedClock,
+        security: SecurityCache,
+        cache: SessionCache,
+    ) -> Self {
         Self {
             store,
             clock,
             security,
+            cache,
         }
+    }
+
+    /// The store over this node's state.
+    pub fn of(state: &crate::runtime::AppState) -> Self {
+        Self::new(
+            state.store.clone(),
+            state.clock.clone(),
+            state.security.clone(),
+            state.session_cache.clone(),
+        )
+    }
+
+    /// The live session with this id hash, from the cache or the database, judged by its limits
+    /// (idle, absolute, expiry) at this node's time. A session past them is ended with its reason
+    /// and `None` returned. The user's state and the watermarks are judged once the user is
+    /// loaded (`super::service`).
+    pub async fn live(&self, id_hash: &str) -> anyhow::Result<Option<Arc<CachedSession>>> {
+        let Some(entry) = self.cache.session(id_hash, || self.read(id_hash)).await? else {
+            return Ok(None);
+        };
+        let now = self.clock.now_ms();
+        let snap = self.security.get();
+        let mut times = SessionTimes::of(&entry.row);
+        times.last_seen_at = times.last_seen_at.max(entry.last_seen());
+        let Some((_, reason)) = validity::verdict(&times, None, &snap, now) else {
+            self.touch(&entry, now).await?;
+            return Ok(Some(entry));
+        };
+        self.cache.forget_session(id_hash);
+        // Another node may have seen later activity than this cached copy: judge the stored row.
+        let stored = if self.cache.enabled() {
+            self.read(id_hash).await?
+        } else {
+            None
+        };
+        if let Some(fresh) = stored {
+            if validity::verdict(&SessionTimes::of(&fresh.row), None, &snap, now).is_none() {
+                let fresh = Arc::new(fresh);
+                self.touch(&fresh, now).await?;
+                return Ok(Some(fresh));
+            }
+        }
+        let mut conn = self.conn_anyhow().await?;
+        sessions::end(&mut conn, id_hash, reason, now)
+            .await
+            .context("end session")?;
+        Ok(None)
+    }
+
+    /// Reads a live row from the database (`None`: unknown or ended).
+    async fn read(&self, id_hash: &str) -> anyhow::Result<Option<CachedSession>> {
+        let mut conn = self.conn_anyhow().await?;
+        let Some(row) = sessions::find(&mut conn, id_hash)
+            .await
+            .context("load session")?
+        else {
+            return Ok(None);
+        };
+        if row.ended_at.is_some() {
+            return Ok(None);
+        }
+        let data: HashMap<String, serde_json::Value> =
+            serde_json::from_str(&row.data).context("decode session data")?;
+        Ok(Some(CachedSession::new(row, data)))
+    }
+
+    /// Records activity: written behind with the cache, at most once a minute without it.
+    async fn touch(&self, entry: &Arc<CachedSession>, now: i64) -> anyhow::Result<()> {
+        if self.cache.enabled() {
+            self.cache.touch(entry, now);
+        } else if now - entry.row.last_seen_at >= TOUCH_EVERY_MS {
+            let mut conn = self.conn_anyhow().await?;
+            sessions::touch(&mut conn, &entry.row.id_hash, now)
+                .await
+                .context("touch session")?;
+        }
+        Ok(())
+    }
+
+    /// Ends a session with a reason (and forgets it here at once).
+    pub async fn end(&self, id_hash: &str, reason: EndReason) -> anyhow::Result<()> {
+        let mut conn = self.conn_anyhow().await?;
+        sessions::end(&mut conn, id_hash, reason, self.clock.now_ms())
+            .await
+            .context("end session")?;
+        self.cache.forget_session(id_hash);
+        Ok(())
+    }
+
+    async fn conn_anyhow(&self) -> anyhow::Result<sqlx::pool::PoolConnection<sqlx::Any>> {
+        self.store
+            .pool()
+            .acquire()
+            .await
+            .context("acquire connection")
     }
 
     fn auth_of(record: &Record) -> Option<SessionAuth> {
@@ -106,64 +212,30 @@ impl SessionStore for DbSessionStore {
         let user_id = Self::auth_of(record).map(|a| a.user_id);
         let mut conn = self.conn().await?;
         // Zero rows means the session ended meanwhile: it stays ended.
-        sessions::update_data(
-            &mut conn,
-            &hash_session_id(&record.id),
-            user_id,
-            &data,
-            self.clock.now_ms(),
-        )
-        .await
-        .map_err(backend)?;
+        let id_hash = hash_session_id(&record.id);
+        sessions::update_data(&mut conn, &id_hash, user_id, &data, self.clock.now_ms())
+            .await
+            .map_err(backend)?;
+        self.cache.forget_session(&id_hash);
         Ok(())
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        let id_hash = hash_session_id(id);
-        let mut conn = self.conn().await?;
-        let Some(row) = sessions::find(&mut conn, &id_hash).await.map_err(backend)? else {
+        let Some(entry) = self.live(&hash_session_id(id)).await.map_err(backend)? else {
             return Ok(None);
         };
-        if row.ended_at.is_some() {
-            return Ok(None);
-        }
-        let now = self.clock.now_ms();
-        // Only the limits here: the user's state and the watermarks are applied once the user is
-        // loaded (`super::service::viewer_of`), by the same rule.
-        if let Some((_, reason)) =
-            validity::verdict(&SessionTimes::of(&row), None, &self.security.get(), now)
-        {
-            sessions::end(&mut conn, &id_hash, reason, now)
-                .await
-                .map_err(backend)?;
-            return Ok(None);
-        }
-        if now - row.last_seen_at >= TOUCH_EVERY_MS {
-            sessions::touch(&mut conn, &id_hash, now)
-                .await
-                .map_err(backend)?;
-        }
-        let data: HashMap<String, serde_json::Value> = serde_json::from_str(&row.data)
-            .map_err(|e| session_store::Error::Decode(e.to_string()))?;
         let expiry_date =
-            OffsetDateTime::from_unix_timestamp(row.expires_at / 1000).map_err(backend)?;
+            OffsetDateTime::from_unix_timestamp(entry.row.expires_at / 1000).map_err(backend)?;
         Ok(Some(Record {
             id: *id,
-            data,
+            data: entry.data.clone(),
             expiry_date,
         }))
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
-        let mut conn = self.conn().await?;
-        sessions::end(
-            &mut conn,
-            &hash_session_id(id),
-            EndReason::SignedOut,
-            self.clock.now_ms(),
-        )
-        .await
-        .map_err(backend)?;
-        Ok(())
+        self.end(&hash_session_id(id), EndReason::SignedOut)
+            .await
+            .map_err(backend)
     }
 }

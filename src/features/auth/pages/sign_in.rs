@@ -32,6 +32,7 @@ pub fn SignInPage() -> impl IntoView {
             <FormError message=Signal::derive(move || error().and_then(|e| e.form_message()))/>
             <ActionForm action=action attr:novalidate=true attr:class="form">
                 <input type="hidden" name="next" value=move || query.read().get("next").unwrap_or_default()/>
+                <input type="hidden" name="rd" value=move || query.read().get("rd").unwrap_or_default()/>
                 <Field label="Email" name="email" kind="email" autocomplete="username"
                     error=Signal::derive(move || error().and_then(|e| e.for_field("email")))/>
                 <Field label="Password" name="password" kind="password" autocomplete="current-password"
