@@ -502,11 +502,15 @@ impl Browser {
         .await
     }
 
-    /// Posts the sign-in form as a browser without JavaScript does, with `rd` (the page's
-    /// `?rd=`): the answer is a redirect whose `Location` says where the browser goes next.
+    /// Posts the sign-in form as a browser without JavaScript does, from the sign-in page with
+    /// `?rd=`: the answer is a redirect whose `Location` says where the browser goes next.
     pub async fn sign_in_form(&self, email: &str, rd: &str) -> reqwest::Response {
+        let page = url::Url::parse_with_params(&format!("{}/sign-in", self.base_url), [("rd", rd)])
+            .unwrap();
         self.client
             .post(format!("{}/api/sign_in", self.base_url))
+            .header("Accept", "text/html,application/xhtml+xml,*/*;q=0.8")
+            .header("Referer", page.as_str())
             .form(&[
                 ("email", email),
                 ("password", PASSWORD),
