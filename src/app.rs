@@ -7,6 +7,7 @@ use leptos_router::hooks::use_location;
 use leptos_router::{ParamSegment, SsrMode, StaticSegment};
 
 use crate::features::admin::pages::AdminHome;
+use crate::features::applications::pages::ApplicationsPage;
 use crate::features::audit::pages::AuditTrailPage;
 use crate::features::auth::pages::{
     AccountPage, ForgotPasswordPage, ResetPasswordPage, ResetTaskPage, SignInPage, SignUpPage,
@@ -72,6 +73,7 @@ fn Layout() -> impl IntoView {
                     <Route path=(StaticSegment("admin"), StaticSegment("users"), ParamSegment("id")) view=UserDetailsPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("admin"), StaticSegment("security")) view=SecurityPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("admin") view=AdminHome ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("admin"), StaticSegment("applications")) view=ApplicationsPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("admin"), StaticSegment("email")) view=MailAdminPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("admin"), StaticSegment("audit")) view=AuditTrailPage ssr=SsrMode::Async/>
                     <Route

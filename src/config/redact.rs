@@ -14,7 +14,8 @@ impl Config {
              argon2_iterations = {}\nargon2_parallelism = {}\nmax_concurrent_hashes = {}\nlog_format = {:?}\n\
              mail_from = {:?}\nmail_dir = {:?}\noutbox_max_attempts = {}\npassword_reset_ttl_secs = {}\nmail_worker_enabled = {}\n\
              trusted_proxies = {:?}\ngeoip_database = {:?}\n\
-             secret_key_file = {:?}\naudit_checkpoint_dir = {:?}\nmax_queued_hashes = {}\n{}\
+             secret_key_file = {:?}\naudit_checkpoint_dir = {:?}\nmax_queued_hashes = {}\n\
+             cookie_domain = {:?}\nsession_cache = {}\nsession_cache_capacity = {}\nlast_seen_flush_ms = {}\n{}\
              # derived: cookies_secure = {}, session_cookie_name = {:?}\n",
             self.listen,
             self.base_url.as_str(),
@@ -51,6 +52,10 @@ impl Config {
                 .map(|p| p.display().to_string())
                 .unwrap_or_default(),
             self.max_queued_hashes,
+            self.cookie_domain.clone().unwrap_or_default(),
+            self.session_cache,
+            self.session_cache_capacity,
+            self.last_seen_flush_ms,
             match &self.smtp {
                 None => "# smtp: not configured (mails are written to mail_dir)\n".to_owned(),
                 Some(s) => format!(

@@ -33,6 +33,7 @@ fn AdminNav() -> impl IntoView {
             <A href="/admin" exact=true>"Overview"</A>
             <A href="/admin/users">"Users"</A>
             <A href="/admin/security">"Security"</A>
+            <A href="/admin/applications">"Applications"</A>
             <A href="/admin/email">"E-mail"</A>
             <A href="/admin/audit">"Audit trail"</A>
         </nav>

@@ -3,6 +3,11 @@
 //! (`http::forward_auth`); the in-memory directory they match hosts against is
 //! `runtime::applications`.
 
+pub mod api;
+pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod service;
 pub mod types;
+
+pub use api::*;
+pub use types::ApplicationView;
