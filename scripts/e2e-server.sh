@@ -13,6 +13,10 @@
 #   KEYWARDEN_BIN       server binary (target/debug/keywarden)
 #   E2E_SITE_ROOT       wasm/CSS site built by cargo-leptos (target/site); LEPTOS_SITE_ROOT is
 #                       honoured too when E2E_SITE_ROOT is unset
+#   E2E_BASE_URL        public URL (http://127.0.0.1:$E2E_PORT); behind a proxy, the proxy's URL
+#   E2E_APPLICATIONS    hosts to add as applications for every role (space-separated), for
+#                       forward-auth; the other KEYWARDEN_* settings (KEYWARDEN_COOKIE_DOMAIN,
+#                       KEYWARDEN_TRUSTED_PROXIES) pass through from the environment
 #   KEYWARDEN_TEST_SMTP_PORT
 #                       when set, mail goes by SMTP (no TLS) to 127.0.0.1 on this port (the
 #                       maildev that scripts/test.sh starts); otherwise it is written as .eml files
@@ -64,7 +68,7 @@ export KEYWARDEN_CONFIG="$dir/keywarden.toml"
 export KEYWARDEN_MAIL_DIR="$dir/mail"
 export KEYWARDEN_DATABASE_URL="sqlite://$db"
 export KEYWARDEN_LISTEN="127.0.0.1:$port"
-export KEYWARDEN_BASE_URL="http://127.0.0.1:$port"
+export KEYWARDEN_BASE_URL="${E2E_BASE_URL:-http://127.0.0.1:$port}"
 
 # A developer's SMTP settings must never make the tests send real mail.
 unset KEYWARDEN_SMTP_HOST KEYWARDEN_SMTP_PORT KEYWARDEN_SMTP_TLS KEYWARDEN_SMTP_USERNAME \
@@ -84,6 +88,12 @@ log "database $db"
 log "creating admin $admin_email"
 printf '%s\n' "$admin_password" | "$bin" admin create --email "$admin_email" \
   || die "'keywarden admin create' failed"
+
+for host in ${E2E_APPLICATIONS:-}; do
+  log "adding application $host"
+  "$bin" app add --name "$host" --host "$host" --roles admin,member \
+    || die "'keywarden app add --host $host' failed"
+done
 
 log "serving on $KEYWARDEN_BASE_URL"
 exec "$bin" serve

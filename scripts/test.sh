@@ -2,8 +2,8 @@
 # Runs every Keywarden test: the Rust unit and integration tests (SQLite and PostgreSQL), then the
 # browser tests (Playwright on the system Chromium) against a freshly built server.
 #
-# Outside CI a missing PostgreSQL or Chromium only skips the tests that need it, with a warning;
-# with CI=true it is an error. The exit status is non-zero when any step fails.
+# Outside CI a missing PostgreSQL, Chromium, nginx or Caddy only skips the tests that need it, with a
+# warning; with CI=true it is an error. The exit status is non-zero when any step fails.
 #
 # Skipped tests are reported as skipped, not as passed: the Rust tests print a line
 # `SKIP: <test name> (<why>)` on standard error for each case they skip and append it to the file
@@ -145,6 +145,51 @@ if ! command -v npm >/dev/null 2>&1 || ! command -v npx >/dev/null 2>&1 || ! com
   if ((browser_tests)); then skipped+=("browser tests (no Node.js)"); fi
   browser_tests=0
 fi
+
+# --- reverse proxies (nginx, Caddy) -----------------------------------------------------------
+# The forward-auth tests (tests/forward_auth.rs, end2end/tests/forward-auth.spec.ts) start nginx and
+# Caddy as their own processes: their own config, pid, logs and temporary files in a temporary
+# directory, on free ports, as the current user. The packages' system services are not needed, and
+# when this script installs a package it stops and disables the service Debian may have started.
+# Outside CI a proxy that cannot be installed only skips the tests through it (SKIP: lines);
+# with CI=true it is an error.
+proxy_program() {
+  local found
+  found="$(command -v "$1" 2>/dev/null)" || found=""
+  if [[ -z "$found" && -x "/usr/sbin/$1" ]]; then found="/usr/sbin/$1"; fi
+  [[ -n "$found" ]] && printf '%s' "$found"
+}
+
+missing_proxies=()
+for proxy in nginx caddy; do
+  proxy_program "$proxy" >/dev/null || missing_proxies+=("$proxy")
+done
+if ((${#missing_proxies[@]})) && command -v apt-get >/dev/null 2>&1; then
+  export DEBIAN_FRONTEND=noninteractive
+  log "installing ${missing_proxies[*]} (apt-get install -y ${missing_proxies[*]})"
+  if ! "${SUDO[@]}" apt-get install -y "${missing_proxies[@]}"; then
+    log "retrying after apt-get update"
+    { "${SUDO[@]}" apt-get update && "${SUDO[@]}" apt-get install -y "${missing_proxies[@]}"; } || true
+  fi
+  for proxy in "${missing_proxies[@]}"; do
+    proxy_program "$proxy" >/dev/null || continue
+    if command -v systemctl >/dev/null 2>&1 && [[ -d /run/systemd/system ]]; then
+      "${SUDO[@]}" systemctl disable --now "$proxy" >/dev/null 2>&1 || true
+    elif command -v service >/dev/null 2>&1; then
+      "${SUDO[@]}" service "$proxy" stop >/dev/null 2>&1 || true
+    fi
+  done
+fi
+for proxy in nginx caddy; do
+  if path="$(proxy_program "$proxy")"; then
+    # tests/common/proxy.rs and end2end/tests/proxy-support.ts look here first.
+    export "KEYWARDEN_TEST_${proxy^^}=$path"
+  else
+    is_ci && die "$proxy cannot be installed (CI=true: the forward-auth tests through it are required)"
+    warn "$proxy is missing and cannot be installed: skipping the forward-auth tests through it"
+    skipped+=("forward-auth tests through $proxy (not installed)")
+  fi
+done
 
 # --- Node packages (Playwright, maildev) ------------------------------------------------------
 npm_ci() { (cd end2end && npm ci --no-audit --no-fund); }

@@ -13,6 +13,8 @@ use keywarden::startup::Application;
 use reqwest::header::{HeaderMap, HeaderValue};
 use secrecy::SecretString;
 
+pub mod proxy;
+
 pub const PASSWORD: &str = "Vivid-Harbor-Lantern-2931";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
