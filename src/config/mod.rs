@@ -441,17 +441,22 @@ mod tests {
 
     #[test]
     fn a_cookie_domain_must_cover_base_url_and_changes_the_prefix() {
-        let c = from_toml("base_url = \"https://auth.example.com\"\ncookie_domain = \".Example.com\"").unwrap();
+        let c =
+            from_toml("base_url = \"https://auth.example.com\"\ncookie_domain = \".Example.com\"")
+                .unwrap();
         assert_eq!(c.cookie_domain.as_deref(), Some(".example.com"));
         assert_eq!(c.session_cookie_name(), "__Secure-keywarden_session");
         let host_only = from_toml("base_url = \"https://auth.example.com\"").unwrap();
         assert_eq!(host_only.session_cookie_name(), "__Host-keywarden_session");
-        let e = from_toml("base_url = \"https://auth.example.com\"\ncookie_domain = \".other.org\"")
-            .unwrap_err()
-            .to_string();
+        let e =
+            from_toml("base_url = \"https://auth.example.com\"\ncookie_domain = \".other.org\"")
+                .unwrap_err()
+                .to_string();
         assert!(e.starts_with("cookie_domain"), "{e}");
         for bad in ["com", ".com", "http://example.com", "exa mple.com"] {
-            let e = from_toml(&format!("cookie_domain = {bad:?}")).unwrap_err().to_string();
+            let e = from_toml(&format!("cookie_domain = {bad:?}"))
+                .unwrap_err()
+                .to_string();
             assert!(e.starts_with("cookie_domain"), "{bad}: {e}");
         }
     }

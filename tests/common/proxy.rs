@@ -1,6 +1,6 @@
 //! Keywarden behind a real reverse proxy: nginx or Caddy started as this test's own process (its
 //! own config, pid, logs and temporary files in a temporary directory, on a free port), with the
-//! configuration `docs/protect-an-application.md` documents (tests/proxy/, only hosts and ports
+//! configuration the README section "Protect an application" documents (tests/proxy/, only hosts and ports
 //! replaced), an upstream application that echoes the `Remote-*` headers it receives, and a
 //! browser that sends every `*.kw.test` host to the proxy.
 

@@ -58,7 +58,10 @@ pub async fn save_application(
 /// (unless a wildcard still covers it).
 /// Requires: admin. Switches one application on or off, nothing else.
 #[server(endpoint = "admin_set_application_enabled")]
-pub async fn set_application_enabled(id: i64, #[server(default)] enabled: bool) -> Result<(), AppError> {
+pub async fn set_application_enabled(
+    id: i64,
+    #[server(default)] enabled: bool,
+) -> Result<(), AppError> {
     use crate::runtime::request::{request_meta, require_admin, respond, state};
     respond(
         async {

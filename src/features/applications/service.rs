@@ -134,7 +134,10 @@ pub async fn set_enabled(
     meta: &RequestMeta,
 ) -> Result<()> {
     let mut tx = AuditedTx::begin(state, meta).await?;
-    let Some(old) = applications::find(&mut tx, id).await.context("load application")? else {
+    let Some(old) = applications::find(&mut tx, id)
+        .await
+        .context("load application")?
+    else {
         return Err(AppError::field("application", "No such application."));
     };
     applications::set_enabled(&mut tx, id, enabled, tx.now())

@@ -9,8 +9,8 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use super::validity::Cutoffs;
-use crate::runtime::AppState;
 use crate::runtime::session_cache::EVENTS_KEPT_MS;
+use crate::runtime::AppState;
 use crate::storage::{applications, cache_events, devices, sessions};
 
 /// Application accesses are kept this long (the Applications page counts the last 24 hours).
