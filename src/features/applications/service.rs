@@ -140,7 +140,8 @@ pub async fn set_enabled(
     else {
         return Err(AppError::field("application", "No such application."));
     };
-    applications::set_enabled(&mut tx, id, enabled, tx.now())
+    let now = tx.now();
+    applications::set_enabled(&mut tx, id, enabled, now)
         .await
         .context("switch application")?;
     let details = json!({
