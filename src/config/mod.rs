@@ -214,7 +214,7 @@ impl Config {
                 Some(d) => Some(cookie_domain(&d)?),
             },
             session_cache: f.session_cache.unwrap_or(true),
-            session_cache_capacity: f.session_cache_capacity.unwrap_or(100_000),
+            session_cache_capacity: f.session_cache_capacity.unwrap_or(50_000),
             last_seen_flush_ms: f.last_seen_flush_ms.unwrap_or(5_000),
         };
         config.check()?;

@@ -42,10 +42,11 @@ const SYNC_TIMEOUT: Duration = Duration::from_secs(2);
 /// Cache events are kept this long (a node that could not read them for longer clears its cache).
 pub const EVENTS_KEPT_MS: i64 = 60 * 60 * 1000;
 
-/// A live session as the cache holds it.
+/// A live session as the cache holds it: its row without what judging it does not need (address,
+/// user agent, device, location), the data as stored (JSON text), and the decoded form the
+/// session feature keeps with it.
 pub struct CachedSession {
     pub row: SessionRow,
-    pub data: HashMap<String, serde_json::Value>,
     /// The last activity this node saw (written behind).
     last_seen: AtomicI64,
     /// The last activity written to the database (or loaded from it).
@@ -56,14 +57,23 @@ pub struct CachedSession {
 }
 
 impl CachedSession {
-    pub fn new(row: SessionRow, data: HashMap<String, serde_json::Value>) -> Self {
+    pub fn new(mut row: SessionRow) -> Self {
+        for field in [
+            &mut row.ip,
+            &mut row.user_agent,
+            &mut row.device_hash,
+            &mut row.location,
+            &mut row.end_reason,
+        ] {
+            *field = None;
+        }
+        row.data.shrink_to_fit();
         Self {
             last_seen: AtomicI64::new(row.last_seen_at),
             stored_last_seen: AtomicI64::new(row.last_seen_at),
             dirty: AtomicBool::new(false),
             decoded: OnceLock::new(),
             row,
-            data,
         }
     }
 
@@ -97,7 +107,6 @@ pub fn approximate_entry_bytes(entry: &CachedSession) -> usize {
         + opt(&row.public_id)
         + opt(&row.device_hash)
         + opt(&row.location)
-        + row.data.len() * 2
         + 64 // key copy and cache slot
 }
 

@@ -136,8 +136,9 @@ async fn bare_server() -> anyhow::Result<(String, tokio::task::JoinHandle<()>)> 
     Ok((address, task))
 }
 
-/// A node with one application, one user and one real session; returns it and the cookie.
-async fn node(url: &str, cache: bool) -> anyhow::Result<(Node, String)> {
+/// A node with one application, `users` users and a real session of the first; returns it and
+/// the cookie.
+async fn node(url: &str, cache: bool, users: i64) -> anyhow::Result<(Node, String)> {
     let node = Node::start_with(url, |c| {
         c.session_cache = cache;
         c.trusted_proxies = vec!["127.0.0.1/32".parse().expect("a network")];
@@ -146,7 +147,9 @@ async fn node(url: &str, cache: bool) -> anyhow::Result<(Node, String)> {
     let state = &node.state;
     {
         let mut tx = state.store.begin().await?;
-        bench::seed(&mut tx, 1, state.now()).await.context("seed")?;
+        bench::seed(&mut tx, users, state.now())
+            .await
+            .context("seed")?;
         tx.commit().await?;
     }
     if keywarden::storage::applications::all(&mut *state.conn().await?)
@@ -180,15 +183,8 @@ fn rss_bytes() -> anyhow::Result<u64> {
 /// Loads `count` real sessions into a node's cache through the forward-auth judgement and
 /// reports the resident memory they added, per session.
 async fn memory(url: &str, count: i64) -> anyhow::Result<serde_json::Value> {
-    let (node, _) = node(url, true).await?;
+    let (node, _) = node(url, true, count).await?;
     let state = &node.state;
-    {
-        let mut tx = state.store.begin().await?;
-        bench::seed(&mut tx, count, state.now())
-            .await
-            .context("seed")?;
-        tx.commit().await?;
-    }
     let mut hashes = Vec::new();
     for id in user_ids(state, count).await? {
         let cookie = real_session(state, id).await?;
@@ -236,7 +232,7 @@ pub async fn run(o: &Options) -> anyhow::Result<()> {
         for cache in [true, false] {
             let db = Database::create(backend).await?;
             let result = async {
-                let (node, cookie) = node(&db.url, cache).await?;
+                let (node, cookie) = node(&db.url, cache, 1).await?;
                 let measured = load(
                     &format!("{}/auth/forward", node.address),
                     &cookie,

@@ -334,9 +334,10 @@ pub async fn passage(
         return Ok(Passage::Anonymous);
     };
     let auth = entry.decoded(|e| {
-        e.data
-            .get(AUTH_KEY)
-            .and_then(|v| serde_json::from_value::<SessionAuth>(v.clone()).ok())
+        serde_json::from_str::<std::collections::HashMap<String, serde_json::Value>>(&e.row.data)
+            .ok()
+            .and_then(|mut data| data.remove(AUTH_KEY))
+            .and_then(|v| serde_json::from_value::<SessionAuth>(v).ok())
     });
     let Some(auth) = auth.as_ref().clone() else {
         return Ok(Passage::Anonymous);
@@ -348,7 +349,8 @@ pub async fn passage(
             Ok(Passage::Anonymous)
         }
         Judgement::Restrict => {
-            let mut data = entry.data.clone();
+            let mut data: std::collections::HashMap<String, serde_json::Value> =
+                serde_json::from_str(&entry.row.data).context("decode session data")?;
             let mut restricted = auth.clone();
             restricted.task = Some(ResetTask::default());
             data.insert(

@@ -117,9 +117,7 @@ impl DbSessionStore {
         if row.ended_at.is_some() {
             return Ok(None);
         }
-        let data: HashMap<String, serde_json::Value> =
-            serde_json::from_str(&row.data).context("decode session data")?;
-        Ok(Some(CachedSession::new(row, data)))
+        Ok(Some(CachedSession::new(row)))
     }
 
     /// Records activity: written behind with the cache, at most once a minute without it.
@@ -228,7 +226,8 @@ impl SessionStore for DbSessionStore {
             OffsetDateTime::from_unix_timestamp(entry.row.expires_at / 1000).map_err(backend)?;
         Ok(Some(Record {
             id: *id,
-            data: entry.data.clone(),
+            data: serde_json::from_str::<HashMap<String, serde_json::Value>>(&entry.row.data)
+                .map_err(|e| session_store::Error::Decode(e.to_string()))?,
             expiry_date,
         }))
     }
