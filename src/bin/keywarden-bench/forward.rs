@@ -3,7 +3,7 @@
 //! - `GET /auth/forward` with a valid session cookie, with the session cache (SQLite and
 //!   PostgreSQL), and without it (the database on every request);
 //!
-//! each with 64 connections for `--seconds`, through reqwest's pooled hyper client, after a
+//! each with 64 connections for `--seconds`, through a pooled hyper client, after a
 //! one-second warm-up. Then the memory one cached session takes (RSS growth over many sessions).
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -51,25 +51,28 @@ impl Load {
 }
 
 /// `connections` clients each sending `GET url` (with the forwarded headers and the cookie) one
-/// after the other for `seconds`, after a warm-up; every answer but 200 counts as unexpected.
+/// after the other for `seconds`, after a warm-up, through one pooled hyper client (a keep-alive
+/// connection per client); every answer but 200 counts as unexpected.
 async fn load(url: &str, cookie: &str, connections: usize, seconds: f64) -> anyhow::Result<Load> {
-    let client = reqwest::Client::builder()
+    use http_body_util::Empty;
+    use hyper_util::client::legacy::Client;
+    use hyper_util::rt::TokioExecutor;
+    let client: Client<_, Empty<axum::body::Bytes>> = Client::builder(TokioExecutor::new())
         .pool_max_idle_per_host(connections)
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(30))
-        .build()?;
-    let mut headers = reqwest::header::HeaderMap::new();
+        .build_http();
+    let url: axum::http::Uri = url.parse()?;
+    let mut headers = HeaderMap::new();
     headers.insert("x-forwarded-method", "GET".parse()?);
     headers.insert("x-forwarded-proto", "https".parse()?);
     headers.insert("x-forwarded-host", HOST.parse()?);
     headers.insert("x-forwarded-uri", "/dashboard?tab=1".parse()?);
     headers.insert("x-forwarded-for", "203.0.113.7".parse()?);
     headers.insert(
-        reqwest::header::COOKIE,
+        header::COOKIE,
         format!("keywarden_session={cookie}").parse()?,
     );
     let run = |window: Duration, record: bool| {
-        let (client, headers, url) = (client.clone(), headers.clone(), url.to_owned());
+        let (client, headers, url) = (client.clone(), headers.clone(), url.clone());
         async move {
             let stop = Arc::new(AtomicBool::new(false));
             let mut tasks = Vec::new();
@@ -81,8 +84,11 @@ async fn load(url: &str, cookie: &str, connections: usize, seconds: f64) -> anyh
                     let mut errors = 0usize;
                     while !stop.load(Ordering::Relaxed) {
                         let started = Instant::now();
-                        let ok = match client.get(&url).headers(headers.clone()).send().await {
-                            Ok(r) => r.status() == reqwest::StatusCode::OK,
+                        let mut request = axum::http::Request::new(Empty::new());
+                        *request.uri_mut() = url.clone();
+                        *request.headers_mut() = headers.clone();
+                        let ok = match client.request(request).await {
+                            Ok(r) => r.status() == StatusCode::OK,
                             Err(_) => false,
                         };
                         if record {
