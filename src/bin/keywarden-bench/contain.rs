@@ -56,6 +56,9 @@ async fn measure(url: &str, n: i64, repeat: usize) -> anyhow::Result<Figures> {
         let mut conn = state.conn().await?;
         bench::renew_passwords(&mut conn, &probes, renewed).await?;
         drop(conn);
+        // Written straight to the table, outside a unit of work: apply the cache events now, as
+        // a commit through `AuditedTx` does.
+        state.sync_caches(false).await?;
         let mut cookies = Vec::new();
         for id in &probes {
             let cookie = real_session(state, *id).await?;

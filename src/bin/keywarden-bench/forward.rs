@@ -208,12 +208,21 @@ async fn memory(url: &str, count: i64) -> anyhow::Result<serde_json::Value> {
         }
     }
     let after = rss_bytes()?;
+    // The judgement alone, from memory (what a cached forward-auth request costs besides HTTP).
+    let started = Instant::now();
+    for h in &hashes {
+        if !matches!(passage(state, &store, h, &meta).await, Ok(Passage::User { .. })) {
+            bail!("a cached session was not accepted");
+        }
+    }
+    let judgement_us = started.elapsed().as_secs_f64() * 1e6 / hashes.len().max(1) as f64;
     let (sessions, users) = state.session_cache.len();
     Ok(json!({
         "bench": "forward-auth",
         "measure": "cache memory",
         "cached_sessions": sessions,
         "cached_users": users,
+        "cached_judgement_us": round(judgement_us),
         "rss_growth_mib": round((after.saturating_sub(before)) as f64 / 1048576.0),
         "bytes_per_cached_session_and_user": round(after.saturating_sub(before) as f64 / sessions.max(1) as f64),
     }))
