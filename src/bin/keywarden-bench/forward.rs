@@ -145,9 +145,10 @@ async fn bare_server() -> anyhow::Result<(String, tokio::task::JoinHandle<()>)> 
 /// A node with one application, `users` users and a real session of the first; returns it and
 /// the cookie.
 async fn node(url: &str, cache: bool, users: i64) -> anyhow::Result<(Node, String)> {
+    let loopback: ipnet::IpNet = "127.0.0.1/32".parse()?;
     let node = Node::start_with(url, |c| {
         c.session_cache = cache;
-        c.trusted_proxies = vec!["127.0.0.1/32".parse().expect("a network")];
+        c.trusted_proxies = vec![loopback];
     })
     .await?;
     let state = &node.state;
@@ -211,7 +212,10 @@ async fn memory(url: &str, count: i64) -> anyhow::Result<serde_json::Value> {
     // The judgement alone, from memory (what a cached forward-auth request costs besides HTTP).
     let started = Instant::now();
     for h in &hashes {
-        if !matches!(passage(state, &store, h, &meta).await, Ok(Passage::User { .. })) {
+        if !matches!(
+            passage(state, &store, h, &meta).await,
+            Ok(Passage::User { .. })
+        ) {
             bail!("a cached session was not accepted");
         }
     }
