@@ -68,7 +68,7 @@ impl AppState {
             session_cache.start(&mut conn, clock.now_ms()).await?;
             Directory::load(&mut conn).await?
         };
-        Ok(Self {
+        Ok(Self::new(crate::runtime::state::Shared {
             session_cache,
             applications,
             config,
@@ -82,7 +82,7 @@ impl AppState {
             mail_wake: Arc::new(Notify::new()),
             health: Health::default(),
             server_key: Arc::new(server_key),
-        })
+        }))
     }
 }
 

@@ -12,7 +12,7 @@
 
 use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use tower_sessions::session::Id;
@@ -34,17 +34,17 @@ enum Style {
 pub async fn forward(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    request: Request,
 ) -> Response {
-    decide(&state, peer, &headers, Style::Redirect).await
+    decide(&state, peer, request.headers(), Style::Redirect).await
 }
 
 pub async fn nginx(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    request: Request,
 ) -> Response {
-    decide(&state, peer, &headers, Style::Unauthorized).await
+    decide(&state, peer, request.headers(), Style::Unauthorized).await
 }
 
 fn text(headers: &HeaderMap, name: &str) -> Option<String> {

@@ -19,8 +19,26 @@ use crate::config::Config;
 use crate::domain::PasswordPolicy;
 use crate::storage::Store;
 
+/// Cheap to clone (one reference count): axum hands every handler and middleware its own copy.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What [`AppState`] shares.
+pub struct Shared {
     pub config: Arc<Config>,
     pub store: Store,
     pub clock: SharedClock,

@@ -148,7 +148,12 @@ pub async fn admit(
 /// known device.
 pub async fn succeeded(state: &AppState, attempt: &Attempt) -> Result<()> {
     let mut conn = state.conn().await?;
-    for key in [&attempt.key, &attempt.account_key] {
+    let keys: &[&String] = if attempt.key == attempt.account_key {
+        &[&attempt.key]
+    } else {
+        &[&attempt.key, &attempt.account_key]
+    };
+    for key in keys {
         throttle::reset(&mut conn, key)
             .await
             .context("reset the sign-in throttle")?;

@@ -345,11 +345,15 @@ async fn sign_in_flood(address: &str, users: &[String], clients: usize, total: u
                 let Ok(c) = client(None) else {
                     return;
                 };
-                let from = address_of(i);
                 let deadline = Instant::now() + Duration::from_secs(120);
-                while next.fetch_add(1, Ordering::Relaxed) < total as u64
-                    && Instant::now() < deadline
-                {
+                loop {
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    if n >= total as u64 || Instant::now() >= deadline {
+                        break;
+                    }
+                    // Each sign-in from its own address: a real flood's clients are many, and
+                    // one address signing in dozens of times a minute meets the per-IP limit.
+                    let from = address_of(1 << 16 | usize::try_from(n).unwrap_or(0));
                     loop {
                         match sign_in_or_wait(&c, &address, &email, &from).await {
                             Ok(503) => {
