@@ -80,6 +80,7 @@ impl AppState {
             limiter: RateLimiter::new(clock.clone()),
             clock,
             mail_wake: Arc::new(Notify::new()),
+            incident_wake: Arc::new(Notify::new()),
             health: Health::default(),
             server_key: Arc::new(server_key),
         }))
@@ -290,6 +291,15 @@ impl Application {
                 move || crate::runtime::checkpoint::run(state.clone(), stopped.clone()),
             )
         };
+        let incident_jobs = self.state.config.incident_worker_enabled.then(|| {
+            let (state, stopped) = (self.state.clone(), stopped.clone());
+            supervise(
+                supervise::INCIDENT_JOBS,
+                self.state.health.clone(),
+                stopped.clone(),
+                move || crate::features::incidents::job::run(state.clone(), stopped.clone()),
+            )
+        });
         let mailer = match self.state.config.mail_worker_enabled {
             true => {
                 let worker = Arc::new(self.mail_worker()?);
@@ -312,6 +322,9 @@ impl Application {
         let _ = propagation.await;
         let _ = checkpoints.await;
         let _ = activity.await;
+        if let Some(jobs) = incident_jobs {
+            let _ = jobs.await;
+        }
         if let Some(mailer) = mailer {
             let _ = mailer.await;
         }

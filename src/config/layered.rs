@@ -39,6 +39,7 @@ pub(super) struct Layered {
     pub(super) outbox_max_attempts: Option<u32>,
     pub(super) password_reset_ttl_secs: Option<u64>,
     pub(super) mail_worker_enabled: Option<bool>,
+    pub(super) incident_worker_enabled: Option<bool>,
     /// A list in the file, comma-separated in the environment.
     #[serde(default, deserialize_with = "list")]
     pub(super) trusted_proxies: Option<Vec<String>>,
@@ -54,7 +55,7 @@ pub(super) struct Layered {
 }
 
 /// The keys, as the environment spells them after `KEYWARDEN_` (lower-cased).
-pub(super) const KEYS: [&str; 30] = [
+pub(super) const KEYS: [&str; 31] = [
     "database_url",
     "listen",
     "base_url",
@@ -76,6 +77,7 @@ pub(super) const KEYS: [&str; 30] = [
     "outbox_max_attempts",
     "password_reset_ttl_secs",
     "mail_worker_enabled",
+    "incident_worker_enabled",
     "trusted_proxies",
     "geoip_database",
     "secret_key_file",

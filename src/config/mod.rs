@@ -45,6 +45,8 @@ pub struct Config {
     pub password_reset_ttl_secs: u64,
     /// Whether this node runs an outbox worker (several nodes may; leases keep them apart).
     pub mail_worker_enabled: bool,
+    /// Whether this node runs incident cohort jobs (leases keep several nodes apart).
+    pub incident_worker_enabled: bool,
     /// Reverse proxies whose `X-Forwarded-For` is believed (addresses or CIDR networks).
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// A MaxMind-format City database for approximate sign-in locations (optional).
@@ -205,6 +207,7 @@ impl Config {
             outbox_max_attempts: f.outbox_max_attempts.unwrap_or(8),
             password_reset_ttl_secs: f.password_reset_ttl_secs.unwrap_or(30 * 60),
             mail_worker_enabled: f.mail_worker_enabled.unwrap_or(true),
+            incident_worker_enabled: f.incident_worker_enabled.unwrap_or(true),
             trusted_proxies,
             geoip_database: f.geoip_database.filter(|p| !p.as_os_str().is_empty()),
             secret_key_file,

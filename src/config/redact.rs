@@ -12,7 +12,7 @@ impl Config {
             "database_url = {db:?}\nlisten = {:?}\nbase_url = {:?}\nsession_idle_timeout_secs = {}\n\
              session_absolute_lifetime_secs = {}\npassword_min_length = {}\nargon2_memory_kib = {}\n\
              argon2_iterations = {}\nargon2_parallelism = {}\nmax_concurrent_hashes = {}\nlog_format = {:?}\n\
-             mail_from = {:?}\nmail_dir = {:?}\noutbox_max_attempts = {}\npassword_reset_ttl_secs = {}\nmail_worker_enabled = {}\n\
+             mail_from = {:?}\nmail_dir = {:?}\noutbox_max_attempts = {}\npassword_reset_ttl_secs = {}\nmail_worker_enabled = {}\nincident_worker_enabled = {}\n\
              trusted_proxies = {:?}\ngeoip_database = {:?}\n\
              secret_key_file = {:?}\naudit_checkpoint_dir = {:?}\nmax_queued_hashes = {}\n\
              cookie_domain = {:?}\nsession_cache = {}\nsession_cache_capacity = {}\nlast_seen_flush_ms = {}\n{}\
@@ -35,6 +35,7 @@ impl Config {
             self.outbox_max_attempts,
             self.password_reset_ttl_secs,
             self.mail_worker_enabled,
+            self.incident_worker_enabled,
             self.trusted_proxies
                 .iter()
                 .map(ToString::to_string)

@@ -51,6 +51,14 @@ actions! {
     SignUpExisting => "auth.sign_up_existing", "Sign-up tried with an existing address (owner told by mail)";
     EmailTemplateReset => "email_template.reset", "E-mail template reset to the default";
     EmailTemplateUpdated => "email_template.updated", "E-mail template updated";
+    IncidentClosed => "incident.closed", "Incident closed";
+    IncidentCohortApplied => "incident.cohort_applied", "Cohort applied to an incident";
+    IncidentCohortBatch => "incident.cohort_batch", "Cohort batch contained";
+    IncidentCohortCancelled => "incident.cohort_cancelled", "Cohort job cancelled";
+    IncidentCohortFinished => "incident.cohort_finished", "Cohort job finished";
+    IncidentContained => "incident.contained", "Incident contained (every cohort member's sessions invalid)";
+    IncidentNoticesQueued => "incident.notices_queued", "Incident notices queued";
+    IncidentOpened => "incident.opened", "Incident opened";
     InstancePasswordsCompromised => "instance.passwords_compromised", "All passwords set as compromised";
     InstanceSessionsRevoked => "instance.sessions_revoked", "Everyone signed out";
     PasswordResetCompleted => "password_reset.completed", "Password reset completed";

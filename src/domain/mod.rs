@@ -5,6 +5,7 @@ mod application;
 mod audit_action;
 mod email;
 mod end_reason;
+mod incident;
 mod password;
 mod role;
 pub mod time;
@@ -14,6 +15,10 @@ pub use application::{host_of, ApplicationInput, HostPattern};
 pub use audit_action::AuditAction;
 pub use email::{Email, EmailError};
 pub use end_reason::EndReason;
+pub use incident::{
+    cidr_contains, emails_from_text, incident_reference, parse_cidr, parse_incident_reference,
+    CohortActions, CohortCriteria, IncidentState, Severity, Window, MAX_COHORT_EMAILS,
+};
 #[cfg(feature = "ssr")]
 pub use password::check_common_password;
 pub use password::{

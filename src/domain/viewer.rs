@@ -38,6 +38,9 @@ pub struct RequestMeta {
     pub user_agent: Option<String>,
     /// SHA-256 of the browser's device cookie.
     pub device: Option<String>,
+    /// The open incident this action is taken for (id, reference): its audit entries are
+    /// attached to the incident's timeline.
+    pub incident: Option<(i64, String)>,
 }
 
 /// Who did something, as the audit trail records it.

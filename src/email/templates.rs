@@ -25,6 +25,8 @@ pub enum MailKind {
     /// To the owner of an address someone tried to sign up with (fixed, not editable): sign-up
     /// answers the same for a taken address, so the owner hears of it instead.
     SignUpAttempt,
+    /// To each member of an incident's cohort: the reference, what happened, what to do.
+    IncidentNotice,
 }
 
 /// Variables that held secrets before they moved into the fixed block; a template that names
@@ -32,7 +34,7 @@ pub enum MailKind {
 pub const SECRET_VARIABLES: [&str; 3] = ["reset_url", "code", "not_me_url"];
 
 impl MailKind {
-    pub const ALL: [MailKind; 7] = [
+    pub const ALL: [MailKind; 8] = [
         MailKind::PasswordReset,
         MailKind::PasswordChanged,
         MailKind::ResetCode,
@@ -40,14 +42,16 @@ impl MailKind {
         MailKind::TemplateChanged,
         MailKind::AuditCheckpoint,
         MailKind::SignUpAttempt,
+        MailKind::IncidentNotice,
     ];
 
     /// The kinds an administrator may edit.
-    pub const EDITABLE: [MailKind; 4] = [
+    pub const EDITABLE: [MailKind; 5] = [
         MailKind::PasswordReset,
         MailKind::PasswordChanged,
         MailKind::ResetCode,
         MailKind::NewDevice,
+        MailKind::IncidentNotice,
     ];
 
     pub fn editable(self) -> bool {
@@ -64,7 +68,8 @@ impl MailKind {
             MailKind::PasswordChanged
             | MailKind::TemplateChanged
             | MailKind::AuditCheckpoint
-            | MailKind::SignUpAttempt => None,
+            | MailKind::SignUpAttempt
+            | MailKind::IncidentNotice => None,
         }
     }
 
@@ -77,6 +82,7 @@ impl MailKind {
             MailKind::TemplateChanged => "template_changed",
             MailKind::AuditCheckpoint => "audit_checkpoint",
             MailKind::SignUpAttempt => "sign_up_attempt",
+            MailKind::IncidentNotice => "incident_notice",
         }
     }
 
@@ -93,6 +99,7 @@ impl MailKind {
             MailKind::TemplateChanged => "E-mail template changed (to administrators)",
             MailKind::AuditCheckpoint => "Audit checkpoint",
             MailKind::SignUpAttempt => "Sign-up with an existing address",
+            MailKind::IncidentNotice => "Incident notice",
         }
     }
 
@@ -166,6 +173,17 @@ impl MailKind {
                 ("sign_in_url", "the sign-in page"),
                 ("forgot_url", "where to reset the password"),
             ],
+            MailKind::IncidentNotice => &[
+                COMMON[0],
+                COMMON[1],
+                COMMON[2],
+                COMMON[3],
+                ("reference", "the incident's reference, e.g. KW-2026-0007"),
+                ("incident_title", "the incident's title"),
+                ("what_happened", "the administrator's words on what happened (may be empty)"),
+                ("what_to_do", "what the user must do, from the actions taken"),
+                ("devices_url", "the user's Devices page"),
+            ],
             MailKind::AuditCheckpoint => &[
                 COMMON[0],
                 COMMON[1],
@@ -218,6 +236,13 @@ impl MailKind {
                 "sign_in_url": "https://id.example.org/sign-in",
                 "forgot_url": "https://id.example.org/forgot-password",
             }),
+            MailKind::IncidentNotice => json!({
+                "reference": "KW-2026-0007",
+                "incident_title": "Passwords exposed by a third-party breach",
+                "what_happened": "A list of e-mail addresses and passwords from another service was published. Yours is on it.",
+                "what_to_do": "Your password must be changed: at your next sign-in you will be asked to confirm your e-mail address and choose a new password.",
+                "devices_url": "https://id.example.org/account/devices",
+            }),
             MailKind::AuditCheckpoint => json!({
                 "checkpoint": "keywarden-audit-checkpoint-v1\nseq: 120\n…",
                 "seq": 120,
@@ -244,7 +269,8 @@ impl MailKind {
             MailKind::PasswordChanged
             | MailKind::TemplateChanged
             | MailKind::AuditCheckpoint
-            | MailKind::SignUpAttempt => None,
+            | MailKind::SignUpAttempt
+            | MailKind::IncidentNotice => None,
         }
     }
 }
@@ -326,6 +352,16 @@ pub fn default_template(kind: MailKind) -> Template {
 <p>Templates decide what every user receives. If you did not expect this change, review it now: <a href="{{ review_url }}">{{ review_url }}</a>. The audit trail shows what changed.</p>
 <p style="color:#4a5568">You receive this as an administrator ({{ user_email }}).</p>"#,
             "An e-mail template was changed\n\n{{ changed_by }} changed the template \"{{ template }}\" of {{ product_name }} on {{ changed_at }}.\n\nTemplates decide what every user receives. If you did not expect this change, review it now: {{ review_url }}\nThe audit trail shows what changed.\n\nYou receive this as an administrator ({{ user_email }}).\n",
+        ),
+        MailKind::IncidentNotice => (
+            "[{{ reference }}] Security notice about your {{ product_name }} account",
+            r#"<h1 style="font-size:20px;margin:0 0 16px">Security notice {{ reference }}</h1>
+<p>We are responding to a security incident that affects your {{ product_name }} account <strong>{{ user_email }}</strong>: {{ incident_title }}.</p>
+{% if what_happened %}<p>{{ what_happened }}</p>{% endif %}
+<p><strong>What you must do:</strong> {{ what_to_do }}</p>
+<p>Review the devices signed in to your account: <a href="{{ devices_url }}">{{ devices_url }}</a>.</p>
+<p style="color:#4a5568">Quote the reference {{ reference }} if you contact us{% if support_email %} at {{ support_email }}{% endif %}. We will never ask for your password.</p>"#,
+            "Security notice {{ reference }}\n\nWe are responding to a security incident that affects your {{ product_name }} account {{ user_email }}: {{ incident_title }}.\n{% if what_happened %}\n{{ what_happened }}\n{% endif %}\nWhat you must do: {{ what_to_do }}\n\nReview the devices signed in to your account: {{ devices_url }}\n\nQuote the reference {{ reference }} if you contact us{% if support_email %} at {{ support_email }}{% endif %}. We will never ask for your password.\n",
         ),
         MailKind::SignUpAttempt => (
             "Someone tried to create a {{ product_name }} account with your address",

@@ -4,6 +4,7 @@ pub mod audit;
 pub mod auth;
 pub mod devices;
 pub mod home;
+pub mod incidents;
 pub mod mail;
 pub mod security;
 #[cfg(feature = "ssr")]

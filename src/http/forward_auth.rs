@@ -150,6 +150,7 @@ async fn decide(state: &AppState, peer: SocketAddr, headers: &HeaderMap, style: 
                 ),
                 user_agent: text(headers, "user-agent"),
                 device: None,
+                incident: None,
             };
             let store = DbSessionStore::of(state);
             passage(state, &store, &hash_session_id(&id), &meta).await

@@ -110,6 +110,7 @@ pub fn meta_from(headers: &http::HeaderMap, extensions: &http::Extensions) -> Re
         ip: client.and_then(|c| c.ip).map(|ip| ip.to_string()),
         user_agent,
         device: client.map(|c| c.device_hash.clone()),
+        incident: None,
     }
 }
 

@@ -47,6 +47,8 @@ pub struct Shared {
     pub limiter: RateLimiter,
     /// Wakes this node's mail worker after a transaction queued mail.
     pub mail_wake: Arc<Notify>,
+    /// Wakes this node's incident job runner after a cohort was applied.
+    pub incident_wake: Arc<Notify>,
     /// Watermarks and runtime security settings, held in memory for cheap session checks.
     pub security: SecurityCache,
     /// Approximate locations of sign-ins (unknown everywhere without a database).

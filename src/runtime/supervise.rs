@@ -17,6 +17,7 @@ pub const LISTENER: &str = "security listener";
 pub const PROPAGATION: &str = "security propagation";
 pub const AUDIT_CHECKPOINTS: &str = "audit checkpoints";
 pub const ACTIVITY_WRITER: &str = "session activity writer";
+pub const INCIDENT_JOBS: &str = "incident jobs";
 
 /// How long a crashed task waits before it is started again.
 const RESTART_PAUSE: Duration = Duration::from_secs(1);

@@ -23,6 +23,8 @@ pub struct AuditedTx<'a> {
     mail_queued: bool,
     security_changed: bool,
     applications_changed: bool,
+    /// Every entry recorded is attached to this incident (id, reference).
+    incident: Option<(i64, String)>,
 }
 
 impl<'a> AuditedTx<'a> {
@@ -37,6 +39,7 @@ impl<'a> AuditedTx<'a> {
             mail_queued: false,
             security_changed: false,
             applications_changed: false,
+            incident: meta.incident.clone(),
         })
     }
 
@@ -77,6 +80,11 @@ impl<'a> AuditedTx<'a> {
         reason: Option<&str>,
         details: Value,
     ) -> Result<i64> {
+        let mut details = details;
+        if let (Some((_, reference)), Value::Object(map)) = (&self.incident, &mut details) {
+            // In the details, so the chain's hash covers the attachment too.
+            map.insert("incident".into(), Value::String(reference.clone()));
+        }
         let event = Event {
             actor,
             action,
@@ -84,7 +92,18 @@ impl<'a> AuditedTx<'a> {
             reason,
             details,
         };
-        Ok(audit::record(&mut self.tx, self.now, self.meta, event).await?)
+        let seq = audit::record(&mut self.tx, self.now, self.meta, event).await?;
+        if let Some((incident_id, _)) = &self.incident {
+            crate::storage::incidents::attach_audit(&mut self.tx, *incident_id, seq)
+                .await
+                .context("attach the entry to its incident")?;
+        }
+        Ok(seq)
+    }
+
+    /// Attaches every entry this unit of work records to an incident (its timeline).
+    pub fn for_incident(&mut self, incident: Option<(i64, String)>) {
+        self.incident = incident;
     }
 
     /// Renders and queues a mail in this transaction; the worker is woken after the commit.

@@ -8,6 +8,7 @@ pub mod bench;
 pub mod cache_events;
 pub mod checkpoints;
 pub mod devices;
+pub mod incidents;
 pub mod outbox;
 pub mod resets;
 pub mod security;

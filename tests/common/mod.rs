@@ -538,6 +538,7 @@ fn test_config(database_url: &str, dir: &TempDir, secret_key_file: PathBuf) -> C
         outbox_max_attempts: 8,
         password_reset_ttl_secs: 30 * 60,
         mail_worker_enabled: true,
+        incident_worker_enabled: true,
         trusted_proxies: Vec::new(),
         geoip_database: None,
         secret_key_file: Some(secret_key_file),

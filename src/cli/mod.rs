@@ -19,6 +19,9 @@ use crate::runtime::AppState;
 use crate::startup::{shutdown_signal, Application};
 use crate::storage::{users, Store};
 
+mod incident;
+use incident::IncidentCommand;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "keywarden",
@@ -81,35 +84,6 @@ enum AppCommand {
     Remove {
         #[arg(long)]
         host: String,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-enum IncidentCommand {
-    /// Set every existing password as compromised (O(1): one watermark). Signed-in sessions are
-    /// restricted to the reset-password task on their next request (ended when it is off).
-    CompromiseAll {
-        /// Also sign out every session now (the stronger choice: sessions end outright).
-        #[arg(long)]
-        sign_out: bool,
-        #[arg(long)]
-        reason: String,
-    },
-    /// Set one user's password as compromised. Their signed-in sessions are restricted to the
-    /// reset-password task on their next request.
-    CompromiseUser {
-        #[arg(long)]
-        email: String,
-        /// Also sign out all of the user's sessions (they end outright).
-        #[arg(long)]
-        sign_out: bool,
-        #[arg(long)]
-        reason: String,
-    },
-    /// Sign out every session now.
-    SignOutAll {
-        #[arg(long)]
-        reason: String,
     },
 }
 
@@ -180,7 +154,7 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Admin(AdminCommand::Create { email }) => create_admin(config, &email).await,
-        Command::Incident(cmd) => incident(config, cmd).await,
+        Command::Incident(cmd) => incident::run(config, cmd).await,
         Command::App(cmd) => app(config, cmd).await,
         // Handled above, before the configuration is read.
         Command::SecretKey(_) => Ok(()),
@@ -304,58 +278,10 @@ async fn create_admin(config: Config, email: &str) -> anyhow::Result<()> {
     }
 }
 
-fn os_user() -> String {
+pub(crate) fn os_user() -> String {
     std::env::var("USER")
         .or_else(|_| std::env::var("LOGNAME"))
         .unwrap_or_else(|_| "unknown".into())
-}
-
-async fn incident(config: Config, cmd: IncidentCommand) -> anyhow::Result<()> {
-    use crate::features::security::service as security;
-    let state = AppState::build(config, Arc::new(SystemClock)).await?;
-    let op = Actor::cli(&os_user());
-    let meta = RequestMeta::default();
-    let result = match cmd {
-        IncidentCommand::CompromiseAll { sign_out, reason } => {
-            security::compromise_all(&state, &op, sign_out, &reason, &meta)
-                .await
-                .map(|at| {
-                    let sessions = if sign_out {
-                        " and every session issued until then is signed out"
-                    } else {
-                        ""
-                    };
-                    format!(
-                        "Every password set until {} is now compromised{sessions}.",
-                        time::utc(at)
-                    )
-                })
-        }
-        IncidentCommand::SignOutAll { reason } => {
-            security::sign_out_everyone(&state, &op, &reason, &meta)
-                .await
-                .map(|at| {
-                    format!(
-                        "Every session issued until {} is signed out.",
-                        time::utc(at)
-                    )
-                })
-        }
-        IncidentCommand::CompromiseUser {
-            email,
-            sign_out,
-            reason,
-        } => compromise_user(&state, &op, &email, sign_out, &reason).await,
-    };
-    state.store.close().await;
-    match result {
-        Ok(message) => {
-            println!("{message}");
-            Ok(())
-        }
-        Err(AppError::Field { field, message }) => anyhow::bail!("{field}: {message}"),
-        Err(e) => anyhow::bail!("{e}"),
-    }
 }
 
 async fn app(config: Config, cmd: AppCommand) -> anyhow::Result<()> {
@@ -430,43 +356,6 @@ async fn app(config: Config, cmd: AppCommand) -> anyhow::Result<()> {
         Err(AppError::Field { field, message }) => anyhow::bail!("{field}: {message}"),
         Err(e) => anyhow::bail!("{e}"),
     }
-}
-
-async fn compromise_user(
-    state: &AppState,
-    op: &Actor,
-    email: &str,
-    sign_out: bool,
-    reason: &str,
-) -> crate::error::Result<String> {
-    let normalized = crate::domain::Email::parse(email)
-        .map_err(|e| AppError::field("email", e))?
-        .normalized();
-    let mut conn = state.conn().await?;
-    let user = users::find_by_email(&mut conn, &normalized)
-        .await
-        .context("look up user")?;
-    drop(conn);
-    let user =
-        user.ok_or_else(|| AppError::field("email", format!("no user with e-mail {normalized}")))?;
-    crate::features::users::service::compromise(
-        state,
-        op,
-        user.id,
-        reason,
-        sign_out,
-        &RequestMeta::default(),
-    )
-    .await?;
-    let sessions = if sign_out {
-        " and all of their sessions are signed out"
-    } else {
-        ""
-    };
-    Ok(format!(
-        "The password of {} is now compromised{sessions}.",
-        user.email
-    ))
 }
 
 /// On a terminal: asks twice without echo. Otherwise: one line from stdin, with only the line

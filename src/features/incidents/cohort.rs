@@ -1,0 +1,221 @@
+//! Cohorts: which users an incident affects. A preview computes the match from the data as it is
+//! (nothing is written); applying computes it again in the transaction that freezes it: the member
+//! list is stored with the incident and the audit entry records its size and the SHA-256 of the
+//! sorted ids. The job (`super::job`) then acts on the frozen list.
+
+use std::collections::{HashMap, HashSet};
+
+use anyhow::Context;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use super::CohortPreview;
+use crate::domain::{
+    cidr_contains, parse_cidr, Actor, AuditAction, CohortActions, CohortCriteria, Email,
+    IncidentState, RequestMeta, Role,
+};
+use crate::error::{AppError, Result};
+use crate::features::security::service::check_reason;
+use crate::runtime::{AppState, AuditedTx};
+use crate::storage::incidents::{self, NewCohort, UserMatch};
+use crate::storage::Conn;
+
+/// How many matches a preview lists.
+pub const PREVIEW_FIRST: usize = 20;
+
+/// The users the criteria take, in id order, with their role; and the listed addresses no
+/// account has.
+struct Matched {
+    users: Vec<(i64, String)>,
+    unknown_emails: Vec<String>,
+}
+
+async fn resolve(conn: &mut Conn, c: &CohortCriteria) -> Result<Matched> {
+    c.check()
+        .map_err(|(field, message)| AppError::field(field, message))?;
+    let window = |w: Option<crate::domain::Window>| w.map(|w| (w.from, w.to));
+    let mut users = incidents::matching_users(
+        conn,
+        &UserMatch {
+            role: c.role.as_deref(),
+            created_before: c.created_before,
+            created_after: c.created_after,
+            signed_in: window(c.signed_in),
+            new_device: window(c.new_device),
+            password_set: window(c.password_set),
+        },
+    )
+    .await
+    .context("match users")?;
+    if let Some(range) = c.ip_range.as_deref().and_then(parse_cidr) {
+        let from_range: HashSet<i64> = incidents::session_addresses(conn, window(c.signed_in))
+            .await
+            .context("read session addresses")?
+            .into_iter()
+            .filter(|(_, ip)| {
+                ip.parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| cidr_contains(range, ip))
+            })
+            .map(|(id, _)| id)
+            .collect();
+        users.retain(|(id, _)| from_range.contains(id));
+    }
+    let mut unknown_emails = Vec::new();
+    if !c.emails.is_empty() {
+        let mut wanted: HashMap<String, String> = HashMap::new();
+        for typed in &c.emails {
+            match Email::parse(typed) {
+                Ok(e) => {
+                    wanted.insert(e.normalized(), typed.clone());
+                }
+                Err(_) => unknown_emails.push(typed.clone()),
+            }
+        }
+        let normalized: Vec<String> = wanted.keys().cloned().collect();
+        let found = incidents::ids_by_email(conn, &normalized)
+            .await
+            .context("look up listed addresses")?;
+        let found_ids: HashSet<i64> = found.iter().map(|(id, _)| *id).collect();
+        let found_emails: HashSet<&str> = found.iter().map(|(_, e)| e.as_str()).collect();
+        let mut missing: Vec<String> = wanted
+            .iter()
+            .filter(|(n, _)| !found_emails.contains(n.as_str()))
+            .map(|(_, typed)| typed.clone())
+            .collect();
+        missing.sort();
+        unknown_emails.extend(missing);
+        users.retain(|(id, _)| found_ids.contains(id));
+        unknown_emails.sort();
+    }
+    Ok(Matched {
+        users,
+        unknown_emails,
+    })
+}
+
+/// What applying these criteria would take now. Writes nothing.
+pub async fn preview(state: &AppState, criteria: &CohortCriteria) -> Result<CohortPreview> {
+    let mut conn = state.conn().await?;
+    let matched = resolve(&mut conn, criteria).await?;
+    let ids: Vec<i64> = matched.users.iter().map(|(id, _)| *id).collect();
+    let first_ids: Vec<i64> = ids.iter().take(PREVIEW_FIRST).copied().collect();
+    let first = incidents::emails_of(&mut conn, &first_ids)
+        .await
+        .context("load first matches")?;
+    let with_live_sessions = incidents::with_live_sessions(&mut conn, &ids, state.now())
+        .await
+        .context("count live sessions")?;
+    let admins = matched
+        .users
+        .iter()
+        .filter(|(_, role)| Role::parse(role) == Some(Role::Admin))
+        .count();
+    Ok(CohortPreview {
+        count: i64::try_from(ids.len()).unwrap_or(i64::MAX),
+        first,
+        with_live_sessions,
+        admins: i64::try_from(admins).unwrap_or(i64::MAX),
+        unknown_emails: matched.unknown_emails,
+    })
+}
+
+/// The SHA-256 of the sorted member ids, one decimal id per line: what the audit entry records
+/// so the stored list can be checked against it.
+pub fn ids_digest(sorted_ids: &[i64]) -> String {
+    let mut hasher = Sha256::new();
+    for id in sorted_ids {
+        hasher.update(id.to_string().as_bytes());
+        hasher.update(b"\n");
+    }
+    hex::encode(hasher.finalize())
+}
+
+/// Freezes the cohort the criteria take now and starts its job. Returns the cohort id.
+pub async fn apply(
+    state: &AppState,
+    op: &Actor,
+    incident: &str,
+    criteria: &CohortCriteria,
+    actions: CohortActions,
+    reason: &str,
+    meta: &RequestMeta,
+) -> Result<i64> {
+    let reason = check_reason(reason)?;
+    if !actions.any() {
+        return Err(AppError::field(
+            "actions",
+            "Choose at least one action: compromise, sign out or notify.",
+        ));
+    }
+    let row = super::service::find(state, incident).await?;
+    if IncidentState::parse(&row.state) == Some(IncidentState::Closed) {
+        return Err(AppError::field(
+            "incident",
+            format!("Incident {} is closed.", row.reference),
+        ));
+    }
+    let mut tx = AuditedTx::begin(state, meta).await?;
+    let matched = resolve(&mut tx, criteria).await?;
+    if matched.users.is_empty() {
+        return Err(AppError::field(
+            "criteria",
+            "No user matches these criteria.",
+        ));
+    }
+    let ids: Vec<i64> = matched.users.iter().map(|(id, _)| *id).collect();
+    let digest = ids_digest(&ids);
+    let criteria_json = serde_json::to_string(criteria).context("encode criteria")?;
+    let size = i64::try_from(ids.len()).unwrap_or(i64::MAX);
+    let now = tx.now();
+    let cohort_id = incidents::insert_cohort(
+        &mut tx,
+        &NewCohort {
+            incident_id: row.id,
+            criteria: &criteria_json,
+            compromise: actions.compromise,
+            sign_out: actions.sign_out,
+            notify: actions.notify,
+            reason,
+            size,
+            ids_sha256: &digest,
+            created_by: &op.label(),
+            created_at: now,
+        },
+    )
+    .await
+    .context("store cohort")?;
+    incidents::insert_members(&mut tx, cohort_id, &ids)
+        .await
+        .context("store cohort members")?;
+    tx.for_incident(Some((row.id, row.reference.clone())));
+    tx.record(
+        op,
+        AuditAction::IncidentCohortApplied,
+        None,
+        Some(reason),
+        json!({
+            "cohort": cohort_id,
+            "size": size,
+            "ids_sha256": digest,
+            "actions": actions,
+            "criteria": criteria,
+            "unknown_emails": matched.unknown_emails.len(),
+        }),
+    )
+    .await?;
+    tx.commit().await?;
+    state.incident_wake.notify_one();
+    Ok(cohort_id)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_digest_is_of_the_sorted_ids_one_per_line() {
+        // printf '1\n2\n10\n' | sha256sum
+        assert_eq!(
+            super::ids_digest(&[1, 2, 10]),
+            "29186ee59865abdf5f37da40cefc9e7f345e49860aefd7a8f43438cdaf88f856"
+        );
+    }
+}

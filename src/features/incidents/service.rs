@@ -1,0 +1,240 @@
+//! The incident record: open, look up, close. Each change is one audited transaction attached
+//! to the incident's timeline.
+
+use anyhow::Context;
+use serde_json::json;
+
+use super::{CohortView, IncidentView};
+use crate::domain::{
+    incident_reference, parse_incident_reference, Actor, AuditAction, CohortActions, IncidentState,
+    RequestMeta, Severity,
+};
+use crate::error::{AppError, Result};
+use crate::runtime::{AppState, AuditedTx};
+use crate::storage::incidents::{self, CohortRow, IncidentRow, NewIncident};
+
+/// What an administrator gives to open an incident.
+pub struct OpenIncident<'a> {
+    pub title: &'a str,
+    pub severity: &'a str,
+    pub description: &'a str,
+    /// What happened and what to do, in words for the affected users.
+    pub notice: &'a str,
+    /// When the compromise was detected (often before the incident is opened); now without it.
+    pub detected_at: Option<i64>,
+}
+
+/// How far in the future a detection time may lie (clock skew between people and machines).
+const DETECTED_AT_SLACK_MS: i64 = 5 * 60 * 1000;
+
+fn check_text(field: &'static str, text: &str, max: usize, required: bool) -> Result<String> {
+    let text = text.trim();
+    if required && text.is_empty() {
+        return Err(AppError::field(field, "Required."));
+    }
+    if text.chars().count() > max {
+        return Err(AppError::field(field, format!("At most {max} characters.")));
+    }
+    let single_line = field == "title";
+    if text
+        .chars()
+        .any(|c| c.is_control() && (single_line || (c != '\n' && c != '\r' && c != '\t')))
+    {
+        return Err(AppError::field(
+            field,
+            "Control characters are not allowed here.",
+        ));
+    }
+    Ok(text.to_owned())
+}
+
+pub fn view(r: IncidentRow) -> IncidentView {
+    IncidentView {
+        id: r.id,
+        reference: r.reference,
+        title: r.title,
+        severity: r.severity,
+        description: r.description,
+        notice: r.notice,
+        state: r.state,
+        opened_by: r.opened_by,
+        opened_at: r.opened_at,
+        detected_at: r.detected_at,
+        contained_at: r.contained_at,
+        closed_at: r.closed_at,
+    }
+}
+
+pub fn cohort_view(c: &CohortRow) -> CohortView {
+    CohortView {
+        id: c.id,
+        actions: CohortActions {
+            compromise: c.compromise != 0,
+            sign_out: c.sign_out != 0,
+            notify: c.notify != 0,
+        }
+        .describe(),
+        size: c.size,
+        ids_sha256: c.ids_sha256.clone(),
+        state: c.state.clone(),
+        contained: c.contained,
+        notified: c.notified,
+        created_at: c.created_at,
+        contained_at: c.contained_at,
+        finished_at: c.finished_at,
+    }
+}
+
+pub async fn open(
+    state: &AppState,
+    op: &Actor,
+    input: &OpenIncident<'_>,
+    meta: &RequestMeta,
+) -> Result<IncidentView> {
+    let title = check_text("title", input.title, 200, true)?;
+    let description = check_text("description", input.description, 10_000, false)?;
+    let notice = check_text("notice", input.notice, 4_000, false)?;
+    let severity = Severity::parse(input.severity)
+        .ok_or_else(|| AppError::field("severity", "Choose low, medium, high or critical."))?;
+    let mut tx = AuditedTx::begin(state, meta).await?;
+    let now = tx.now();
+    let detected_at = input.detected_at.unwrap_or(now);
+    if detected_at <= 0 || detected_at > now + DETECTED_AT_SLACK_MS {
+        return Err(AppError::field(
+            "detected_at",
+            "The detection time cannot be in the future.",
+        ));
+    }
+    let placeholder = format!("pending-{:016x}", rand::random::<u64>());
+    let id = incidents::insert(
+        &mut tx,
+        &NewIncident {
+            title: &title,
+            severity: severity.as_str(),
+            description: &description,
+            notice: &notice,
+            opened_by: &op.label(),
+            opened_at: now,
+            detected_at,
+        },
+        &placeholder,
+    )
+    .await
+    .context("insert incident")?;
+    let year = time::OffsetDateTime::from_unix_timestamp(now / 1000)
+        .map(|t| t.year())
+        .unwrap_or(1970);
+    let reference = incident_reference(year, id);
+    incidents::set_reference(&mut tx, id, &reference)
+        .await
+        .context("set incident reference")?;
+    tx.for_incident(Some((id, reference.clone())));
+    tx.record(
+        op,
+        AuditAction::IncidentOpened,
+        None,
+        None,
+        json!({
+            "title": title,
+            "severity": severity.as_str(),
+            "detected_at": crate::domain::time::utc_seconds(detected_at),
+        }),
+    )
+    .await?;
+    tx.commit().await?;
+    let mut conn = state.conn().await?;
+    let row = incidents::find(&mut conn, id)
+        .await
+        .context("load incident")?
+        .context("incident vanished")?;
+    Ok(view(row))
+}
+
+/// The incident a reference (`KW-2026-0007`) or a bare id names.
+pub async fn find(state: &AppState, reference: &str) -> Result<IncidentRow> {
+    let id = parse_incident_reference(reference).ok_or_else(|| {
+        AppError::field(
+            "incident",
+            format!("\"{reference}\" is not an incident reference such as KW-2026-0007."),
+        )
+    })?;
+    let mut conn = state.conn().await?;
+    incidents::find(&mut conn, id)
+        .await
+        .context("load incident")?
+        .ok_or_else(|| AppError::field("incident", format!("No incident {reference}.")))
+}
+
+/// The incident an action is attached to (`--incident REF`): it must not be closed.
+pub async fn attachable(state: &AppState, reference: &str) -> Result<(i64, String)> {
+    let row = find(state, reference).await?;
+    if IncidentState::parse(&row.state) == Some(IncidentState::Closed) {
+        return Err(AppError::field(
+            "incident",
+            format!("Incident {} is closed.", row.reference),
+        ));
+    }
+    Ok((row.id, row.reference))
+}
+
+pub async fn list(state: &AppState) -> Result<Vec<IncidentView>> {
+    let mut conn = state.conn().await?;
+    Ok(incidents::list(&mut conn, 200)
+        .await
+        .context("list incidents")?
+        .into_iter()
+        .map(view)
+        .collect())
+}
+
+/// The incident and its cohorts.
+pub async fn status(state: &AppState, reference: &str) -> Result<(IncidentView, Vec<CohortView>)> {
+    let row = find(state, reference).await?;
+    let mut conn = state.conn().await?;
+    let cohorts = incidents::cohorts_of(&mut conn, row.id)
+        .await
+        .context("load cohorts")?;
+    Ok((view(row), cohorts.iter().map(cohort_view).collect()))
+}
+
+/// Closes an incident. A cohort still running must finish or be cancelled first.
+pub async fn close(
+    state: &AppState,
+    op: &Actor,
+    reference: &str,
+    meta: &RequestMeta,
+) -> Result<IncidentView> {
+    let row = find(state, reference).await?;
+    let mut tx = AuditedTx::begin(state, meta).await?;
+    let cohorts = incidents::cohorts_of(&mut tx, row.id)
+        .await
+        .context("load cohorts")?;
+    if cohorts.iter().any(|c| c.state == "running") {
+        return Err(AppError::field(
+            "incident",
+            "A cohort job is still running: wait for it or cancel it before closing.",
+        ));
+    }
+    let now = tx.now();
+    if !incidents::set_state(&mut tx, row.id, &["open", "contained"], "closed", now)
+        .await
+        .context("close incident")?
+    {
+        return Err(AppError::field(
+            "incident",
+            format!("Incident {} is already closed.", row.reference),
+        ));
+    }
+    tx.for_incident(Some((row.id, row.reference.clone())));
+    tx.record(
+        op,
+        AuditAction::IncidentClosed,
+        None,
+        None,
+        json!({"open_for_ms": now - row.opened_at}),
+    )
+    .await?;
+    tx.commit().await?;
+    let row = find(state, &row.id.to_string()).await?;
+    Ok(view(row))
+}

@@ -1,0 +1,636 @@
+//! SQL for incidents, the audit entries attached to them, and their cohorts (frozen member lists
+//! and the batches that act on them). A batch names its members by a `user_id` range of
+//! not-yet-done members, so every statement of the batch sees the same set and a re-run batch
+//! finds nothing left to do.
+
+use sqlx::FromRow;
+
+use super::audit::{AuditRow, COLUMNS as AUDIT_COLUMNS};
+use super::Conn;
+
+#[derive(Debug, Clone, FromRow)]
+pub struct IncidentRow {
+    pub id: i64,
+    pub reference: String,
+    pub title: String,
+    pub severity: String,
+    pub description: String,
+    pub notice: String,
+    pub state: String,
+    pub opened_by: String,
+    pub opened_at: i64,
+    pub detected_at: i64,
+    pub contained_at: Option<i64>,
+    pub closed_at: Option<i64>,
+}
+
+const COLUMNS: &str = "id, reference, title, severity, description, notice, state, opened_by, \
+    opened_at, detected_at, contained_at, closed_at";
+
+pub struct NewIncident<'a> {
+    pub title: &'a str,
+    pub severity: &'a str,
+    pub description: &'a str,
+    pub notice: &'a str,
+    pub opened_by: &'a str,
+    pub opened_at: i64,
+    pub detected_at: i64,
+}
+
+/// Inserts an incident under a temporary reference and returns its id (the caller sets the
+/// real reference, which contains the id).
+pub async fn insert(
+    conn: &mut Conn,
+    new: &NewIncident<'_>,
+    placeholder: &str,
+) -> sqlx::Result<i64> {
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO incidents (reference, title, severity, description, notice, state, opened_by, opened_at, detected_at) \
+         VALUES ($1, $2, $3, $4, $5, 'open', $6, $7, $8) RETURNING id",
+    )
+    .bind(placeholder)
+    .bind(new.title)
+    .bind(new.severity)
+    .bind(new.description)
+    .bind(new.notice)
+    .bind(new.opened_by)
+    .bind(new.opened_at)
+    .bind(new.detected_at)
+    .fetch_one(conn)
+    .await?;
+    Ok(id)
+}
+
+pub async fn set_reference(conn: &mut Conn, id: i64, reference: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE incidents SET reference = $2 WHERE id = $1")
+        .bind(id)
+        .bind(reference)
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+pub async fn find(conn: &mut Conn, id: i64) -> sqlx::Result<Option<IncidentRow>> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM incidents WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+}
+
+/// Newest first.
+pub async fn list(conn: &mut Conn, limit: i64) -> sqlx::Result<Vec<IncidentRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM incidents ORDER BY id DESC LIMIT $1"
+    ))
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+/// Moves an incident to `state`, only from `from` (so two closes do not both act). Returns
+/// whether it moved.
+pub async fn set_state(
+    conn: &mut Conn,
+    id: i64,
+    from: &[&str],
+    state: &str,
+    at: i64,
+) -> sqlx::Result<bool> {
+    let column = match state {
+        "closed" => "closed_at",
+        "contained" => "contained_at",
+        _ => "opened_at",
+    };
+    let mut placeholders = Vec::new();
+    for i in 0..from.len() {
+        placeholders.push(format!("${}", i + 4));
+    }
+    let sql = format!(
+        "UPDATE incidents SET state = $2, {column} = COALESCE({column}, $3) \
+         WHERE id = $1 AND state IN ({})",
+        placeholders.join(", ")
+    );
+    let mut q = sqlx::query(&sql).bind(id).bind(state).bind(at);
+    for f in from {
+        q = q.bind(*f);
+    }
+    Ok(q.execute(conn).await?.rows_affected() == 1)
+}
+
+pub async fn set_detected_at(conn: &mut Conn, id: i64, at: i64) -> sqlx::Result<()> {
+    sqlx::query("UPDATE incidents SET detected_at = $2 WHERE id = $1")
+        .bind(id)
+        .bind(at)
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+pub async fn attach_audit(conn: &mut Conn, incident_id: i64, seq: i64) -> sqlx::Result<()> {
+    sqlx::query("INSERT INTO incident_audit (incident_id, seq) VALUES ($1, $2)")
+        .bind(incident_id)
+        .bind(seq)
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+/// The audit entries attached to an incident, in chain order.
+pub async fn timeline(
+    conn: &mut Conn,
+    incident_id: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<AuditRow>> {
+    let columns: Vec<String> = AUDIT_COLUMNS
+        .split(", ")
+        .map(|c| format!("a.{c}"))
+        .collect();
+    sqlx::query_as(&format!(
+        "SELECT {} FROM incident_audit i JOIN audit_log a ON a.seq = i.seq \
+         WHERE i.incident_id = $1 ORDER BY a.seq LIMIT $2",
+        columns.join(", ")
+    ))
+    .bind(incident_id)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct CohortRow {
+    pub id: i64,
+    pub incident_id: i64,
+    pub criteria: String,
+    pub compromise: i64,
+    pub sign_out: i64,
+    pub notify: i64,
+    pub reason: String,
+    pub size: i64,
+    pub ids_sha256: String,
+    pub created_by: String,
+    pub created_at: i64,
+    pub state: String,
+    pub contained: i64,
+    pub notified: i64,
+    pub contained_at: Option<i64>,
+    pub finished_at: Option<i64>,
+}
+
+const COHORT_COLUMNS: &str = "id, incident_id, criteria, compromise, sign_out, notify, reason, \
+    size, ids_sha256, created_by, created_at, state, contained, notified, contained_at, finished_at";
+
+pub struct NewCohort<'a> {
+    pub incident_id: i64,
+    pub criteria: &'a str,
+    pub compromise: bool,
+    pub sign_out: bool,
+    pub notify: bool,
+    pub reason: &'a str,
+    pub size: i64,
+    pub ids_sha256: &'a str,
+    pub created_by: &'a str,
+    pub created_at: i64,
+}
+
+pub async fn insert_cohort(conn: &mut Conn, c: &NewCohort<'_>) -> sqlx::Result<i64> {
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO incident_cohorts (incident_id, criteria, compromise, sign_out, notify, reason, size, ids_sha256, created_by, created_at, state) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'running') RETURNING id",
+    )
+    .bind(c.incident_id)
+    .bind(c.criteria)
+    .bind(i64::from(c.compromise))
+    .bind(i64::from(c.sign_out))
+    .bind(i64::from(c.notify))
+    .bind(c.reason)
+    .bind(c.size)
+    .bind(c.ids_sha256)
+    .bind(c.created_by)
+    .bind(c.created_at)
+    .fetch_one(conn)
+    .await?;
+    Ok(id)
+}
+
+/// Stores the members, 500 to a statement.
+pub async fn insert_members(conn: &mut Conn, cohort_id: i64, user_ids: &[i64]) -> sqlx::Result<()> {
+    for chunk in user_ids.chunks(500) {
+        let values: Vec<String> = chunk
+            .iter()
+            .map(|id| format!("({cohort_id}, {id})"))
+            .collect();
+        sqlx::query(&format!(
+            "INSERT INTO incident_members (cohort_id, user_id) VALUES {}",
+            values.join(", ")
+        ))
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+pub async fn find_cohort(conn: &mut Conn, id: i64) -> sqlx::Result<Option<CohortRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {COHORT_COLUMNS} FROM incident_cohorts WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
+pub async fn cohorts_of(conn: &mut Conn, incident_id: i64) -> sqlx::Result<Vec<CohortRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {COHORT_COLUMNS} FROM incident_cohorts WHERE incident_id = $1 ORDER BY id"
+    ))
+    .bind(incident_id)
+    .fetch_all(conn)
+    .await
+}
+
+/// Running cohorts whose lease is free (or already this node's), oldest first.
+pub async fn runnable(conn: &mut Conn, owner: &str, now: i64) -> sqlx::Result<Vec<i64>> {
+    let rows: Vec<(i64,)> = sqlx::query_as(
+        "SELECT id FROM incident_cohorts WHERE state = 'running' \
+         AND (lease_until < $1 OR lease_owner = $2) ORDER BY id LIMIT 20",
+    )
+    .bind(now)
+    .bind(owner)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|(id,)| id).collect())
+}
+
+/// Takes (or extends) the lease on a running cohort. Returns whether this node holds it.
+pub async fn lease(
+    conn: &mut Conn,
+    id: i64,
+    owner: &str,
+    now: i64,
+    until: i64,
+) -> sqlx::Result<bool> {
+    Ok(sqlx::query(
+        "UPDATE incident_cohorts SET lease_owner = $2, lease_until = $4 \
+         WHERE id = $1 AND state = 'running' AND (lease_until < $3 OR lease_owner = $2)",
+    )
+    .bind(id)
+    .bind(owner)
+    .bind(now)
+    .bind(until)
+    .execute(conn)
+    .await?
+    .rows_affected()
+        == 1)
+}
+
+/// Which members a batch works on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Contain,
+    Notify,
+}
+
+impl Phase {
+    fn done_column(self) -> &'static str {
+        match self {
+            Phase::Contain => "contained_at",
+            Phase::Notify => "notified_at",
+        }
+    }
+}
+
+/// The next members not done in `phase`, in id order (notices only to contained members).
+pub async fn next_batch(
+    conn: &mut Conn,
+    cohort_id: i64,
+    phase: Phase,
+    limit: i64,
+) -> sqlx::Result<Vec<i64>> {
+    let extra = match phase {
+        Phase::Contain => "",
+        Phase::Notify => " AND contained_at IS NOT NULL",
+    };
+    let rows: Vec<(i64,)> = sqlx::query_as(&format!(
+        "SELECT user_id FROM incident_members WHERE cohort_id = $1 AND {} IS NULL{extra} \
+         ORDER BY user_id LIMIT $2",
+        phase.done_column()
+    ))
+    .bind(cohort_id)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|(id,)| id).collect())
+}
+
+/// The members of a batch: not yet contained, ids in `[lo, hi]`.
+const BATCH_CONTAIN: &str = "SELECT user_id FROM incident_members \
+    WHERE cohort_id = $1 AND contained_at IS NULL AND user_id >= $2 AND user_id <= $3";
+
+/// Sets the current password of every batch member as compromised at `at` (or at their
+/// password's own time when later), only forward, as the per-user action does.
+pub async fn compromise_batch(
+    conn: &mut Conn,
+    cohort_id: i64,
+    (lo, hi): (i64, i64),
+    at: i64,
+    by: &str,
+    reason: &str,
+) -> sqlx::Result<u64> {
+    let w = "(CASE WHEN password_set_at > $4 THEN password_set_at ELSE $4 END)";
+    sqlx::query(&format!(
+        "UPDATE users SET \
+           password_compromised_by = CASE WHEN COALESCE(password_compromised_at, 0) < {w} THEN $5 ELSE password_compromised_by END, \
+           password_compromised_reason = CASE WHEN COALESCE(password_compromised_at, 0) < {w} THEN $6 ELSE password_compromised_reason END, \
+           password_compromised_at = CASE WHEN COALESCE(password_compromised_at, 0) < {w} THEN {w} ELSE password_compromised_at END \
+         WHERE id IN ({BATCH_CONTAIN})"
+    ))
+    .bind(cohort_id)
+    .bind(lo)
+    .bind(hi)
+    .bind(at)
+    .bind(by)
+    .bind(reason)
+    .execute(conn)
+    .await
+    .map(|r| r.rows_affected())
+}
+
+/// Revokes every session of the batch's members (watermark at `at`, or the newest session's
+/// issue time when later) and marks their live rows ended. Returns the sessions ended.
+pub async fn sign_out_batch(
+    conn: &mut Conn,
+    cohort_id: i64,
+    (lo, hi): (i64, i64),
+    at: i64,
+    reason_code: &str,
+) -> sqlx::Result<u64> {
+    let w = "(SELECT CASE WHEN COALESCE(MAX(COALESCE(s.issued_at, s.created_at)), 0) > $4 \
+               THEN MAX(COALESCE(s.issued_at, s.created_at)) ELSE $4 END \
+             FROM sessions s WHERE s.user_id = users.id)";
+    sqlx::query(&format!(
+        "UPDATE users SET \
+           sessions_revoked_reason = CASE WHEN COALESCE(sessions_revoked_before, 0) < {w} THEN $5 ELSE sessions_revoked_reason END, \
+           sessions_revoked_before = CASE WHEN COALESCE(sessions_revoked_before, 0) < {w} THEN {w} ELSE sessions_revoked_before END \
+         WHERE id IN ({BATCH_CONTAIN})"
+    ))
+    .bind(cohort_id)
+    .bind(lo)
+    .bind(hi)
+    .bind(at)
+    .bind(reason_code)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(&format!(
+        "UPDATE sessions SET ended_at = $4, end_reason = $5 \
+         WHERE ended_at IS NULL AND user_id IN ({BATCH_CONTAIN})"
+    ))
+    .bind(cohort_id)
+    .bind(lo)
+    .bind(hi)
+    .bind(at)
+    .bind(reason_code)
+    .execute(conn)
+    .await
+    .map(|r| r.rows_affected())
+}
+
+/// Marks the batch contained; returns how many members it held.
+pub async fn mark_contained(
+    conn: &mut Conn,
+    cohort_id: i64,
+    (lo, hi): (i64, i64),
+    at: i64,
+) -> sqlx::Result<i64> {
+    let n = sqlx::query(
+        "UPDATE incident_members SET contained_at = $4 \
+         WHERE cohort_id = $1 AND contained_at IS NULL AND user_id >= $2 AND user_id <= $3",
+    )
+    .bind(cohort_id)
+    .bind(lo)
+    .bind(hi)
+    .bind(at)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    let n = i64::try_from(n).unwrap_or(i64::MAX);
+    sqlx::query("UPDATE incident_cohorts SET contained = contained + $2 WHERE id = $1")
+        .bind(cohort_id)
+        .bind(n)
+        .execute(conn)
+        .await?;
+    Ok(n)
+}
+
+/// Marks one member notified with the mail queued for them.
+pub async fn mark_notified(
+    conn: &mut Conn,
+    cohort_id: i64,
+    user_id: i64,
+    outbox_id: Option<i64>,
+    at: i64,
+) -> sqlx::Result<bool> {
+    Ok(sqlx::query(
+        "UPDATE incident_members SET notified_at = $3, outbox_id = $4 \
+         WHERE cohort_id = $1 AND user_id = $2 AND notified_at IS NULL",
+    )
+    .bind(cohort_id)
+    .bind(user_id)
+    .bind(at)
+    .bind(outbox_id)
+    .execute(conn)
+    .await?
+    .rows_affected()
+        == 1)
+}
+
+pub async fn add_notified(conn: &mut Conn, cohort_id: i64, n: i64) -> sqlx::Result<()> {
+    sqlx::query("UPDATE incident_cohorts SET notified = notified + $2 WHERE id = $1")
+        .bind(cohort_id)
+        .bind(n)
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+pub async fn set_cohort_contained(conn: &mut Conn, cohort_id: i64, at: i64) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE incident_cohorts SET contained_at = COALESCE(contained_at, $2) WHERE id = $1",
+    )
+    .bind(cohort_id)
+    .bind(at)
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+/// Ends a running cohort as `done` or `cancelled`. Returns whether it was running.
+pub async fn finish_cohort(
+    conn: &mut Conn,
+    cohort_id: i64,
+    state: &str,
+    at: i64,
+) -> sqlx::Result<bool> {
+    Ok(sqlx::query(
+        "UPDATE incident_cohorts SET state = $2, finished_at = $3, lease_owner = NULL, lease_until = 0 \
+         WHERE id = $1 AND state = 'running'",
+    )
+    .bind(cohort_id)
+    .bind(state)
+    .bind(at)
+    .execute(conn)
+    .await?
+    .rows_affected()
+        == 1)
+}
+
+/// Every member id of a cohort, in order (exports, checks).
+pub async fn member_ids(conn: &mut Conn, cohort_id: i64) -> sqlx::Result<Vec<i64>> {
+    let rows: Vec<(i64,)> = sqlx::query_as(
+        "SELECT user_id FROM incident_members WHERE cohort_id = $1 ORDER BY user_id",
+    )
+    .bind(cohort_id)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|(id,)| id).collect())
+}
+
+/// Users matching the SQL-expressible criteria, with their role: `(id, role)` in id order.
+pub struct UserMatch<'a> {
+    pub role: Option<&'a str>,
+    pub created_before: Option<i64>,
+    pub created_after: Option<i64>,
+    pub signed_in: Option<(i64, i64)>,
+    pub new_device: Option<(i64, i64)>,
+    pub password_set: Option<(i64, i64)>,
+}
+
+pub async fn matching_users(
+    conn: &mut Conn,
+    m: &UserMatch<'_>,
+) -> sqlx::Result<Vec<(i64, String)>> {
+    let mut clauses: Vec<String> = Vec::new();
+    let mut binds: Vec<BindValue> = Vec::new();
+    let next = |v: BindValue, binds: &mut Vec<BindValue>| {
+        binds.push(v);
+        format!("${}", binds.len())
+    };
+    if let Some(role) = m.role {
+        let p = next(BindValue::Text(role.to_owned()), &mut binds);
+        clauses.push(format!("role = {p}"));
+    }
+    if let Some(t) = m.created_before {
+        let p = next(BindValue::Int(t), &mut binds);
+        clauses.push(format!("created_at < {p}"));
+    }
+    if let Some(t) = m.created_after {
+        let p = next(BindValue::Int(t), &mut binds);
+        clauses.push(format!("created_at >= {p}"));
+    }
+    if let Some((from, to)) = m.password_set {
+        let a = next(BindValue::Int(from), &mut binds);
+        let b = next(BindValue::Int(to), &mut binds);
+        clauses.push(format!("password_set_at >= {a} AND password_set_at < {b}"));
+    }
+    if let Some((from, to)) = m.signed_in {
+        let a = next(BindValue::Int(from), &mut binds);
+        let b = next(BindValue::Int(to), &mut binds);
+        clauses.push(format!(
+            "id IN (SELECT user_id FROM sessions WHERE created_at >= {a} AND created_at < {b} AND user_id IS NOT NULL)"
+        ));
+    }
+    if let Some((from, to)) = m.new_device {
+        let a = next(BindValue::Int(from), &mut binds);
+        let b = next(BindValue::Int(to), &mut binds);
+        clauses.push(format!(
+            "id IN (SELECT user_id FROM known_devices WHERE first_seen_at >= {a} AND first_seen_at < {b})"
+        ));
+    }
+    let filter = if clauses.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", clauses.join(" AND "))
+    };
+    let sql = format!("SELECT id, role FROM users{filter} ORDER BY id");
+    let mut q = sqlx::query_as(&sql);
+    for b in binds {
+        q = match b {
+            BindValue::Int(v) => q.bind(v),
+            BindValue::Text(v) => q.bind(v),
+        };
+    }
+    q.fetch_all(conn).await
+}
+
+enum BindValue {
+    Int(i64),
+    Text(String),
+}
+
+/// `(user_id, ip)` of the sessions started within `[from, to)` (all sessions without a window)
+/// that recorded an address.
+pub async fn session_addresses(
+    conn: &mut Conn,
+    window: Option<(i64, i64)>,
+) -> sqlx::Result<Vec<(i64, String)>> {
+    let (from, to) = window.unwrap_or((i64::MIN, i64::MAX));
+    sqlx::query_as(
+        "SELECT user_id, ip FROM sessions WHERE created_at >= $1 AND created_at < $2 \
+         AND user_id IS NOT NULL AND ip IS NOT NULL",
+    )
+    .bind(from)
+    .bind(to)
+    .fetch_all(conn)
+    .await
+}
+
+/// `(id, email_normalized)` of the users with these normalised addresses.
+pub async fn ids_by_email(
+    conn: &mut Conn,
+    normalized: &[String],
+) -> sqlx::Result<Vec<(i64, String)>> {
+    let mut out = Vec::with_capacity(normalized.len());
+    for chunk in normalized.chunks(500) {
+        let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT id, email_normalized FROM users WHERE email_normalized IN ({})",
+            placeholders.join(", ")
+        );
+        let mut q = sqlx::query_as(&sql);
+        for e in chunk {
+            q = q.bind(e);
+        }
+        out.extend(q.fetch_all(&mut *conn).await?);
+    }
+    Ok(out)
+}
+
+/// How many of these users have a live session at `now`.
+pub async fn with_live_sessions(conn: &mut Conn, user_ids: &[i64], now: i64) -> sqlx::Result<i64> {
+    let mut total = 0;
+    for chunk in user_ids.chunks(1000) {
+        let list: Vec<String> = chunk.iter().map(i64::to_string).collect();
+        let (n,): (i64,) = sqlx::query_as(&format!(
+            "SELECT COUNT(DISTINCT user_id) FROM sessions \
+             WHERE ended_at IS NULL AND expires_at > $1 AND user_id IN ({})",
+            list.join(", ")
+        ))
+        .bind(now)
+        .fetch_one(&mut *conn)
+        .await?;
+        total += n;
+    }
+    Ok(total)
+}
+
+/// `(id, email)` of these users, in id order.
+pub async fn emails_of(conn: &mut Conn, user_ids: &[i64]) -> sqlx::Result<Vec<(i64, String)>> {
+    if user_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list: Vec<String> = user_ids.iter().map(i64::to_string).collect();
+    sqlx::query_as(&format!(
+        "SELECT id, email FROM users WHERE id IN ({}) ORDER BY id",
+        list.join(", ")
+    ))
+    .fetch_all(conn)
+    .await
+}

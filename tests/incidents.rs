@@ -1,0 +1,483 @@
+//! Incidents and cohorts: the record and its CLI, the dry-run preview, the durable job
+//! (containment, then one notice per member) and its resumption after `kill -9`, on SQLite and
+//! PostgreSQL.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::TestApp;
+use keywarden::domain::{Actor, CohortActions, CohortCriteria, RequestMeta};
+use keywarden::features::incidents::{cohort, job, service};
+
+on_both_databases!(
+    an_incident_opens_with_a_reference_and_closes_once,
+    a_preview_counts_the_cohort_and_changes_nothing,
+    an_applied_cohort_is_contained_then_notified_once_each,
+);
+
+/// On a node that runs no jobs itself: separate `keywarden serve` processes run (and die).
+mod killed_mid_job {
+    use super::common::{skipped, Db, TestApp};
+
+    async fn spawn(db: Db) -> Option<TestApp> {
+        TestApp::spawn_with(db, |c| c.incident_worker_enabled = false).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        if let Some(app) = spawn(Db::Sqlite).await {
+            super::a_job_killed_mid_way_resumes_and_acts_on_each_member_exactly_once(&app).await;
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        match spawn(Db::Postgres).await {
+            Some(app) => {
+                super::a_job_killed_mid_way_resumes_and_acts_on_each_member_exactly_once(&app).await
+            }
+            None => skipped("incidents::killed_mid_job::postgres"),
+        }
+    }
+}
+
+fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).trim().to_owned()
+}
+
+async fn open(app: &TestApp, title: &str) -> String {
+    let out = app
+        .cli(
+            &["incident", "open", "--title", title, "--severity", "high"],
+            None,
+        )
+        .await;
+    assert!(out.status.success(), "open failed: {}", stderr(&out));
+    stdout(&out)
+}
+
+async fn an_incident_opens_with_a_reference_and_closes_once(app: &TestApp) {
+    let reference = open(app, "Leaked password list").await;
+    let year = time::OffsetDateTime::now_utc().year();
+    assert_eq!(reference, format!("KW-{year}-0001"));
+    let status = app.cli(&["incident", "status", &reference], None).await;
+    assert!(status.status.success());
+    assert!(stdout(&status).contains("open (high severity): Leaked password list"));
+
+    // Bad input: one readable line, non-zero, nothing written.
+    for args in [
+        vec!["incident", "open", "--title", "x", "--severity", "urgent"],
+        vec!["incident", "open", "--title", "", "--severity", "low"],
+        vec![
+            "incident",
+            "open",
+            "--title",
+            "x",
+            "--detected-at",
+            "2999-01-01T00:00:00Z",
+        ],
+        vec![
+            "incident",
+            "open",
+            "--title",
+            "x",
+            "--detected-at",
+            "yesterday",
+        ],
+        vec!["incident", "status", "KW-2026-9999"],
+        vec!["incident", "close", "not-a-reference"],
+    ] {
+        let out = app.cli(&args, None).await;
+        assert!(!out.status.success(), "{args:?} succeeded");
+        assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+    }
+    assert_eq!(app.count("SELECT COUNT(*) FROM incidents").await, 1);
+
+    // An action attached to it lands on its timeline, with the reference under the hash.
+    app.member("ada@example.org").await;
+    let out = app
+        .cli(
+            &[
+                "incident",
+                "compromise-user",
+                "--email",
+                "ada@example.org",
+                "--reason",
+                "on the leaked list",
+                "--incident",
+                &reference,
+            ],
+            None,
+        )
+        .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) FROM incident_audit i JOIN audit_log a ON a.seq = i.seq \
+             WHERE a.action = 'user.password_compromised' AND a.details LIKE '%\"incident\":\"KW-%'"
+        )
+        .await,
+        1
+    );
+
+    let closed = app.cli(&["incident", "close", &reference], None).await;
+    assert!(closed.status.success(), "{}", stderr(&closed));
+    let again = app.cli(&["incident", "close", &reference], None).await;
+    assert!(!again.status.success());
+    assert!(stderr(&again).contains("already closed"));
+    // A closed incident takes no more actions.
+    let late = app
+        .cli(
+            &[
+                "incident",
+                "sign-out-all",
+                "--reason",
+                "late",
+                "--incident",
+                &reference,
+            ],
+            None,
+        )
+        .await;
+    assert!(!late.status.success());
+    assert!(stderr(&late).contains("closed"));
+    let verify = app.cli(&["audit", "verify"], None).await;
+    assert!(verify.status.success(), "{}", stderr(&verify));
+}
+
+async fn a_preview_counts_the_cohort_and_changes_nothing(app: &TestApp) {
+    app.admin("root@example.org").await;
+    let _ada = app.member("ada@example.org").await;
+    let _bob = app.member("bob@example.org").await;
+    let out = app
+        .cli(
+            &["admin", "create", "--email", "quiet@example.org"],
+            Some(common::PASSWORD),
+        )
+        .await;
+    assert!(out.status.success());
+    let criteria = CohortCriteria {
+        emails: vec![
+            "ADA@example.org".into(),
+            "root@example.org".into(),
+            "quiet@example.org".into(),
+            "nobody@example.org".into(),
+            "not an address".into(),
+        ],
+        ..Default::default()
+    };
+    let p = cohort::preview(&app.state, &criteria).await.unwrap();
+    assert_eq!(p.count, 3);
+    assert_eq!(p.admins, 2);
+    assert_eq!(p.with_live_sessions, 2, "ada and root are signed in");
+    let emails: Vec<&str> = p.first.iter().map(|(_, e)| e.as_str()).collect();
+    assert_eq!(
+        emails,
+        vec!["root@example.org", "ada@example.org", "quiet@example.org"]
+    );
+    assert_eq!(
+        p.unknown_emails,
+        vec!["nobody@example.org", "not an address"]
+    );
+
+    // Sign-in window and role.
+    let now = app.state.now();
+    let recent = CohortCriteria {
+        role: Some("member".into()),
+        signed_in: Some(keywarden::domain::Window {
+            from: now - 3_600_000,
+            to: now + 1,
+        }),
+        ..Default::default()
+    };
+    assert_eq!(cohort::preview(&app.state, &recent).await.unwrap().count, 2);
+    let range = CohortCriteria {
+        ip_range: Some("198.51.100.0/24".into()),
+        ..Default::default()
+    };
+    assert_eq!(cohort::preview(&app.state, &range).await.unwrap().count, 0);
+    let bad = CohortCriteria {
+        ip_range: Some("10.0.0.0/40".into()),
+        ..Default::default()
+    };
+    assert!(cohort::preview(&app.state, &bad).await.is_err());
+    assert!(cohort::preview(&app.state, &CohortCriteria::default())
+        .await
+        .is_err());
+
+    // The CLI prints the same.
+    let list = std::env::temp_dir().join(format!("kw-cohort-{:08x}.csv", rand::random::<u32>()));
+    std::fs::write(
+        &list,
+        "email,name\nada@example.org,Ada\nnobody@example.org,-\n",
+    )
+    .unwrap();
+    let out = app
+        .cli(
+            &[
+                "incident",
+                "preview",
+                "--emails-file",
+                list.to_str().unwrap(),
+            ],
+            None,
+        )
+        .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.starts_with("1 user match (1 with live sessions, 0 administrators)"),
+        "{text}"
+    );
+    assert!(text.contains("nobody@example.org"));
+
+    for table in ["incidents", "incident_cohorts", "incident_members"] {
+        assert_eq!(
+            app.count(&format!("SELECT COUNT(*) FROM {table}")).await,
+            0,
+            "{table}"
+        );
+    }
+}
+
+async fn an_applied_cohort_is_contained_then_notified_once_each(app: &TestApp) {
+    let ada = app.member("ada@example.org").await;
+    let bob = app.member("bob@example.org").await;
+    let cy = app.member("cy@example.org").await;
+    let reference = open(app, "Phished accounts").await;
+    let criteria = CohortCriteria {
+        emails: vec!["ada@example.org".into(), "bob@example.org".into()],
+        ..Default::default()
+    };
+    let actions = CohortActions {
+        compromise: true,
+        sign_out: true,
+        notify: true,
+    };
+    let op = Actor::cli("tester");
+    let meta = RequestMeta::default();
+    // Nothing to act with, and no action: refused, nothing written.
+    let none = CohortActions {
+        compromise: false,
+        sign_out: false,
+        notify: false,
+    };
+    assert!(
+        cohort::apply(&app.state, &op, &reference, &criteria, none, "x", &meta)
+            .await
+            .is_err()
+    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM incident_cohorts").await, 0);
+
+    let id = cohort::apply(
+        &app.state, &op, &reference, &criteria, actions, "phished", &meta,
+    )
+    .await
+    .unwrap();
+    wait_done(app, id).await;
+
+    assert!(app.whoami(&ada).await.is_null(), "ada signed out");
+    assert!(app.whoami(&bob).await.is_null(), "bob signed out");
+    assert!(!app.whoami(&cy).await.is_null(), "cy untouched");
+    let ids = [
+        app.user_id("ada@example.org").await,
+        app.user_id("bob@example.org").await,
+    ];
+    let digest = cohort::ids_digest(&ids);
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'incident.cohort_applied' \
+             AND details LIKE '%\"size\":2%' AND details LIKE '%{digest}%'"
+        ))
+        .await,
+        1
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM outbox WHERE kind = 'incident_notice'")
+            .await,
+        2
+    );
+    let mail = app
+        .delivered_mail("incident_notice", Some("ada@example.org"))
+        .await;
+    assert!(mail.text.contains(&reference), "{}", mail.text);
+    assert!(mail.text.contains("choose a new password"));
+    let (incident, cohorts) = service::status(&app.state, &reference).await.unwrap();
+    assert_eq!(incident.state, "contained");
+    assert!(incident.contained_at.unwrap() >= incident.detected_at);
+    assert_eq!(cohorts[0].contained, 2);
+    assert_eq!(cohorts[0].notified, 2);
+    assert_eq!(cohorts[0].state, "done");
+    // The timeline: opened, applied, the batch, contained, notices, finished.
+    assert!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM incident_audit WHERE incident_id = {}",
+            incident.id
+        ))
+        .await
+            >= 6
+    );
+    // A re-run changes nothing.
+    let owner = job::node_name();
+    assert_eq!(
+        job::step(&app.state, &owner, id).await.unwrap(),
+        job::Step::NotMine
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM outbox WHERE kind = 'incident_notice'")
+            .await,
+        2
+    );
+    let verify = app.cli(&["audit", "verify"], None).await;
+    assert!(verify.status.success(), "{}", stderr(&verify));
+}
+
+async fn wait_done(app: &TestApp, cohort_id: i64) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let n = app
+            .count(&format!(
+                "SELECT COUNT(*) FROM incident_cohorts WHERE id = {cohort_id} AND state = 'done'"
+            ))
+            .await;
+        if n == 1 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "cohort {cohort_id} did not finish"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The cohort's (contained, notified) counters.
+async fn progress(app: &TestApp, cohort_id: i64) -> (i64, i64) {
+    let row: (i64, i64) = sqlx::query_as(&format!(
+        "SELECT contained, notified FROM incident_cohorts WHERE id = {cohort_id}"
+    ))
+    .fetch_one(app.state.store.pool())
+    .await
+    .unwrap();
+    row
+}
+
+async fn a_job_killed_mid_way_resumes_and_acts_on_each_member_exactly_once(app: &TestApp) {
+    const USERS: i64 = 6_000;
+    {
+        let mut tx = app.state.store.begin().await.unwrap();
+        keywarden::storage::bench::seed(&mut tx, USERS, app.state.now())
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+    }
+    let reference = open(app, "Credential stuffing").await;
+    let criteria = CohortCriteria {
+        role: Some("member".into()),
+        ..Default::default()
+    };
+    let actions = CohortActions {
+        compromise: true,
+        sign_out: true,
+        notify: true,
+    };
+    let op = Actor::cli("tester");
+    let id = cohort::apply(
+        &app.state,
+        &op,
+        &reference,
+        &criteria,
+        actions,
+        "stuffing",
+        &RequestMeta::default(),
+    )
+    .await
+    .unwrap();
+    // This test's node runs no jobs: a separate `keywarden serve` takes it, and is killed
+    // (SIGKILL) once some but not all of the work is committed.
+    let node = app.serve_process().await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (contained, notified) = progress(app, id).await;
+        if contained > 0 && notified < USERS {
+            if notified > 0 || contained < USERS {
+                break;
+            }
+        }
+        assert!(
+            notified < USERS,
+            "the job finished before it could be killed: make the cohort larger"
+        );
+        assert!(Instant::now() < deadline, "the job did not start");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    drop(node);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (contained, notified) = progress(app, id).await;
+    assert!(notified < USERS, "killed mid-way ({contained}, {notified})");
+    // Every counter matches the marks committed with it.
+    assert_eq!(
+        contained,
+        app.count(&format!(
+            "SELECT COUNT(*) FROM incident_members WHERE cohort_id = {id} AND contained_at IS NOT NULL"
+        ))
+        .await
+    );
+    assert_eq!(
+        notified,
+        app.count("SELECT COUNT(*) FROM outbox WHERE kind = 'incident_notice'")
+            .await
+    );
+
+    // The lease of the dead node expires; a new node resumes and finishes.
+    sqlx::query("UPDATE incident_cohorts SET lease_until = 0")
+        .execute(app.state.store.pool())
+        .await
+        .unwrap();
+    let _again = app.serve_process().await;
+    wait_done(app, id).await;
+    assert_eq!(progress(app, id).await, (USERS, USERS));
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM incident_members WHERE cohort_id = {id} \
+             AND contained_at IS NOT NULL AND notified_at IS NOT NULL AND outbox_id IS NOT NULL"
+        ))
+        .await,
+        USERS
+    );
+    // Exactly one notice per member, and every member compromised and signed out.
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM outbox WHERE kind = 'incident_notice'")
+            .await,
+        USERS
+    );
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) FROM (SELECT to_address FROM outbox WHERE kind = 'incident_notice' \
+             GROUP BY to_address HAVING COUNT(*) > 1) d"
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) FROM users WHERE role = 'member' AND (password_compromised_at IS NULL \
+             OR sessions_revoked_before IS NULL)"
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM sessions WHERE ended_at IS NULL")
+            .await,
+        0
+    );
+    // The batches' audit entries add up to the cohort, each member counted once.
+    let verify = app.cli(&["audit", "verify"], None).await;
+    assert!(verify.status.success(), "{}", stderr(&verify));
+}
