@@ -14,6 +14,7 @@ use crate::features::auth::pages::{
 };
 use crate::features::devices::pages::{AlertPage, DevicesPage};
 use crate::features::home::HomePage;
+use crate::features::incidents::pages::{IncidentPage, IncidentsPage};
 use crate::features::mail::pages::{MailAdminPage, TemplateEditorPage};
 use crate::features::security::pages::SecurityPage;
 use crate::features::users::pages::{UserDetailsPage, UsersPage};
@@ -74,6 +75,8 @@ fn Layout() -> impl IntoView {
                     <Route path=(StaticSegment("admin"), StaticSegment("security")) view=SecurityPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("admin") view=AdminHome ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("admin"), StaticSegment("applications")) view=ApplicationsPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("admin"), StaticSegment("incidents")) view=IncidentsPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("admin"), StaticSegment("incidents"), ParamSegment("id")) view=IncidentPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("admin"), StaticSegment("email")) view=MailAdminPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("admin"), StaticSegment("audit")) view=AuditTrailPage ssr=SsrMode::Async/>
                     <Route

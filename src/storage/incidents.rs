@@ -634,3 +634,92 @@ pub async fn emails_of(conn: &mut Conn, user_ids: &[i64]) -> sqlx::Result<Vec<(i
     .fetch_all(conn)
     .await
 }
+
+/// The recorded facts behind an incident's remediation figures.
+pub struct Remediation {
+    pub members: i64,
+    pub compromised_members: i64,
+    /// When each member compromised by a cohort chose a new password after it.
+    pub reset_times: Vec<i64>,
+    pub notices_sent: i64,
+    pub notices_failed: i64,
+    pub notices_pending: i64,
+    pub not_me_reports: i64,
+    pub refused_sign_ins: i64,
+}
+
+pub async fn remediation(
+    conn: &mut Conn,
+    incident_id: i64,
+    since: i64,
+) -> sqlx::Result<Remediation> {
+    let count = |sql: &'static str| sqlx::query_as::<_, (i64,)>(sql);
+    let (members,) = count(
+        "SELECT COUNT(DISTINCT m.user_id) FROM incident_members m \
+         JOIN incident_cohorts c ON c.id = m.cohort_id WHERE c.incident_id = $1",
+    )
+    .bind(incident_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    let (compromised_members,) = count(
+        "SELECT COUNT(DISTINCT m.user_id) FROM incident_members m \
+         JOIN incident_cohorts c ON c.id = m.cohort_id \
+         WHERE c.incident_id = $1 AND c.compromise = 1 AND m.contained_at IS NOT NULL",
+    )
+    .bind(incident_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    let resets: Vec<(i64,)> = sqlx::query_as(
+        "SELECT u.password_set_at FROM users u JOIN ( \
+           SELECT m.user_id, MIN(m.contained_at) AS since FROM incident_members m \
+           JOIN incident_cohorts c ON c.id = m.cohort_id \
+           WHERE c.incident_id = $1 AND c.compromise = 1 AND m.contained_at IS NOT NULL \
+           GROUP BY m.user_id) x ON x.user_id = u.id \
+         WHERE u.password_set_at > x.since",
+    )
+    .bind(incident_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let (notified,) = count(
+        "SELECT COUNT(*) FROM incident_members m JOIN incident_cohorts c ON c.id = m.cohort_id \
+         WHERE c.incident_id = $1 AND m.outbox_id IS NOT NULL",
+    )
+    .bind(incident_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    let statuses: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT o.status, COUNT(*) FROM incident_members m \
+         JOIN incident_cohorts c ON c.id = m.cohort_id JOIN outbox o ON o.id = m.outbox_id \
+         WHERE c.incident_id = $1 GROUP BY o.status",
+    )
+    .bind(incident_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let of = |s: &str| statuses.iter().find(|(k, _)| k == s).map_or(0, |(_, n)| *n);
+    let (notices_pending, notices_failed) = (of("queued"), of("failed"));
+    let (not_me_reports,) = count(
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'session.reported_not_me' AND at >= $1",
+    )
+    .bind(since)
+    .fetch_one(&mut *conn)
+    .await?;
+    let (refused_sign_ins,) = count(
+        "SELECT COUNT(*) FROM audit_log \
+         WHERE action IN ('reset_task.started', 'auth.sign_in_blocked') AND at >= $1",
+    )
+    .bind(since)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(Remediation {
+        members,
+        compromised_members,
+        reset_times: resets.into_iter().map(|(t,)| t).collect(),
+        // Sent mails may since have been pruned from the outbox: every notice queued and no
+        // longer queued or failed was sent.
+        notices_sent: notified - notices_pending - notices_failed,
+        notices_failed,
+        notices_pending,
+        not_me_reports,
+        refused_sign_ins,
+    })
+}

@@ -31,6 +31,7 @@ fn AdminNav() -> impl IntoView {
     view! {
         <nav class="admin-nav" aria-label="Admin">
             <A href="/admin" exact=true>"Overview"</A>
+            <A href="/admin/incidents">"Incidents"</A>
             <A href="/admin/users">"Users"</A>
             <A href="/admin/security">"Security"</A>
             <A href="/admin/applications">"Applications"</A>

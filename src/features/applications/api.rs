@@ -54,8 +54,6 @@ pub async fn save_application(
     )
 }
 
-/// Requires: admin. Removes an application: requests for its host are refused from then on
-/// (unless a wildcard still covers it).
 /// Requires: admin. Switches one application on or off, nothing else.
 #[server(endpoint = "admin_set_application_enabled")]
 pub async fn set_application_enabled(
@@ -79,6 +77,8 @@ pub async fn set_application_enabled(
     )
 }
 
+/// Requires: admin. Removes an application: requests for its host are refused from then on
+/// (unless a wildcard still covers it).
 #[server(endpoint = "admin_delete_application")]
 pub async fn delete_application(id: i64) -> Result<(), AppError> {
     use crate::runtime::request::{request_meta, require_admin, respond, state};

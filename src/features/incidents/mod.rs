@@ -2,15 +2,22 @@
 //! the cohorts of affected users it contains (previewed, then frozen and acted on by a durable
 //! job: containment first, then the notice), and the timeline of what was done.
 //!
-//! Built so far: the record, cohorts and their job, the command line. Not yet: the console pages,
-//! the banner, temporary tightening, the dashboard and the evidence bundle (issue 12).
+//! Built so far: the record, cohorts and their job, the command line, the console pages with the
+//! remediation figures. Not yet: the in-app banner, temporary tightening and the evidence bundle.
 
+pub mod api;
 #[cfg(feature = "ssr")]
 pub mod cohort;
 #[cfg(feature = "ssr")]
+pub mod dashboard;
+#[cfg(feature = "ssr")]
 pub mod job;
+pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod service;
 pub mod types;
 
-pub use types::{CohortPreview, CohortView, IncidentView};
+pub use api::*;
+pub use types::{
+    CohortPreview, CohortView, IncidentPageData, IncidentView, Kpis, PreviewResult, TimelineItem,
+};

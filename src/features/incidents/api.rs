@@ -1,0 +1,234 @@
+//! Admin server functions for incidents. Each checks the admin role on its first line; applying
+//! a cohort also needs the typed confirmation (the incident's reference) and step-up, as the
+//! Security page's instance-wide actions do.
+
+use leptos::prelude::*;
+
+use crate::error::AppError;
+
+use super::types::{IncidentPageData, IncidentView, PreviewResult};
+
+/// Requires: admin. The incidents, newest first.
+#[server(endpoint = "admin_list_incidents")]
+pub async fn list_incidents() -> Result<Vec<IncidentView>, AppError> {
+    use crate::runtime::request::{require_admin, respond, state};
+    respond(
+        async {
+            require_admin()?;
+            super::service::list(&state()?).await
+        }
+        .await,
+    )
+}
+
+/// Requires: admin. Opens an incident, then goes to its page.
+#[server(endpoint = "admin_open_incident")]
+pub async fn open_incident(
+    title: String,
+    severity: String,
+    #[server(default)] detected_at: String,
+    #[server(default)] description: String,
+    #[server(default)] notice: String,
+) -> Result<(), AppError> {
+    use crate::runtime::request::{request_meta, require_admin, respond, state};
+    respond(
+        async {
+            let admin = require_admin()?;
+            let detected_at = super::dashboard::parse_time("detected_at", &detected_at)?;
+            let input = super::service::OpenIncident {
+                title: &title,
+                severity: &severity,
+                description: &description,
+                notice: &notice,
+                detected_at,
+            };
+            let op = crate::domain::Actor::admin(&admin);
+            let opened = super::service::open(&state()?, &op, &input, &request_meta()).await?;
+            leptos_axum::redirect(&format!("/admin/incidents/{}", opened.id));
+            Ok(())
+        }
+        .await,
+    )
+}
+
+/// Requires: admin. The incident, its cohorts, timeline and remediation figures.
+#[server(endpoint = "admin_incident")]
+pub async fn get_incident(id: i64) -> Result<IncidentPageData, AppError> {
+    use crate::runtime::request::{require_admin, respond, state};
+    respond(
+        async {
+            let admin = require_admin()?;
+            let state = state()?;
+            let step_up_needed = crate::features::sessions::step_up::needed(
+                &state,
+                &admin,
+                crate::features::sessions::step_up::ADMIN_WINDOW_MS,
+            );
+            super::dashboard::page(&state, &id.to_string(), step_up_needed).await
+        }
+        .await,
+    )
+}
+
+/// Requires: admin. Which users the criteria take now. Writes nothing.
+#[server(endpoint = "admin_preview_cohort")]
+#[allow(clippy::too_many_arguments)]
+pub async fn preview_cohort(
+    #[server(default)] role: String,
+    #[server(default)] created_before: String,
+    #[server(default)] created_after: String,
+    #[server(default)] signed_in_from: String,
+    #[server(default)] signed_in_to: String,
+    #[server(default)] new_device_from: String,
+    #[server(default)] new_device_to: String,
+    #[server(default)] ip_range: String,
+    #[server(default)] password_set_from: String,
+    #[server(default)] password_set_to: String,
+    #[server(default)] emails: String,
+) -> Result<PreviewResult, AppError> {
+    use crate::runtime::request::{require_admin, respond, state};
+    respond(
+        async {
+            require_admin()?;
+            let state = state()?;
+            let form = super::dashboard::CriteriaForm {
+                role,
+                created_before,
+                created_after,
+                signed_in_from,
+                signed_in_to,
+                new_device_from,
+                new_device_to,
+                ip_range,
+                password_set_from,
+                password_set_to,
+                emails,
+            };
+            let criteria = form.parse(state.now())?;
+            let preview = super::cohort::preview(&state, &criteria).await?;
+            Ok(PreviewResult {
+                preview,
+                fields: form.fields(),
+            })
+        }
+        .await,
+    )
+}
+
+/// Requires: admin, the incident's reference typed, a reason and a recent password. Freezes
+/// the cohort the criteria take now and starts its job.
+#[server(endpoint = "admin_apply_cohort")]
+#[allow(clippy::too_many_arguments)]
+pub async fn apply_cohort(
+    incident_id: i64,
+    #[server(default)] role: String,
+    #[server(default)] created_before: String,
+    #[server(default)] created_after: String,
+    #[server(default)] signed_in_from: String,
+    #[server(default)] signed_in_to: String,
+    #[server(default)] new_device_from: String,
+    #[server(default)] new_device_to: String,
+    #[server(default)] ip_range: String,
+    #[server(default)] password_set_from: String,
+    #[server(default)] password_set_to: String,
+    #[server(default)] emails: String,
+    #[server(default)] compromise: Option<String>,
+    #[server(default)] sign_out: Option<String>,
+    #[server(default)] notify: Option<String>,
+    #[server(default)] reason: Option<String>,
+    #[server(default)] confirmation: Option<String>,
+    #[server(default)] password: Option<String>,
+) -> Result<(), AppError> {
+    use crate::domain::{Actor, CohortActions};
+    use crate::runtime::request::{request_meta, require_admin, respond, state};
+    respond(
+        async {
+            let admin = require_admin()?;
+            let state = state()?;
+            let incident = super::service::find(&state, &incident_id.to_string()).await?;
+            let form = super::dashboard::CriteriaForm {
+                role,
+                created_before,
+                created_after,
+                signed_in_from,
+                signed_in_to,
+                new_device_from,
+                new_device_to,
+                ip_range,
+                password_set_from,
+                password_set_to,
+                emails,
+            };
+            let criteria = form.parse(state.now())?;
+            criteria
+                .check()
+                .map_err(|(field, message)| AppError::field(field, message))?;
+            let reason = crate::features::security::service::guard_dangerous(
+                &state,
+                &admin,
+                &incident.reference,
+                reason,
+                confirmation,
+                password,
+            )
+            .await?;
+            let actions = CohortActions {
+                compromise: compromise.is_some(),
+                sign_out: sign_out.is_some(),
+                notify: notify.is_some(),
+            };
+            super::cohort::apply(
+                &state,
+                &Actor::admin(&admin),
+                &incident.reference,
+                &criteria,
+                actions,
+                &reason,
+                &request_meta(),
+            )
+            .await?;
+            leptos_axum::redirect(&format!("/admin/incidents/{incident_id}?done=applied"));
+            Ok(())
+        }
+        .await,
+    )
+}
+
+/// Requires: admin. Stops a cohort's job; batches already committed stay done.
+#[server(endpoint = "admin_cancel_cohort")]
+pub async fn cancel_cohort(cohort_id: i64) -> Result<(), AppError> {
+    use crate::runtime::request::{request_meta, require_admin, respond, state};
+    respond(
+        async {
+            let admin = require_admin()?;
+            super::job::cancel(
+                &state()?,
+                &crate::domain::Actor::admin(&admin),
+                cohort_id,
+                &request_meta(),
+            )
+            .await
+        }
+        .await,
+    )
+}
+
+/// Requires: admin. Closes an incident (its cohort jobs must have finished or been cancelled).
+#[server(endpoint = "admin_close_incident")]
+pub async fn close_incident(incident_id: i64) -> Result<(), AppError> {
+    use crate::runtime::request::{request_meta, require_admin, respond, state};
+    respond(
+        async {
+            let admin = require_admin()?;
+            super::service::close(
+                &state()?,
+                &crate::domain::Actor::admin(&admin),
+                &incident_id.to_string(),
+                &request_meta(),
+            )
+            .await
+            .map(|_| ())
+        }
+        .await,
+    )
+}
