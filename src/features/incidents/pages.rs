@@ -129,23 +129,39 @@ fn Incident() -> impl IntoView {
             .and_then(|v| v.parse::<i64>().ok())
             .unwrap_or(0)
     });
+    let apply = ServerAction::<ApplyCohort>::new();
     let cancel = ServerAction::<CancelCohort>::new();
     let close = ServerAction::<CloseIncident>::new();
-    // Re-read every second while a cohort job runs (in the browser), and after each action.
+    // Counts successful applies only: a refused one keeps the form, its preview and its errors.
+    let applied = RwSignal::new(0u32);
+    Effect::new(move |_| {
+        if matches!(apply.value().get(), Some(Ok(()))) {
+            applied.update(|n| *n += 1);
+        }
+    });
+    // The record and the cohort form: re-read after an apply or a close only, so what the admin
+    // types is not lost while a job's progress refreshes.
+    let base = Resource::new(
+        move || (id.get(), applied.get(), close.version().get()),
+        |(id, _, _)| get_incident(id),
+    );
+    // The figures, cohorts and timeline: re-read every second while a cohort job runs (in the
+    // browser), and after each action.
     let tick = RwSignal::new(0u64);
-    let data = Resource::new(
+    let live = Resource::new(
         move || {
             (
                 id.get(),
                 tick.get(),
+                applied.get(),
                 cancel.version().get(),
                 close.version().get(),
             )
         },
-        |(id, _, _, _)| get_incident(id),
+        |(id, _, _, _, _)| get_incident(id),
     );
     Effect::new(move |_| {
-        let running = data
+        let running = live
             .get()
             .and_then(|r| r.ok())
             .is_some_and(|d| d.cohorts.iter().any(|c| c.state == "running"));
@@ -173,9 +189,56 @@ fn Incident() -> impl IntoView {
         <FormError message=action_error/>
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
-                match data.await {
-                    Ok(d) => view! { <IncidentBody d=d cancel=cancel close=close/> }.into_any(),
+                match base.await {
+                    Ok(d) => view! { <Header d=d/> }.into_any(),
                     Err(e) => view! { <p class="alert alert-error" role="alert">{e.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Suspense>
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                match live.await {
+                    Ok(d) => view! {
+                        <Figures k=d.kpis.clone() mttr_reached=d.incident.contained_at.is_some()/>
+                        <Completion k=d.kpis.clone()/>
+                        <Cohorts cohorts=d.cohorts.clone() now=d.now cancel=cancel/>
+                    }.into_any(),
+                    Err(_) => ().into_any(),
+                }
+            })}
+        </Transition>
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                match base.await {
+                    Ok(d) if d.incident.state != "closed" => view! {
+                        <CohortForm incident_id=d.incident.id reference=d.incident.reference.clone() step_up=d.step_up_needed apply=apply/>
+                    }.into_any(),
+                    _ => ().into_any(),
+                }
+            })}
+        </Suspense>
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                match live.await {
+                    Ok(d) => view! { <Timeline d=d/> }.into_any(),
+                    Err(_) => ().into_any(),
+                }
+            })}
+        </Transition>
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                match base.await {
+                    Ok(d) if d.incident.state != "closed" => view! {
+                        <section class="panel" aria-labelledby="close-heading">
+                            <h2 id="close-heading">"Close the incident"</h2>
+                            <p class="muted">"Closing records the end of the response. Running cohort jobs must finish or be cancelled first."</p>
+                            <ActionForm action=close attr:class="form">
+                                <input type="hidden" name="incident_id" value=d.incident.id.to_string()/>
+                                <p><button type="submit" class="btn btn-secondary">"Close incident"</button></p>
+                            </ActionForm>
+                        </section>
+                    }.into_any(),
+                    _ => ().into_any(),
                 }
             })}
         </Suspense>
@@ -183,13 +246,8 @@ fn Incident() -> impl IntoView {
 }
 
 #[component]
-fn IncidentBody(
-    d: IncidentPageData,
-    cancel: ServerAction<CancelCohort>,
-    close: ServerAction<CloseIncident>,
-) -> impl IntoView {
-    let i = d.incident.clone();
-    let closed = i.state == "closed";
+fn Header(d: IncidentPageData) -> impl IntoView {
+    let i = d.incident;
     view! {
         <section class="page-header">
             <p><a href="/admin/incidents">"← Incidents"</a></p>
@@ -201,21 +259,6 @@ fn IncidentBody(
             </p>
             {(!i.description.is_empty()).then(|| view! { <p>{i.description.clone()}</p> })}
         </section>
-        <Figures k=d.kpis.clone() mttr_reached=i.contained_at.is_some()/>
-        <Completion k=d.kpis.clone()/>
-        <Cohorts cohorts=d.cohorts.clone() now=d.now cancel=cancel/>
-        {(!closed).then(|| view! { <CohortForm incident_id=i.id reference=i.reference.clone() step_up=d.step_up_needed/> })}
-        <Timeline d=d.clone()/>
-        {(!closed).then(|| view! {
-            <section class="panel" aria-labelledby="close-heading">
-                <h2 id="close-heading">"Close the incident"</h2>
-                <p class="muted">"Closing records the end of the response. Running cohort jobs must finish or be cancelled first."</p>
-                <ActionForm action=close attr:class="form">
-                    <input type="hidden" name="incident_id" value=i.id.to_string()/>
-                    <p><button type="submit" class="btn btn-secondary">"Close incident"</button></p>
-                </ActionForm>
-            </section>
-        })}
     }
 }
 
@@ -271,6 +314,11 @@ fn Completion(k: Kpis) -> impl IntoView {
             format!("{}{x:.1},{y:.1}", if i == 0 { "M" } else { " L" })
         })
         .collect();
+    let dots: Vec<(f64, f64)> = points
+        .iter()
+        .enumerate()
+        .map(|(i, (_, done))| xy(i, *done))
+        .collect();
     let last = points.last().map_or(0, |(_, d)| *d);
     let label = format!(
         "Reset completion by hour: {} % after {} hours",
@@ -286,6 +334,7 @@ fn Completion(k: Kpis) -> impl IntoView {
                 <text x="2" y=pad + 4.0 font-size="11">"100%"</text>
                 <text x="8" y=h - pad + 4.0 font-size="11">"0%"</text>
                 <path d=path fill="none" stroke="#1d4ed8" stroke-width="2"/>
+                {dots.into_iter().map(|(x, y)| view! { <circle cx=x cy=y r="3" fill="#1d4ed8"/> }).collect_view()}
             </svg>
             <table class="table">
                 <caption class="muted">"Members who completed the reset, by the end of each hour (UTC)"</caption>
@@ -351,9 +400,13 @@ fn Cohorts(
 }
 
 #[component]
-fn CohortForm(incident_id: i64, reference: String, step_up: bool) -> impl IntoView {
+fn CohortForm(
+    incident_id: i64,
+    reference: String,
+    step_up: bool,
+    apply: ServerAction<ApplyCohort>,
+) -> impl IntoView {
     let preview = ServerAction::<PreviewCohort>::new();
-    let apply = ServerAction::<ApplyCohort>::new();
     let p_err = Signal::derive(move || preview.value().get().map(|r| r.map(|_| ())));
     let a_err = Signal::derive(move || apply.value().get());
     let criteria_field = |label: &'static str,

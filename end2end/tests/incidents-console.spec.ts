@@ -1,0 +1,139 @@
+import type { Page } from "@playwright/test";
+import { requireMailSink, waitForMail } from "./mail";
+import {
+  ADMIN_EMAIL,
+  ADMIN_PASSWORD,
+  MEMBER_PASSWORD,
+  expect,
+  expectPath,
+  settle,
+  signIn,
+  signUp,
+  test,
+  uniqueEmail,
+  visit,
+} from "./support";
+import {
+  expectSignedOut,
+  newPerson,
+  screenshot,
+  signInToResetTask,
+  submitNewPassword,
+  verificationCode,
+  verifyCode,
+  type Person,
+} from "./incident-support";
+
+// Admin console → Incidents: the response to a leak that touched four accounts. The admin opens
+// an incident, previews the cohort by a pasted list and by a sign-in window, applies it (typed
+// reference), watches the job finish, and the figures follow the users: notices in maildev, the
+// members signed out, two of them complete the reset and the completion rate reads 50 %.
+// Only this test's four accounts are in the cohort, so it shares the server with other specs.
+
+const NEW_PASSWORD = "Cobalt-Prairie-Heron-6043";
+
+test.beforeEach(() => requireMailSink());
+
+/** `YYYY-MM-DDTHH:MM` in UTC, as a `datetime-local` field holds it, `minutes` from now. */
+function utcLocal(minutes: number): string {
+  return new Date(Date.now() + minutes * 60_000).toISOString().slice(0, 16);
+}
+
+function figure(page: Page, name: string) {
+  return page
+    .getByRole("region", { name: "Remediation" })
+    .locator("div")
+    .filter({ has: page.getByText(name, { exact: true }) })
+    .locator("dd");
+}
+
+test("an incident contains a cohort, notifies it, and shows the reset completion", async ({
+  page,
+  browser,
+}) => {
+  test.setTimeout(120_000);
+  const members = ["ann", "ben", "cat", "dan"].map((n) => uniqueEmail(`cohort-${n}`));
+  const people: Person[] = [];
+  for (const email of members) {
+    const person = await newPerson(browser, email);
+    await signUp(person.page, email, MEMBER_PASSWORD);
+    await signIn(person.page, email, MEMBER_PASSWORD);
+    people.push(person);
+  }
+
+  // 1. Open an incident (a missing title is a field message first).
+  await signIn(page, ADMIN_EMAIL, ADMIN_PASSWORD);
+  await visit(page, "/admin");
+  await page.getByRole("navigation", { name: "Admin" }).getByRole("link", { name: "Incidents" }).click();
+  await expectPath(page, "/admin/incidents");
+  await settle(page);
+  await page.getByRole("button", { name: "Open incident" }).click();
+  await expect(page.getByText("Required.")).toBeVisible();
+  await page.getByLabel("Title").fill("Passwords exposed by a partner breach");
+  await page.getByLabel("Severity").selectOption("high");
+  await page
+    .getByLabel("What happened (for the affected users)")
+    .fill("A partner published a list of e-mail addresses and passwords. Yours is on it.");
+  await page.getByRole("button", { name: "Open incident" }).click();
+  await expect(page).toHaveURL((url) => /^\/admin\/incidents\/\d+$/.test(url.pathname));
+  const heading = page.getByRole("heading", { level: 1 });
+  await expect(heading).toContainText(/KW-\d{4}-\d{4,}/);
+  const reference = (await heading.locator(".mono").textContent())!.trim();
+  await settle(page);
+
+  // 2. Preview by sign-in window (everyone who signed in within the last hour: at least ours),
+  //    then by the pasted list within that window: exactly the four.
+  await page.getByLabel("Signed in from").fill(utcLocal(-60));
+  await page.getByRole("button", { name: "Preview" }).click();
+  await expect(page.getByRole("heading", { name: /users? match$/ })).toBeVisible();
+  await page.getByLabel("E-mail addresses").fill([...members, "nobody@example.org"].join("\n"));
+  await page.getByRole("button", { name: "Preview" }).click();
+  await expect(page.getByRole("heading", { name: "4 users match" })).toBeVisible();
+  await expect(page.getByText("4 with live sessions · 0 administrators")).toBeVisible();
+  await expect(page.getByText("1 listed address no account has: nobody@example.org")).toBeVisible();
+
+  // 3. Apply: the reference typed, a reason. A wrong confirmation changes nothing.
+  await page.getByLabel("Reason").fill("On the partner list (browser test)");
+  await page.getByLabel("Confirmation").fill("KW-0000-0000");
+  await page.getByRole("button", { name: "Apply to 4 users" }).click();
+  await expect(page.getByText(`Type ${reference} exactly to confirm.`)).toBeVisible();
+  await page.getByLabel("Confirmation").fill(reference);
+  await page.getByRole("button", { name: "Apply to 4 users" }).click();
+  await expect(page.getByText("Cohort applied: its job runs now")).toBeVisible();
+
+  // 4. The progress finishes on the page by itself.
+  const cohorts = page.getByRole("region", { name: "Cohorts" });
+  await expect(cohorts.getByText(/4 contained, 4 notified · done/)).toBeVisible({ timeout: 30_000 });
+  await expect(figure(page, "Cohort size")).toHaveText("4 users");
+  await expect(figure(page, "MTTR (detection → contained)")).not.toHaveText("not contained yet");
+  await expect(figure(page, "Reset completed")).toHaveText("0 % (0 of 4)");
+
+  // The notice reached each member, with the reference; and they are signed out.
+  for (const email of members) {
+    const mail = await waitForMail(email, `[${reference}] Security notice`);
+    expect(mail.text).toContain(reference);
+    expect(mail.text).toContain("choose a new password");
+  }
+  await expectSignedOut(people[0].page);
+
+  // 5. Two members sign in, prove their e-mail and choose a new password.
+  for (const i of [0, 1]) {
+    const p = people[i].page;
+    await signInToResetTask(p, members[i], MEMBER_PASSWORD);
+    await verifyCode(p, await verificationCode(members[i]));
+    await submitNewPassword(p, NEW_PASSWORD);
+    await expectPath(p, "/account");
+  }
+
+  // 6. The completion rate moved from 0 % to 50 %: two of four.
+  await visit(page, page.url().split("?")[0]);
+  await expect(figure(page, "Reset completed")).toHaveText("50 % (2 of 4)");
+  await expect(figure(page, "Still at risk")).toHaveText("2 users");
+  await expect(page.getByRole("img", { name: /Reset completion by hour: 50 %/ })).toBeVisible();
+  const timeline = page.getByRole("region", { name: "Timeline" });
+  for (const words of ["Incident opened", "Cohort applied to an incident", "Cohort batch contained", "Incident notices queued", "Cohort job finished"]) {
+    await expect(timeline.getByText(words, { exact: true }).first()).toBeVisible();
+  }
+  await screenshot(page, "incident-dashboard");
+  for (const person of people) await person.done();
+});
