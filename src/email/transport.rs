@@ -13,6 +13,9 @@ use secrecy::ExposeSecret;
 use crate::config::{Config, SmtpTls};
 use crate::storage::outbox::OutboxRow;
 
+/// SMTP connections kept open to the relay: one per mail the worker has in flight.
+pub const POOL_SIZE: u32 = super::worker::SEND_CONCURRENCY as u32;
+
 #[async_trait]
 pub trait MailTransport: Send + Sync + 'static {
     /// Delivers one mail; the error text is kept on the outbox row.
@@ -117,7 +120,8 @@ pub fn from_config(config: &Config) -> anyhow::Result<Box<dyn MailTransport>> {
     };
     let mut builder = builder
         .port(smtp.port)
-        .timeout(Some(Duration::from_secs(15)));
+        .timeout(Some(Duration::from_secs(15)))
+        .pool_config(lettre::transport::smtp::PoolConfig::new().max_size(POOL_SIZE));
     if let (Some(user), Some(password)) = (&smtp.username, &smtp.password) {
         builder = builder.credentials(Credentials::new(
             user.clone(),

@@ -13,7 +13,11 @@ use crate::storage::{outbox, Store};
 
 /// A claimed row is reserved this long; a worker that dies releases it when the lease runs out.
 pub const LEASE_MS: i64 = 60_000;
-const BATCH: i64 = 20;
+const BATCH: i64 = 200;
+/// Mails in flight at once. Each SMTP exchange waits on the network (and, on loopback, on the
+/// peer's delayed acknowledgement), so one at a time caps delivery at a few dozen per second;
+/// the pooled connections (`transport::POOL_SIZE`) carry this many in parallel.
+pub const SEND_CONCURRENCY: usize = 32;
 const POLL: Duration = Duration::from_secs(2);
 
 pub struct Worker {
@@ -50,43 +54,37 @@ impl Worker {
                 .await
                 .context("claim outbox rows")?
         };
-        for row in &rows {
-            let result = self.transport.send(row).await;
-            let mut conn = self
-                .store
-                .pool()
-                .acquire()
-                .await
-                .context("acquire connection")?;
-            let now = self.clock.now_ms();
-            match result {
-                Ok(()) => {
-                    outbox::mark_sent(&mut conn, row.id, &self.owner, now)
-                        .await
-                        .context("mark sent")?;
-                    tracing::info!(id = row.id, kind = %row.kind, "mail delivered");
-                }
-                Err(error) => {
-                    let give_up = row.attempts >= i64::from(self.max_attempts);
-                    let retry_at = (!give_up).then(|| now + backoff_ms(row.attempts));
-                    outbox::mark_attempt_failed(&mut conn, row.id, &self.owner, &error, retry_at)
-                        .await
-                        .context("mark failed")?;
-                    if give_up {
-                        tracing::error!(id = row.id, attempts = row.attempts, %error, "mail failed for good");
-                    } else {
-                        tracing::warn!(id = row.id, attempts = row.attempts, %error, "mail delivery failed; will retry");
-                    }
-                }
+        let claimed = rows.len();
+        let mut inflight = tokio::task::JoinSet::new();
+        let mut first_error = None;
+        for row in rows {
+            let (transport, store, clock) = (
+                self.transport.clone(),
+                self.store.clone(),
+                self.clock.clone(),
+            );
+            let (owner, max_attempts) = (self.owner.clone(), self.max_attempts);
+            inflight.spawn(async move {
+                let result = transport.send(&row).await;
+                record(&store, &clock, &owner, max_attempts, &row, result).await
+            });
+            while inflight.len() >= SEND_CONCURRENCY {
+                keep_first_error(&mut first_error, inflight.join_next().await);
             }
         }
-        if !rows.is_empty() {
+        while let Some(done) = inflight.join_next().await {
+            keep_first_error(&mut first_error, Some(done));
+        }
+        if let Some(e) = first_error {
+            return Err(e);
+        }
+        if claimed > 0 {
             // The bodies just deleted must not linger in the database files either.
             if let Err(e) = self.store.scrub_deleted().await {
                 tracing::warn!(error = %e, "could not checkpoint the database after deleting mail bodies");
             }
         }
-        Ok(rows.len())
+        Ok(claimed)
     }
 
     /// Runs until `stop` turns true; wakes early when `wake` is notified (a mail was queued).
@@ -106,6 +104,52 @@ impl Worker {
         }
         tracing::info!("mail worker stopped");
     }
+}
+
+fn keep_first_error(
+    first: &mut Option<anyhow::Error>,
+    done: Option<Result<anyhow::Result<()>, tokio::task::JoinError>>,
+) {
+    let error = match done {
+        Some(Ok(Err(e))) => e,
+        Some(Err(e)) => anyhow::anyhow!("delivery task failed: {e}"),
+        _ => return,
+    };
+    first.get_or_insert(error);
+}
+
+/// Records one delivery's outcome on its row (sent, or failed with a retry time or for good).
+async fn record(
+    store: &Store,
+    clock: &SharedClock,
+    owner: &str,
+    max_attempts: u32,
+    row: &outbox::OutboxRow,
+    result: Result<(), String>,
+) -> anyhow::Result<()> {
+    let mut conn = store.pool().acquire().await.context("acquire connection")?;
+    let now = clock.now_ms();
+    match result {
+        Ok(()) => {
+            outbox::mark_sent(&mut conn, row.id, owner, now)
+                .await
+                .context("mark sent")?;
+            tracing::info!(id = row.id, kind = %row.kind, "mail delivered");
+        }
+        Err(error) => {
+            let give_up = row.attempts >= i64::from(max_attempts);
+            let retry_at = (!give_up).then(|| now + backoff_ms(row.attempts));
+            outbox::mark_attempt_failed(&mut conn, row.id, owner, &error, retry_at)
+                .await
+                .context("mark failed")?;
+            if give_up {
+                tracing::error!(id = row.id, attempts = row.attempts, %error, "mail failed for good");
+            } else {
+                tracing::warn!(id = row.id, attempts = row.attempts, %error, "mail delivery failed; will retry");
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

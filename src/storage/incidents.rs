@@ -1,7 +1,6 @@
 //! SQL for incidents, the audit entries attached to them, and their cohorts (frozen member lists
-//! and the batches that act on them). A batch names its members by a `user_id` range of
-//! not-yet-done members, so every statement of the batch sees the same set and a re-run batch
-//! finds nothing left to do.
+//! and the batches that act on them). A batch is the next not-yet-done members, read and marked
+//! done in the same transaction as the work, so a re-run batch finds nothing left to do.
 
 use sqlx::FromRow;
 
@@ -321,31 +320,35 @@ pub async fn next_batch(
     Ok(rows.into_iter().map(|(id,)| id).collect())
 }
 
-/// The members of a batch: not yet contained, ids in `[lo, hi]`.
-const BATCH_CONTAIN: &str = "SELECT user_id FROM incident_members \
-    WHERE cohort_id = $1 AND contained_at IS NULL AND user_id >= $2 AND user_id <= $3";
+/// `id IN (…)` over a batch's member ids (integers from the database: no text is interpolated).
+/// A literal list gives both databases a plan by index whatever the table sizes, where a
+/// sub-select let PostgreSQL scan every session once per batch.
+fn id_list(ids: &[i64]) -> String {
+    let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+    format!("({})", list.join(", "))
+}
 
 /// Sets the current password of every batch member as compromised at `at` (or at their
 /// password's own time when later), only forward, as the per-user action does.
 pub async fn compromise_batch(
     conn: &mut Conn,
-    cohort_id: i64,
-    (lo, hi): (i64, i64),
+    ids: &[i64],
     at: i64,
     by: &str,
     reason: &str,
 ) -> sqlx::Result<u64> {
-    let w = "(CASE WHEN password_set_at > $4 THEN password_set_at ELSE $4 END)";
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let w = "(CASE WHEN password_set_at > $1 THEN password_set_at ELSE $1 END)";
     sqlx::query(&format!(
         "UPDATE users SET \
-           password_compromised_by = CASE WHEN COALESCE(password_compromised_at, 0) < {w} THEN $5 ELSE password_compromised_by END, \
-           password_compromised_reason = CASE WHEN COALESCE(password_compromised_at, 0) < {w} THEN $6 ELSE password_compromised_reason END, \
+           password_compromised_by = CASE WHEN COALESCE(password_compromised_at, 0) < {w} THEN $2 ELSE password_compromised_by END, \
+           password_compromised_reason = CASE WHEN COALESCE(password_compromised_at, 0) < {w} THEN $3 ELSE password_compromised_reason END, \
            password_compromised_at = CASE WHEN COALESCE(password_compromised_at, 0) < {w} THEN {w} ELSE password_compromised_at END \
-         WHERE id IN ({BATCH_CONTAIN})"
+         WHERE id IN {}",
+        id_list(ids)
     ))
-    .bind(cohort_id)
-    .bind(lo)
-    .bind(hi)
     .bind(at)
     .bind(by)
     .bind(reason)
@@ -358,34 +361,31 @@ pub async fn compromise_batch(
 /// issue time when later) and marks their live rows ended. Returns the sessions ended.
 pub async fn sign_out_batch(
     conn: &mut Conn,
-    cohort_id: i64,
-    (lo, hi): (i64, i64),
+    ids: &[i64],
     at: i64,
     reason_code: &str,
 ) -> sqlx::Result<u64> {
-    let w = "(SELECT CASE WHEN COALESCE(MAX(COALESCE(s.issued_at, s.created_at)), 0) > $4 \
-               THEN MAX(COALESCE(s.issued_at, s.created_at)) ELSE $4 END \
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let w = "(SELECT CASE WHEN COALESCE(MAX(COALESCE(s.issued_at, s.created_at)), 0) > $1 \
+               THEN MAX(COALESCE(s.issued_at, s.created_at)) ELSE $1 END \
              FROM sessions s WHERE s.user_id = users.id)";
+    let list = id_list(ids);
     sqlx::query(&format!(
         "UPDATE users SET \
-           sessions_revoked_reason = CASE WHEN COALESCE(sessions_revoked_before, 0) < {w} THEN $5 ELSE sessions_revoked_reason END, \
+           sessions_revoked_reason = CASE WHEN COALESCE(sessions_revoked_before, 0) < {w} THEN $2 ELSE sessions_revoked_reason END, \
            sessions_revoked_before = CASE WHEN COALESCE(sessions_revoked_before, 0) < {w} THEN {w} ELSE sessions_revoked_before END \
-         WHERE id IN ({BATCH_CONTAIN})"
+         WHERE id IN {list}"
     ))
-    .bind(cohort_id)
-    .bind(lo)
-    .bind(hi)
     .bind(at)
     .bind(reason_code)
     .execute(&mut *conn)
     .await?;
     sqlx::query(&format!(
-        "UPDATE sessions SET ended_at = $4, end_reason = $5 \
-         WHERE ended_at IS NULL AND user_id IN ({BATCH_CONTAIN})"
+        "UPDATE sessions SET ended_at = $1, end_reason = $2 \
+         WHERE ended_at IS NULL AND user_id IN {list}"
     ))
-    .bind(cohort_id)
-    .bind(lo)
-    .bind(hi)
     .bind(at)
     .bind(reason_code)
     .execute(conn)
@@ -393,20 +393,22 @@ pub async fn sign_out_batch(
     .map(|r| r.rows_affected())
 }
 
-/// Marks the batch contained; returns how many members it held.
+/// Marks the batch's members contained; returns how many were not already.
 pub async fn mark_contained(
     conn: &mut Conn,
     cohort_id: i64,
-    (lo, hi): (i64, i64),
+    ids: &[i64],
     at: i64,
 ) -> sqlx::Result<i64> {
-    let n = sqlx::query(
-        "UPDATE incident_members SET contained_at = $4 \
-         WHERE cohort_id = $1 AND contained_at IS NULL AND user_id >= $2 AND user_id <= $3",
-    )
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let n = sqlx::query(&format!(
+        "UPDATE incident_members SET contained_at = $2 \
+         WHERE cohort_id = $1 AND contained_at IS NULL AND user_id IN {}",
+        id_list(ids)
+    ))
     .bind(cohort_id)
-    .bind(lo)
-    .bind(hi)
     .bind(at)
     .execute(&mut *conn)
     .await?

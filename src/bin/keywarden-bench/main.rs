@@ -19,6 +19,7 @@
 mod contain;
 mod flood;
 mod forward;
+mod incident;
 mod node;
 mod propagate;
 
@@ -58,6 +59,21 @@ enum Command {
         /// Sessions polled on the measured node (each every 10 ms: the polling is load too).
         #[arg(long, default_value_t = 50)]
         sessions: i64,
+    },
+    /// A cohort response at scale: preview, freeze, containment, notices, delivery, dashboard.
+    Incident {
+        /// sqlite, postgres, or both separated by a comma.
+        #[arg(long, default_value = "sqlite")]
+        backend: String,
+        /// Seeded users (each with a live session).
+        #[arg(long, default_value_t = 1_000_000)]
+        users: i64,
+        /// Users in the cohort (given as a list of addresses).
+        #[arg(long, default_value_t = 100_000)]
+        cohort: i64,
+        /// Notices delivered to the local SMTP sink for the delivery rate.
+        #[arg(long, default_value_t = 5_000)]
+        deliver: i64,
     },
     /// A sign-in flood against a separate server process: memory, throughput, page latency.
     SignInFlood {
@@ -124,6 +140,34 @@ async fn run() -> anyhow::Result<()> {
             }
             for backend in backend.split(',').map(str::trim) {
                 propagate::run(backend, sessions).await?;
+            }
+            Ok(())
+        }
+        Command::Incident {
+            backend,
+            users,
+            cohort,
+            deliver,
+        } => {
+            if !(1..=10_000_000).contains(&users)
+                || !(1..=100_000).contains(&cohort)
+                || cohort > users
+            {
+                bail!("--users takes 1 to 10000000 and --cohort 1 to 100000 (at most --users)");
+            }
+            if !(0..=cohort).contains(&deliver) {
+                bail!("--deliver takes 0 to --cohort");
+            }
+            let options = incident::Options {
+                users,
+                cohort,
+                deliver,
+            };
+            for backend in backend.split(',').map(str::trim) {
+                if backend != "sqlite" && backend != "postgres" {
+                    bail!("--backend takes sqlite, postgres or both");
+                }
+                incident::run(backend, &options).await?;
             }
             Ok(())
         }

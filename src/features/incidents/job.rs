@@ -112,8 +112,8 @@ pub async fn step(state: &AppState, owner: &str, id: i64) -> Result<Step> {
     let batch = incidents::next_batch(&mut tx, id, Phase::Contain, CONTAIN_BATCH)
         .await
         .context("next batch to contain")?;
-    if let (Some(&lo), Some(&hi)) = (batch.first(), batch.last()) {
-        contain(&mut tx, &cohort, &incident.reference, (lo, hi)).await?;
+    if !batch.is_empty() {
+        contain(&mut tx, &cohort, &incident.reference, &batch).await?;
         tx.commit().await?;
         return Ok(Step::Progressed);
     }
@@ -147,17 +147,17 @@ pub async fn step(state: &AppState, owner: &str, id: i64) -> Result<Step> {
     Ok(Step::Finished)
 }
 
-/// Compromises and/or signs out the members in `[lo, hi]` not yet contained, and marks them.
+/// Compromises and/or signs out the batch's members (none contained yet), and marks them.
 async fn contain(
     tx: &mut AuditedTx<'_>,
     cohort: &CohortRow,
     reference: &str,
-    range: (i64, i64),
+    batch: &[i64],
 ) -> Result<()> {
     let at = tx.order_time().await?;
     let by = format!("incident {reference}");
     if cohort.compromise != 0 {
-        incidents::compromise_batch(tx, cohort.id, range, at, &by, &cohort.reason)
+        incidents::compromise_batch(tx, batch, at, &by, &cohort.reason)
             .await
             .context("compromise batch")?;
     }
@@ -168,11 +168,11 @@ async fn contain(
         } else {
             EndReason::SignedOutByAdmin
         };
-        ended = incidents::sign_out_batch(tx, cohort.id, range, at, reason.as_str())
+        ended = incidents::sign_out_batch(tx, batch, at, reason.as_str())
             .await
             .context("sign out batch")?;
     }
-    let n = incidents::mark_contained(tx, cohort.id, range, at)
+    let n = incidents::mark_contained(tx, cohort.id, batch, at)
         .await
         .context("mark batch contained")?;
     tx.record(
@@ -183,8 +183,8 @@ async fn contain(
         json!({
             "cohort": cohort.id,
             "users": n,
-            "first_user": range.0,
-            "last_user": range.1,
+            "first_user": batch.first(),
+            "last_user": batch.last(),
             "sessions_ended": ended,
             "compromised": cohort.compromise != 0,
             "signed_out": cohort.sign_out != 0,
