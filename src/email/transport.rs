@@ -14,7 +14,7 @@ use crate::config::{Config, SmtpTls};
 use crate::storage::outbox::OutboxRow;
 
 /// SMTP connections kept open to the relay: one per mail the worker has in flight.
-pub const POOL_SIZE: u32 = super::worker::SEND_CONCURRENCY as u32;
+pub const POOL_SIZE: u32 = 32;
 
 #[async_trait]
 pub trait MailTransport: Send + Sync + 'static {

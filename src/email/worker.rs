@@ -17,7 +17,7 @@ const BATCH: i64 = 200;
 /// Mails in flight at once. Each SMTP exchange waits on the network (and, on loopback, on the
 /// peer's delayed acknowledgement), so one at a time caps delivery at a few dozen per second;
 /// the pooled connections (`transport::POOL_SIZE`) carry this many in parallel.
-pub const SEND_CONCURRENCY: usize = 32;
+pub const SEND_CONCURRENCY: usize = super::transport::POOL_SIZE as usize;
 const POLL: Duration = Duration::from_secs(2);
 
 pub struct Worker {
