@@ -505,6 +505,18 @@ pub struct UserMatch<'a> {
     pub password_set: Option<(i64, i64)>,
 }
 
+impl UserMatch<'_> {
+    /// Whether any criterion is given (none: every user would match).
+    pub fn any(&self) -> bool {
+        self.role.is_some()
+            || self.created_before.is_some()
+            || self.created_after.is_some()
+            || self.signed_in.is_some()
+            || self.new_device.is_some()
+            || self.password_set.is_some()
+    }
+}
+
 pub async fn matching_users(
     conn: &mut Conn,
     m: &UserMatch<'_>,
@@ -584,16 +596,16 @@ pub async fn session_addresses(
     .await
 }
 
-/// `(id, email_normalized)` of the users with these normalised addresses.
+/// `(id, email_normalized, role)` of the users with these normalised addresses.
 pub async fn ids_by_email(
     conn: &mut Conn,
     normalized: &[String],
-) -> sqlx::Result<Vec<(i64, String)>> {
+) -> sqlx::Result<Vec<(i64, String, String)>> {
     let mut out = Vec::with_capacity(normalized.len());
     for chunk in normalized.chunks(500) {
         let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
         let sql = format!(
-            "SELECT id, email_normalized FROM users WHERE email_normalized IN ({})",
+            "SELECT id, email_normalized, role FROM users WHERE email_normalized IN ({})",
             placeholders.join(", ")
         );
         let mut q = sqlx::query_as(&sql);
@@ -601,6 +613,22 @@ pub async fn ids_by_email(
             q = q.bind(e);
         }
         out.extend(q.fetch_all(&mut *conn).await?);
+    }
+    Ok(out)
+}
+
+/// `(id, role)` of these users, 1 000 to a statement.
+pub async fn roles_of(conn: &mut Conn, user_ids: &[i64]) -> sqlx::Result<Vec<(i64, String)>> {
+    let mut out = Vec::with_capacity(user_ids.len());
+    for chunk in user_ids.chunks(1000) {
+        out.extend(
+            sqlx::query_as::<_, (i64, String)>(&format!(
+                "SELECT id, role FROM users WHERE id IN {}",
+                id_list(chunk)
+            ))
+            .fetch_all(&mut *conn)
+            .await?,
+        );
     }
     Ok(out)
 }

@@ -34,32 +34,9 @@ async fn resolve(conn: &mut Conn, c: &CohortCriteria) -> Result<Matched> {
     c.check()
         .map_err(|(field, message)| AppError::field(field, message))?;
     let window = |w: Option<crate::domain::Window>| w.map(|w| (w.from, w.to));
-    let mut users = incidents::matching_users(
-        conn,
-        &UserMatch {
-            role: c.role.as_deref(),
-            created_before: c.created_before,
-            created_after: c.created_after,
-            signed_in: window(c.signed_in),
-            new_device: window(c.new_device),
-            password_set: window(c.password_set),
-        },
-    )
-    .await
-    .context("match users")?;
-    if let Some(range) = c.ip_range.as_deref().and_then(parse_cidr) {
-        let from_range: HashSet<i64> = incidents::session_addresses(conn, window(c.signed_in))
-            .await
-            .context("read session addresses")?
-            .into_iter()
-            .filter(|(_, ip)| {
-                ip.parse::<std::net::IpAddr>()
-                    .is_ok_and(|ip| cidr_contains(range, ip))
-            })
-            .map(|(id, _)| id)
-            .collect();
-        users.retain(|(id, _)| from_range.contains(id));
-    }
+    // The narrowest source first: a list of addresses, or the sessions from an address range,
+    // so a cohort of a few thousand on a large instance never reads every user.
+    let mut users: Option<Vec<(i64, String)>> = None;
     let mut unknown_emails = Vec::new();
     if !c.emails.is_empty() {
         let mut wanted: HashMap<String, String> = HashMap::new();
@@ -75,18 +52,70 @@ async fn resolve(conn: &mut Conn, c: &CohortCriteria) -> Result<Matched> {
         let found = incidents::ids_by_email(conn, &normalized)
             .await
             .context("look up listed addresses")?;
-        let found_ids: HashSet<i64> = found.iter().map(|(id, _)| *id).collect();
-        let found_emails: HashSet<&str> = found.iter().map(|(_, e)| e.as_str()).collect();
-        let mut missing: Vec<String> = wanted
-            .iter()
-            .filter(|(n, _)| !found_emails.contains(n.as_str()))
-            .map(|(_, typed)| typed.clone())
-            .collect();
-        missing.sort();
-        unknown_emails.extend(missing);
-        users.retain(|(id, _)| found_ids.contains(id));
+        let found_emails: HashSet<&str> = found.iter().map(|(_, e, _)| e.as_str()).collect();
+        unknown_emails.extend(
+            wanted
+                .iter()
+                .filter(|(n, _)| !found_emails.contains(n.as_str()))
+                .map(|(_, typed)| typed.clone()),
+        );
         unknown_emails.sort();
+        let mut listed: Vec<(i64, String)> =
+            found.into_iter().map(|(id, _, role)| (id, role)).collect();
+        listed.sort();
+        users = Some(listed);
     }
+    if let Some(range) = c.ip_range.as_deref().and_then(parse_cidr) {
+        let from_range: HashSet<i64> = incidents::session_addresses(conn, window(c.signed_in))
+            .await
+            .context("read session addresses")?
+            .into_iter()
+            .filter(|(_, ip)| {
+                ip.parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| cidr_contains(range, ip))
+            })
+            .map(|(id, _)| id)
+            .collect();
+        users = Some(match users {
+            Some(mut listed) => {
+                listed.retain(|(id, _)| from_range.contains(id));
+                listed
+            }
+            None => {
+                let mut ids: Vec<i64> = from_range.into_iter().collect();
+                ids.sort_unstable();
+                let mut found = incidents::roles_of(conn, &ids)
+                    .await
+                    .context("read roles")?;
+                found.sort();
+                found
+            }
+        });
+    }
+    let sql = UserMatch {
+        role: c.role.as_deref(),
+        created_before: c.created_before,
+        created_after: c.created_after,
+        signed_in: window(c.signed_in),
+        new_device: window(c.new_device),
+        password_set: window(c.password_set),
+    };
+    let users = match users {
+        Some(mut narrowed) if sql.any() => {
+            let matching: HashSet<i64> = incidents::matching_users(conn, &sql)
+                .await
+                .context("match users")?
+                .into_iter()
+                .map(|(id, _)| id)
+                .collect();
+            narrowed.retain(|(id, _)| matching.contains(id));
+            narrowed
+        }
+        Some(narrowed) => narrowed,
+        None => incidents::matching_users(conn, &sql)
+            .await
+            .context("match users")?,
+    };
     Ok(Matched {
         users,
         unknown_emails,
