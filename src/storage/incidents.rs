@@ -357,8 +357,10 @@ pub async fn compromise_batch(
     .map(|r| r.rows_affected())
 }
 
-/// Revokes every session of the batch's members (watermark at `at`, or the newest session's
-/// issue time when later) and marks their live rows ended. Returns the sessions ended.
+/// Revokes every session of the batch's members and marks their live rows ended. The watermark
+/// is `at`, or the newest issue time among the batch's sessions when later (a skewed node's
+/// session is covered too); every session it covers exists already, so one value serves the
+/// batch. Returns the sessions ended.
 pub async fn sign_out_batch(
     conn: &mut Conn,
     ids: &[i64],
@@ -368,17 +370,20 @@ pub async fn sign_out_batch(
     if ids.is_empty() {
         return Ok(0);
     }
-    let w = "(SELECT CASE WHEN COALESCE(MAX(COALESCE(s.issued_at, s.created_at)), 0) > $1 \
-               THEN MAX(COALESCE(s.issued_at, s.created_at)) ELSE $1 END \
-             FROM sessions s WHERE s.user_id = users.id)";
     let list = id_list(ids);
+    let (newest,): (Option<i64>,) = sqlx::query_as(&format!(
+        "SELECT MAX(COALESCE(issued_at, created_at)) FROM sessions WHERE user_id IN {list}"
+    ))
+    .fetch_one(&mut *conn)
+    .await?;
+    let w = at.max(newest.unwrap_or(0));
     sqlx::query(&format!(
         "UPDATE users SET \
-           sessions_revoked_reason = CASE WHEN COALESCE(sessions_revoked_before, 0) < {w} THEN $2 ELSE sessions_revoked_reason END, \
-           sessions_revoked_before = CASE WHEN COALESCE(sessions_revoked_before, 0) < {w} THEN {w} ELSE sessions_revoked_before END \
+           sessions_revoked_reason = CASE WHEN COALESCE(sessions_revoked_before, 0) < $1 THEN $2 ELSE sessions_revoked_reason END, \
+           sessions_revoked_before = CASE WHEN COALESCE(sessions_revoked_before, 0) < $1 THEN $1 ELSE sessions_revoked_before END \
          WHERE id IN {list}"
     ))
-    .bind(at)
+    .bind(w)
     .bind(reason_code)
     .execute(&mut *conn)
     .await?;
@@ -701,17 +706,25 @@ pub async fn remediation(
     .bind(incident_id)
     .fetch_one(&mut *conn)
     .await?;
-    let resets: Vec<(i64,)> = sqlx::query_as(
-        "SELECT u.password_set_at FROM users u JOIN ( \
-           SELECT m.user_id, MIN(m.contained_at) AS since FROM incident_members m \
-           JOIN incident_cohorts c ON c.id = m.cohort_id \
-           WHERE c.incident_id = $1 AND c.compromise = 1 AND m.contained_at IS NOT NULL \
-           GROUP BY m.user_id) x ON x.user_id = u.id \
-         WHERE u.password_set_at > x.since",
+    // Per member: contained by a compromising cohort, then a password set after that. A member
+    // of two such cohorts counts once, from the first.
+    let rows: Vec<(i64, i64, i64)> = sqlx::query_as(
+        "SELECT m.user_id, m.contained_at, u.password_set_at FROM incident_members m \
+         JOIN incident_cohorts c ON c.id = m.cohort_id JOIN users u ON u.id = m.user_id \
+         WHERE c.incident_id = $1 AND c.compromise = 1 AND m.contained_at IS NOT NULL \
+         AND u.password_set_at > m.contained_at",
     )
     .bind(incident_id)
     .fetch_all(&mut *conn)
     .await?;
+    let mut first: std::collections::HashMap<i64, (i64, i64)> = std::collections::HashMap::new();
+    for (user, contained, set) in rows {
+        let e = first.entry(user).or_insert((contained, set));
+        if contained < e.0 {
+            *e = (contained, set);
+        }
+    }
+    let resets: Vec<(i64,)> = first.into_values().map(|(_, set)| (set,)).collect();
     let (notified,) = count(
         "SELECT COUNT(*) FROM incident_members m JOIN incident_cohorts c ON c.id = m.cohort_id \
          WHERE c.incident_id = $1 AND m.outbox_id IS NOT NULL",
