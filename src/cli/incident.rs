@@ -17,6 +17,7 @@ use crate::features::incidents::{cohort, job, service as incidents};
 use crate::runtime::clock::SystemClock;
 use crate::runtime::AppState;
 use crate::storage::users;
+use crate::ui::format::{duration, plural};
 
 #[derive(Debug, Subcommand)]
 pub enum IncidentCommand {
@@ -323,19 +324,20 @@ async fn execute(state: &AppState, op: &Actor, cmd: IncidentCommand) -> Result<S
         IncidentCommand::Preview { criteria } => {
             let p = cohort::preview(state, &criteria.criteria(state.now())?).await?;
             let mut out = vec![format!(
-                "{} {} match ({} with live sessions, {} {})",
-                p.count,
+                "{} match ({} with live sessions, {})",
                 plural(p.count, "user", "users"),
                 p.with_live_sessions,
-                p.admins,
                 plural(p.admins, "administrator", "administrators"),
             )];
             out.extend(p.first.iter().map(|(id, email)| format!("  {id}\t{email}")));
             if !p.unknown_emails.is_empty() {
                 out.push(format!(
-                    "{} listed {} no account has: {}",
-                    p.unknown_emails.len(),
-                    plural(p.unknown_emails.len() as i64, "address", "addresses"),
+                    "{} no account has: {}",
+                    plural(
+                        p.unknown_emails.len() as i64,
+                        "listed address",
+                        "listed addresses"
+                    ),
                     p.unknown_emails.join(", ")
                 ));
             }
@@ -411,23 +413,6 @@ async fn execute(state: &AppState, op: &Actor, cmd: IncidentCommand) -> Result<S
             let meta = attached(state, incident.as_deref()).await?;
             compromise_user(state, op, &email, sign_out, &reason, &meta).await
         }
-    }
-}
-
-fn plural(n: i64, one: &'static str, many: &'static str) -> &'static str {
-    if n == 1 {
-        one
-    } else {
-        many
-    }
-}
-
-fn duration(ms: i64) -> String {
-    let s = ms.max(0) / 1000;
-    match s {
-        0..=59 => format!("{s} s"),
-        60..=3599 => format!("{} min {} s", s / 60, s % 60),
-        _ => format!("{} h {} min", s / 3600, (s % 3600) / 60),
     }
 }
 

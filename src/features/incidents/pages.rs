@@ -12,7 +12,7 @@ use super::{
     get_incident, list_incidents, ApplyCohort, CancelCohort, CloseIncident, OpenIncident,
     PreviewCohort,
 };
-use crate::ui::format::{count, utc};
+use crate::ui::format::{count, duration, plural, utc};
 use crate::ui::{field_error, AdminOnly, FormError, StepUp};
 
 #[component]
@@ -23,19 +23,6 @@ pub fn IncidentsPage() -> impl IntoView {
 #[component]
 pub fn IncidentPage() -> impl IntoView {
     view! { <AdminOnly><Incident/></AdminOnly> }
-}
-
-fn plural(n: i64, one: &str, many: &str) -> String {
-    format!("{} {}", count(n), if n == 1 { one } else { many })
-}
-
-fn duration(ms: i64) -> String {
-    let s = ms.max(0) / 1000;
-    match s {
-        0..=59 => format!("{s} s"),
-        60..=3599 => format!("{} min {} s", s / 60, s % 60),
-        _ => format!("{} h {} min", s / 3600, (s % 3600) / 60),
-    }
 }
 
 #[component]
