@@ -178,6 +178,7 @@ pub fn router(state: AppState) -> Router {
         .leptos_routes_with_context(&state, route_list(), context.clone(), app_shell.clone())
         .merge(crate::features::audit::export::router())
         .merge(crate::features::audit::checkpoint::router())
+        .merge(crate::features::incidents::download::router())
         .fallback(fallback(context, app_shell))
         .layer(middleware::from_fn_with_state(
             state.clone(),

@@ -322,6 +322,76 @@ async fn an_applied_cohort_is_contained_then_notified_once_each(app: &TestApp) {
         .await
             >= 6
     );
+    // The evidence bundle: every file listed in MANIFEST with its SHA-256, the audit window
+    // with hashes, a signed checkpoint, the cohort list.
+    let out =
+        std::env::temp_dir().join(format!("kw-evidence-{:08x}.tar.gz", rand::random::<u32>()));
+    let exported = app
+        .cli(
+            &[
+                "incident",
+                "export",
+                &reference,
+                "--out",
+                out.to_str().unwrap(),
+            ],
+            None,
+        )
+        .await;
+    assert!(exported.status.success(), "{}", stderr(&exported));
+    let again = app
+        .cli(
+            &[
+                "incident",
+                "export",
+                &reference,
+                "--out",
+                out.to_str().unwrap(),
+            ],
+            None,
+        )
+        .await;
+    assert!(
+        !again.status.success(),
+        "an existing file is not overwritten"
+    );
+    let files = untar(&std::fs::read(&out).unwrap());
+    std::fs::remove_file(&out).ok();
+    let manifest = String::from_utf8(files["MANIFEST"].clone()).unwrap();
+    let mut listed = 0;
+    for line in manifest.lines() {
+        let (sum, name) = line.split_once("  ").unwrap();
+        use sha2::Digest;
+        assert_eq!(
+            sum,
+            hex::encode(sha2::Sha256::digest(&files[name])),
+            "{name}"
+        );
+        listed += 1;
+    }
+    for name in [
+        "incident.json",
+        "timeline.jsonl",
+        "audit.jsonl",
+        "checkpoint.txt",
+        "kpis.json",
+    ] {
+        assert!(files.contains_key(name), "{name} in the bundle");
+    }
+    assert_eq!(listed, files.len() - 1, "every file but MANIFEST is listed");
+    let cohort_csv = String::from_utf8(files[&format!("cohort-{id}.csv")].clone()).unwrap();
+    assert_eq!(cohort_csv.lines().count(), 3, "header and two members");
+    assert!(cohort_csv.contains("ada@example.org"));
+    let audit = String::from_utf8(files["audit.jsonl"].clone()).unwrap();
+    assert!(audit.contains("incident.cohort_applied") && audit.contains("\"hash\""));
+    assert!(
+        audit.contains("incident.exported"),
+        "the export is in its own window"
+    );
+    assert!(
+        String::from_utf8_lossy(&files["checkpoint.txt"]).contains("keywarden-audit-checkpoint")
+    );
+
     // A re-run changes nothing.
     let owner = job::node_name();
     assert_eq!(
@@ -335,6 +405,24 @@ async fn an_applied_cohort_is_contained_then_notified_once_each(app: &TestApp) {
     );
     let verify = app.cli(&["audit", "verify"], None).await;
     assert!(verify.status.success(), "{}", stderr(&verify));
+}
+
+/// The files of a `.tar.gz` by their name inside its one top folder.
+fn untar(bytes: &[u8]) -> std::collections::HashMap<String, Vec<u8>> {
+    use std::io::Read;
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bytes));
+    let mut out = std::collections::HashMap::new();
+    for entry in archive.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let path = entry.path().unwrap().to_string_lossy().into_owned();
+        let name = path
+            .split_once('/')
+            .map_or(path.clone(), |(_, n)| n.to_owned());
+        let mut data = Vec::new();
+        entry.read_to_end(&mut data).unwrap();
+        out.insert(name, data);
+    }
+    out
 }
 
 async fn wait_done(app: &TestApp, cohort_id: i64) {

@@ -1,4 +1,7 @@
 import type { Page } from "@playwright/test";
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { gunzipSync } from "node:zlib";
 import { requireMailSink, waitForMail } from "./mail";
 import {
   ADMIN_EMAIL,
@@ -27,7 +30,8 @@ import {
 // Admin console → Incidents: the response to a leak that touched four accounts. The admin opens
 // an incident, previews the cohort by a pasted list and by a sign-in window, applies it (typed
 // reference), watches the job finish, and the figures follow the users: notices in maildev, the
-// members signed out, two of them complete the reset and the completion rate reads 50 %.
+// members signed out, two of them complete the reset and the completion rate reads 50 %; the
+// evidence bundle downloads with a MANIFEST that matches its files.
 // Only this test's four accounts are in the cohort, so it shares the server with other specs.
 
 const NEW_PASSWORD = "Cobalt-Prairie-Heron-6043";
@@ -37,6 +41,22 @@ test.beforeEach(() => requireMailSink());
 /** `YYYY-MM-DDTHH:MM` in UTC, as a `datetime-local` field holds it, `minutes` from now. */
 function utcLocal(minutes: number): string {
   return new Date(Date.now() + minutes * 60_000).toISOString().slice(0, 16);
+}
+
+/** The files of a tar archive by their name inside its one top folder (ustar/GNU headers). */
+function untar(bytes: Buffer): Map<string, Buffer> {
+  const files = new Map<string, Buffer>();
+  let at = 0;
+  while (at + 512 <= bytes.length) {
+    const header = bytes.subarray(at, at + 512);
+    const name = header.subarray(0, 100).toString("utf8").replace(/\0.*$/s, "");
+    if (!name) break;
+    const size = parseInt(header.subarray(124, 136).toString("utf8").replace(/\0.*$/s, "").trim(), 8);
+    const body = bytes.subarray(at + 512, at + 512 + size);
+    files.set(name.slice(name.indexOf("/") + 1), Buffer.from(body));
+    at += 512 + Math.ceil(size / 512) * 512;
+  }
+  return files;
 }
 
 function figure(page: Page, name: string) {
@@ -135,5 +155,23 @@ test("an incident contains a cohort, notifies it, and shows the reset completion
     await expect(timeline.getByText(words, { exact: true }).first()).toBeVisible();
   }
   await screenshot(page, "incident-dashboard");
+
+  // 7. The evidence bundle: every file is listed in MANIFEST with its SHA-256.
+  const [download] = await Promise.all([
+    page.waitForEvent("download"),
+    page.getByRole("link", { name: "Download evidence bundle" }).click(),
+  ]);
+  expect(download.suggestedFilename()).toBe(`keywarden-incident-${reference}.tar.gz`);
+  const files = untar(gunzipSync(readFileSync(await download.path())));
+  const manifest = files.get("MANIFEST")?.toString("utf8") ?? "";
+  const listed = manifest.trim().split("\n");
+  expect(listed.length).toBe(files.size - 1);
+  for (const line of listed) {
+    const [sum, name] = line.split("  ");
+    expect(createHash("sha256").update(files.get(name)!).digest("hex"), name).toBe(sum);
+  }
+  for (const name of ["incident.json", "timeline.jsonl", "audit.jsonl", "checkpoint.txt", "kpis.json"]) {
+    expect(files.has(name), name).toBe(true);
+  }
   for (const person of people) await person.done();
 });

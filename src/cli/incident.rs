@@ -70,6 +70,13 @@ pub enum IncidentCommand {
         #[arg(long)]
         background: bool,
     },
+    /// Write the evidence bundle (.tar.gz: the record, timeline, audit window with a signed
+    /// checkpoint, cohort lists, notice states, figures, MANIFEST of SHA-256) to FILE.
+    Export {
+        reference: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Stop a cohort's job (batches already done stay done).
     Cancel {
         #[arg(long)]
@@ -374,6 +381,20 @@ async fn execute(state: &AppState, op: &Actor, cmd: IncidentCommand) -> Result<S
                 "Cohort {id}: {} members, {}: {} contained, {} notified ({}).",
                 c.size, c.actions, c.contained, c.notified, c.state
             ))
+        }
+        IncidentCommand::Export { reference, out } => {
+            if out.exists() {
+                return Err(AppError::field(
+                    "out",
+                    format!("{} exists already: choose another file", out.display()),
+                ));
+            }
+            let (_, bytes) =
+                crate::features::incidents::bundle::build(state, op, &reference, &meta).await?;
+            std::fs::write(&out, &bytes).map_err(|e| {
+                AppError::field("out", format!("cannot write {}: {e}", out.display()))
+            })?;
+            Ok(format!("Wrote {} ({} bytes).", out.display(), bytes.len()))
         }
         IncidentCommand::Cancel { cohort } => {
             job::cancel(state, op, cohort, &meta).await?;

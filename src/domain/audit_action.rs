@@ -56,6 +56,7 @@ actions! {
     IncidentCohortBatch => "incident.cohort_batch", "Cohort batch contained";
     IncidentCohortCancelled => "incident.cohort_cancelled", "Cohort job cancelled";
     IncidentCohortFinished => "incident.cohort_finished", "Cohort job finished";
+    IncidentExported => "incident.exported", "Incident evidence bundle exported";
     IncidentContained => "incident.contained", "Incident contained (every cohort member's sessions invalid)";
     IncidentNoticesQueued => "incident.notices_queued", "Incident notices queued";
     IncidentOpened => "incident.opened", "Incident opened";

@@ -3,6 +3,7 @@
 //! they read into the request: the [`ClientInfo`] and the resolved [`Viewer`].
 
 use http::request::Parts;
+use http::StatusCode;
 use leptos::prelude::*;
 use leptos_axum::ResponseOptions;
 use tower_sessions::Session;
@@ -128,4 +129,28 @@ pub fn hash_place(state: &AppState) -> Result<super::hasher::Reservation> {
         Some(place) => Ok(place),
         None => Ok(state.hasher.reserve()?),
     }
+}
+
+/// The signed-in administrator behind a download, or the refusal to send: anonymous → 401,
+/// member → 403, a request from anything but this site's own pages (`base_url`'s origin) → 403:
+/// a page of another origin, another subdomain included, could make an admin's browser start an
+/// export, and its audit entry.
+pub fn same_origin_admin(
+    parts: &Parts,
+    base_url: &url::Url,
+) -> Result<Viewer, (StatusCode, &'static str)> {
+    let admin = match parts.extensions.get::<Viewer>() {
+        None => return Err((StatusCode::UNAUTHORIZED, "Please sign in to continue.")),
+        Some(v) if !v.is_admin() => {
+            return Err((
+                StatusCode::FORBIDDEN,
+                "You do not have permission to do this.",
+            ))
+        }
+        Some(v) => v.clone(),
+    };
+    if !crate::net::is_same_origin(&parts.headers, base_url) {
+        return Err((StatusCode::FORBIDDEN, "Cross-site request refused."));
+    }
+    Ok(admin)
 }

@@ -768,3 +768,45 @@ pub async fn remediation(
         refused_sign_ins,
     })
 }
+
+/// An incident's stretch of the audit chain, by entry number (not by time: nodes' clocks may
+/// disagree): from just before its first attached entry (the opening) to its closing entry, or
+/// to the head while it is open. Returns (start after, end at).
+pub async fn audit_window(conn: &mut Conn, incident_id: i64) -> sqlx::Result<(i64, Option<i64>)> {
+    let (first,): (Option<i64>,) =
+        sqlx::query_as("SELECT MIN(seq) FROM incident_audit WHERE incident_id = $1")
+            .bind(incident_id)
+            .fetch_one(&mut *conn)
+            .await?;
+    let (closed,): (Option<i64>,) = sqlx::query_as(
+        "SELECT MAX(i.seq) FROM incident_audit i JOIN audit_log a ON a.seq = i.seq \
+         WHERE i.incident_id = $1 AND a.action = 'incident.closed'",
+    )
+    .bind(incident_id)
+    .fetch_one(conn)
+    .await?;
+    Ok((first.map_or(0, |f| f - 1), closed))
+}
+
+/// A cohort member as the evidence bundle lists it.
+#[derive(Debug, Clone, FromRow)]
+pub struct MemberReport {
+    pub user_id: i64,
+    pub email: Option<String>,
+    pub contained_at: Option<i64>,
+    pub notified_at: Option<i64>,
+    pub outbox_id: Option<i64>,
+    pub notice_status: Option<String>,
+}
+
+pub async fn member_report(conn: &mut Conn, cohort_id: i64) -> sqlx::Result<Vec<MemberReport>> {
+    sqlx::query_as(
+        "SELECT m.user_id, u.email, m.contained_at, m.notified_at, m.outbox_id, o.status AS notice_status \
+         FROM incident_members m LEFT JOIN users u ON u.id = m.user_id \
+         LEFT JOIN outbox o ON o.id = m.outbox_id \
+         WHERE m.cohort_id = $1 ORDER BY m.user_id",
+    )
+    .bind(cohort_id)
+    .fetch_all(conn)
+    .await
+}

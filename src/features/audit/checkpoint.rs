@@ -7,8 +7,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
-use super::export::same_origin_admin;
 use crate::runtime::checkpoint::{self, Checkpoint};
+use crate::runtime::request::same_origin_admin;
 use crate::runtime::AppState;
 
 pub fn router() -> Router<AppState> {

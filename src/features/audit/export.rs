@@ -18,7 +18,7 @@ use tower_http::services::fs::AsyncReadBody;
 
 use super::query::{self, ExportPlan, EXPORT_BATCH};
 use super::{AuditEntryDto, AuditFilter};
-use crate::domain::Viewer;
+use crate::runtime::request::same_origin_admin;
 use crate::runtime::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -105,30 +105,6 @@ async fn export(State(state): State<AppState>, parts: Parts, format: Format) -> 
     }
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
-}
-
-/// The signed-in administrator behind a download, or the refusal to send: anonymous → 401,
-/// member → 403, a request from anything but this site's own pages (`base_url`'s origin) → 403:
-/// a page of another origin, another subdomain included, could make an admin's browser start an
-/// export, and its audit entry.
-pub(super) fn same_origin_admin(
-    parts: &Parts,
-    base_url: &url::Url,
-) -> Result<Viewer, (StatusCode, &'static str)> {
-    let admin = match parts.extensions.get::<Viewer>() {
-        None => return Err((StatusCode::UNAUTHORIZED, "Please sign in to continue.")),
-        Some(v) if !v.is_admin() => {
-            return Err((
-                StatusCode::FORBIDDEN,
-                "You do not have permission to do this.",
-            ))
-        }
-        Some(v) => v.clone(),
-    };
-    if !crate::net::is_same_origin(&parts.headers, base_url) {
-        return Err((StatusCode::FORBIDDEN, "Cross-site request refused."));
-    }
-    Ok(admin)
 }
 
 /// Writes batch after batch into the response. A read failure ends the response with an error, so

@@ -3,13 +3,17 @@
 //! job: containment first, then the notice), and the timeline of what was done.
 //!
 //! Built so far: the record, cohorts and their job, the command line, the console pages with the
-//! remediation figures. Not yet: the in-app banner, temporary tightening and the evidence bundle.
+//! remediation figures. The evidence bundle (`bundle`). Not yet: the in-app banner and temporary tightening.
 
 pub mod api;
+#[cfg(feature = "ssr")]
+pub mod bundle;
 #[cfg(feature = "ssr")]
 pub mod cohort;
 #[cfg(feature = "ssr")]
 pub mod dashboard;
+#[cfg(feature = "ssr")]
+pub mod download;
 #[cfg(feature = "ssr")]
 pub mod job;
 pub mod pages;

@@ -245,6 +245,12 @@ fn Header(d: IncidentPageData) -> impl IntoView {
                 {i.closed_at.map(|at| format!(" · closed {}", utc(at)))}
             </p>
             {(!i.description.is_empty()).then(|| view! { <p>{i.description.clone()}</p> })}
+            <p>
+                <a class="btn btn-secondary" href=format!("/admin/incidents/{}/evidence.tar.gz", i.id) rel="external" download="">
+                    "Download evidence bundle"
+                </a>
+                <span class="muted small">" The record, timeline, audit entries with a signed checkpoint, cohort lists, notice states and figures, with a MANIFEST of SHA-256."</span>
+            </p>
         </section>
     }
 }
