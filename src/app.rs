@@ -18,7 +18,7 @@ use crate::features::incidents::pages::{IncidentPage, IncidentsPage};
 use crate::features::mail::pages::{MailAdminPage, TemplateEditorPage};
 use crate::features::security::pages::SecurityPage;
 use crate::features::users::pages::{UserDetailsPage, UsersPage};
-use crate::site_header::{OwnPasswordNotice, SiteHeader};
+use crate::site_header::{IncidentBanner, OwnPasswordNotice, SiteHeader};
 use crate::ui::{provide_viewer, NotFound};
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -61,6 +61,7 @@ fn Layout() -> impl IntoView {
             <SiteHeader/>
             <main id="main" class="main">
                 <OwnPasswordNotice/>
+                <IncidentBanner/>
                 <Routes fallback=Fallback>
                     <Route path=StaticSegment("") view=HomePage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("sign-in") view=SignInPage ssr=SsrMode::Async/>

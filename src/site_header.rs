@@ -4,6 +4,7 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 
 use crate::features::auth::{SignOut, StartPasswordChange};
+use crate::features::incidents::{incident_banner, DismissIncidentBanner};
 use crate::ui::use_viewer;
 
 #[component]
@@ -55,5 +56,54 @@ pub fn OwnPasswordNotice() -> impl IntoView {
                 </ActionForm>
             </div>
         })
+    }
+}
+
+/// The notice of an incident that affected this user (its reference, what happened, what to
+/// do), on the account pages and the reset task, until they complete the reset or dismiss it.
+#[component]
+pub fn IncidentBanner() -> impl IntoView {
+    let viewer = use_viewer();
+    let location = leptos_router::hooks::use_location();
+    let dismiss = ServerAction::<DismissIncidentBanner>::new();
+    let shown_here = move || {
+        let path = location.pathname.get();
+        path == "/reset-task" || path == "/account" || path.starts_with("/account/")
+    };
+    // Read again on each page (the reset completed on the last one ends it) and after a dismissal.
+    let banner = Resource::new(
+        move || {
+            (
+                viewer.get().map(|v| (v.user_id, v.reset_required)),
+                shown_here(),
+                location.pathname.get(),
+                dismiss.version().get(),
+            )
+        },
+        |(user, here, _, _)| async move {
+            match (user, here) {
+                (Some(_), true) => incident_banner().await.ok().flatten(),
+                _ => None,
+            }
+        },
+    );
+    view! {
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                banner.await.map(|b| view! {
+                    <section class="alert alert-warning incident-banner" aria-labelledby="incident-banner-heading">
+                        <h2 id="incident-banner-heading">{format!("Security notice {}", b.reference)}</h2>
+                        <p>{format!("We are responding to a security incident that affects your account: {}.", b.title)}</p>
+                        {(!b.what_happened.is_empty()).then(|| view! { <p>{b.what_happened.clone()}</p> })}
+                        <p><strong>"What you must do: "</strong>{b.what_to_do.clone()}</p>
+                        <p class="small">{format!("Quote the reference {} if you contact us. We will never ask for your password.", b.reference)}</p>
+                        <ActionForm action=dismiss attr:class="inline-form">
+                            <input type="hidden" name="incident_id" value=b.incident_id.to_string()/>
+                            <button type="submit" class="btn btn-secondary btn-small">"Dismiss"</button>
+                        </ActionForm>
+                    </section>
+                })
+            })}
+        </Transition>
     }
 }

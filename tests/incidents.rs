@@ -403,6 +403,26 @@ async fn an_applied_cohort_is_contained_then_notified_once_each(app: &TestApp) {
             .await,
         2
     );
+
+    // The in-app banner: shown to the members, not to others; gone once dismissed, or once the
+    // member chose a new password.
+    let (ada_id, bob_id) = (ids[0], ids[1]);
+    let banner = service::banner(&app.state, ada_id).await.unwrap();
+    assert_eq!(banner.expect("ada's banner").reference, reference);
+    let cy_id = app.user_id("cy@example.org").await;
+    assert!(service::banner(&app.state, cy_id).await.unwrap().is_none());
+    let bob = Actor::account(bob_id, "bob@example.org");
+    service::dismiss_banner(&app.state, &bob, bob_id, incident.id, &meta)
+        .await
+        .unwrap();
+    assert!(service::banner(&app.state, bob_id).await.unwrap().is_none());
+    sqlx::query("UPDATE users SET password_set_at = password_set_at + 86400000 WHERE id = $1")
+        .bind(ada_id)
+        .execute(app.state.store.pool())
+        .await
+        .unwrap();
+    assert!(service::banner(&app.state, ada_id).await.unwrap().is_none());
+
     let verify = app.cli(&["audit", "verify"], None).await;
     assert!(verify.status.success(), "{}", stderr(&verify));
 }

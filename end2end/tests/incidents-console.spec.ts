@@ -136,13 +136,18 @@ test("an incident contains a cohort, notifies it, and shows the reset completion
   }
   await expectSignedOut(people[0].page);
 
-  // 5. Two members sign in, prove their e-mail and choose a new password.
+  // 5. Two members sign in, see the incident banner on the reset task, prove their e-mail and
+  //    choose a new password; the banner is gone then.
   for (const i of [0, 1]) {
     const p = people[i].page;
     await signInToResetTask(p, members[i], MEMBER_PASSWORD);
+    const banner = p.getByRole("region", { name: `Security notice ${reference}` });
+    await expect(banner).toBeVisible();
+    await expect(banner).toContainText("A partner published a list of e-mail addresses");
     await verifyCode(p, await verificationCode(members[i]));
     await submitNewPassword(p, NEW_PASSWORD);
     await expectPath(p, "/account");
+    await expect(p.getByRole("region", { name: `Security notice ${reference}` })).toHaveCount(0);
   }
 
   // 6. The completion rate moved from 0 % to 50 %: two of four.

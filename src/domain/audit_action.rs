@@ -51,6 +51,7 @@ actions! {
     SignUpExisting => "auth.sign_up_existing", "Sign-up tried with an existing address (owner told by mail)";
     EmailTemplateReset => "email_template.reset", "E-mail template reset to the default";
     EmailTemplateUpdated => "email_template.updated", "E-mail template updated";
+    IncidentBannerDismissed => "incident.banner_dismissed", "Incident notice dismissed by the user";
     IncidentClosed => "incident.closed", "Incident closed";
     IncidentCohortApplied => "incident.cohort_applied", "Cohort applied to an incident";
     IncidentCohortBatch => "incident.cohort_batch", "Cohort batch contained";

@@ -20,12 +20,16 @@ fn needs_sign_in(path: &str) -> bool {
 }
 
 /// What a session restricted to the reset-password task may reach (the "This wasn't me" page
-/// too: its link is the credential, not the session).
+/// too: its link is the credential, not the session; and the incident banner, read-only but for
+/// its dismissal).
 fn task_may_reach(path: &str, alert_path: &str) -> bool {
     path == "/reset-task"
         || path.starts_with("/api/reset_task_")
         || path == "/api/sign_out"
         || path == "/api/whoami"
+        // The incident notice of the incident that restricted the session.
+        || path == "/api/incident_banner"
+        || path == "/api/dismiss_incident_banner"
         || path == alert_path
         || path.starts_with("/api/device_alert_")
 }

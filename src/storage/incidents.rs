@@ -810,3 +810,51 @@ pub async fn member_report(conn: &mut Conn, cohort_id: i64) -> sqlx::Result<Vec<
     .fetch_all(conn)
     .await
 }
+
+/// What the newest incident a user is a contained member of asks of them, for the banner.
+#[derive(Debug, Clone, FromRow)]
+pub struct BannerRow {
+    pub incident_id: i64,
+    pub reference: String,
+    pub title: String,
+    pub notice: String,
+    pub compromise: i64,
+    pub sign_out: i64,
+    pub contained_at: i64,
+}
+
+/// The user's newest contained membership in an incident not closed, not dismissed.
+pub async fn banner_for(conn: &mut Conn, user_id: i64) -> sqlx::Result<Option<BannerRow>> {
+    sqlx::query_as(
+        "SELECT i.id AS incident_id, i.reference, i.title, i.notice, c.compromise, c.sign_out, \
+                m.contained_at \
+         FROM incident_members m JOIN incident_cohorts c ON c.id = m.cohort_id \
+         JOIN incidents i ON i.id = c.incident_id \
+         WHERE m.user_id = $1 AND m.contained_at IS NOT NULL AND m.dismissed_at IS NULL \
+           AND i.state <> 'closed' \
+         ORDER BY m.contained_at DESC LIMIT 1",
+    )
+    .bind(user_id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Dismisses the user's banners of one incident. Returns how many memberships it ended.
+pub async fn dismiss_banner(
+    conn: &mut Conn,
+    user_id: i64,
+    incident_id: i64,
+    at: i64,
+) -> sqlx::Result<u64> {
+    sqlx::query(
+        "UPDATE incident_members SET dismissed_at = $3 \
+         WHERE user_id = $1 AND dismissed_at IS NULL \
+           AND cohort_id IN (SELECT id FROM incident_cohorts WHERE incident_id = $2)",
+    )
+    .bind(user_id)
+    .bind(incident_id)
+    .bind(at)
+    .execute(conn)
+    .await
+    .map(|r| r.rows_affected())
+}

@@ -232,3 +232,38 @@ pub async fn close_incident(incident_id: i64) -> Result<(), AppError> {
         .await,
     )
 }
+
+/// Requires: signed in (a session restricted to the reset task too). The incident banner for
+/// this user, if any.
+#[server(endpoint = "incident_banner")]
+pub async fn incident_banner() -> Result<Option<super::types::IncidentBannerView>, AppError> {
+    use crate::runtime::request::{respond, state, viewer};
+    respond(
+        async {
+            let v = viewer().ok_or(AppError::Unauthenticated)?;
+            super::service::banner(&state()?, v.user_id).await
+        }
+        .await,
+    )
+}
+
+/// Requires: signed in. Dismisses this user's banner of one incident.
+#[server(endpoint = "dismiss_incident_banner")]
+pub async fn dismiss_incident_banner(incident_id: i64) -> Result<(), AppError> {
+    use crate::runtime::request::{request_meta, respond, state, viewer};
+    respond(
+        async {
+            let v = viewer().ok_or(AppError::Unauthenticated)?;
+            let actor = crate::domain::Actor::user(&v);
+            super::service::dismiss_banner(
+                &state()?,
+                &actor,
+                v.user_id,
+                incident_id,
+                &request_meta(),
+            )
+            .await
+        }
+        .await,
+    )
+}

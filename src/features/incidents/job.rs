@@ -250,11 +250,7 @@ async fn notify(
         .join("account/devices")
         .map(|u| u.to_string())
         .unwrap_or_else(|_| base.to_string());
-    let what_to_do = match (cohort.compromise != 0, cohort.sign_out != 0) {
-        (true, _) => "Your password must be changed: at your next sign-in you will be asked to confirm your e-mail address and choose a new password. Do not reuse the old one anywhere.",
-        (false, true) => "You have been signed out everywhere: sign in again. Review the devices signed in to your account.",
-        (false, false) => "Review the devices signed in to your account and sign out any you do not recognise.",
-    };
+    let what_to_do = super::service::what_to_do(cohort.compromise != 0, cohort.sign_out != 0);
     let mut queued = 0;
     let mut by_id: std::collections::HashMap<i64, String> = emails.into_iter().collect();
     for user_id in batch {

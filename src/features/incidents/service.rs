@@ -238,3 +238,70 @@ pub async fn close(
     let row = find(state, &row.id.to_string()).await?;
     Ok(view(row))
 }
+
+/// What a cohort's actions ask of its members, in words (the notice and the banner).
+pub fn what_to_do(compromise: bool, sign_out: bool) -> &'static str {
+    match (compromise, sign_out) {
+        (true, _) => "Your password must be changed: at your next sign-in you will be asked to confirm your e-mail address and choose a new password. Do not reuse the old one anywhere.",
+        (false, true) => "You have been signed out everywhere: sign in again. Review the devices signed in to your account.",
+        (false, false) => "Review the devices signed in to your account and sign out any you do not recognise.",
+    }
+}
+
+/// The banner for this user: their newest contained membership in an open incident, until they
+/// dismiss it or (when the cohort set their password as compromised) choose a new password.
+pub async fn banner(state: &AppState, user_id: i64) -> Result<Option<super::IncidentBannerView>> {
+    let mut conn = state.conn().await?;
+    let Some(b) = incidents::banner_for(&mut conn, user_id)
+        .await
+        .context("read the incident banner")?
+    else {
+        return Ok(None);
+    };
+    if b.compromise != 0 {
+        let user = crate::storage::users::find_by_id(&mut conn, user_id)
+            .await
+            .context("load user")?;
+        if user.is_none_or(|u| u.password_set_at > b.contained_at) {
+            return Ok(None);
+        }
+    }
+    Ok(Some(super::IncidentBannerView {
+        incident_id: b.incident_id,
+        reference: b.reference,
+        title: b.title,
+        what_happened: b.notice,
+        what_to_do: what_to_do(b.compromise != 0, b.sign_out != 0).to_owned(),
+    }))
+}
+
+/// The user dismisses the banner of one incident (audited, on the incident's timeline).
+pub async fn dismiss_banner(
+    state: &AppState,
+    user: &Actor,
+    user_id: i64,
+    incident_id: i64,
+    meta: &RequestMeta,
+) -> Result<()> {
+    let row = find(state, &incident_id.to_string()).await?;
+    let mut meta = meta.clone();
+    meta.incident = Some((row.id, row.reference.clone()));
+    let mut tx = AuditedTx::begin(state, &meta).await?;
+    let now = tx.now();
+    if incidents::dismiss_banner(&mut tx, user_id, row.id, now)
+        .await
+        .context("dismiss the banner")?
+        == 0
+    {
+        return Ok(());
+    }
+    tx.record(
+        user,
+        AuditAction::IncidentBannerDismissed,
+        Some(user_id),
+        None,
+        json!({}),
+    )
+    .await?;
+    tx.commit().await
+}

@@ -95,6 +95,16 @@ pub struct IncidentPageData {
     pub now: i64,
 }
 
+/// The in-app banner an affected user sees until they complete the reset or dismiss it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IncidentBannerView {
+    pub incident_id: i64,
+    pub reference: String,
+    pub title: String,
+    pub what_happened: String,
+    pub what_to_do: String,
+}
+
 /// A preview as the console shows it, with the criteria fields it was computed from (the apply
 /// form sends exactly these).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
