@@ -313,12 +313,12 @@ async fn app(config: Config, cmd: AppCommand) -> anyhow::Result<()> {
             apps.iter()
                 .map(|a| {
                     format!(
-                        "{}\t{}\t{}\t{}\t{} sessions in 24 h",
+                        "{}\t{}\t{}\t{}\t{} in 24 h",
                         a.host,
                         a.name,
                         a.roles.join(","),
                         if a.enabled { "enabled" } else { "disabled" },
-                        a.sessions_24h
+                        crate::ui::format::plural(a.sessions_24h, "session", "sessions")
                     )
                 })
                 .collect::<Vec<_>>()
