@@ -152,7 +152,7 @@ async fn measure(backend: &str, url: &str, o: &Options) -> anyhow::Result<()> {
     let mut times = Vec::new();
     for _ in 0..20 {
         let started = Instant::now();
-        dashboard::page(state, &opened.reference, false)
+        dashboard::page(state, &opened.reference)
             .await
             .map_err(|e| anyhow::anyhow!("dashboard: {e}"))?;
         times.push(ms(started));

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 
 use crate::error::AppError;
 
-use super::types::{IncidentPageData, IncidentView, PreviewResult};
+use super::types::{IncidentPageData, IncidentRecord, IncidentView, PreviewResult};
 
 /// Requires: admin. The incidents, newest first.
 #[server(endpoint = "admin_list_incidents")]
@@ -51,9 +51,9 @@ pub async fn open_incident(
     )
 }
 
-/// Requires: admin. The incident, its cohorts, timeline and remediation figures.
-#[server(endpoint = "admin_incident")]
-pub async fn get_incident(id: i64) -> Result<IncidentPageData, AppError> {
+/// Requires: admin. The incident record, and whether applying a cohort will ask for the password.
+#[server(endpoint = "admin_incident_record")]
+pub async fn get_incident_record(id: i64) -> Result<IncidentRecord, AppError> {
     use crate::runtime::request::{require_admin, respond, state};
     respond(
         async {
@@ -64,7 +64,24 @@ pub async fn get_incident(id: i64) -> Result<IncidentPageData, AppError> {
                 &admin,
                 crate::features::sessions::step_up::ADMIN_WINDOW_MS,
             );
-            super::dashboard::page(&state, &id.to_string(), step_up_needed).await
+            let row = super::service::find(&state, &id.to_string()).await?;
+            Ok(IncidentRecord {
+                incident: super::service::view(row),
+                step_up_needed,
+            })
+        }
+        .await,
+    )
+}
+
+/// Requires: admin. The incident, its cohorts, timeline and remediation figures.
+#[server(endpoint = "admin_incident")]
+pub async fn get_incident(id: i64) -> Result<IncidentPageData, AppError> {
+    use crate::runtime::request::{require_admin, respond, state};
+    respond(
+        async {
+            require_admin()?;
+            super::dashboard::page(&state()?, &id.to_string()).await
         }
         .await,
     )

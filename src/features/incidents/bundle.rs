@@ -76,7 +76,7 @@ pub async fn build(
             .await?;
         tx.commit().await?;
     }
-    let page = super::dashboard::page(state, &row.id.to_string(), false).await?;
+    let page = super::dashboard::page(state, &row.id.to_string()).await?;
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();
     files.push((
         "incident.json".into(),

@@ -16,11 +16,7 @@ const TIMELINE_LIMIT: i64 = 500;
 const CHART_HOURS: i64 = 72;
 const HOUR_MS: i64 = 3_600_000;
 
-pub async fn page(
-    state: &AppState,
-    reference: &str,
-    step_up_needed: bool,
-) -> Result<IncidentPageData> {
+pub async fn page(state: &AppState, reference: &str) -> Result<IncidentPageData> {
     let row = super::service::find(state, reference).await?;
     let now = state.now();
     let mut conn = state.conn().await?;
@@ -76,7 +72,6 @@ pub async fn page(
         cohorts: cohorts.iter().map(super::service::cohort_view).collect(),
         timeline,
         kpis,
-        step_up_needed,
         now,
     })
 }

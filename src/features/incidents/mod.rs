@@ -23,6 +23,6 @@ pub mod types;
 
 pub use api::*;
 pub use types::{
-    CohortPreview, CohortView, IncidentBannerView, IncidentPageData, IncidentView, Kpis,
-    PreviewResult, TimelineItem,
+    CohortPreview, CohortView, IncidentBannerView, IncidentPageData, IncidentRecord, IncidentView,
+    Kpis, PreviewResult, TimelineItem,
 };

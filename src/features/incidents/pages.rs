@@ -7,10 +7,10 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
-use super::types::{CohortView, IncidentPageData, Kpis};
+use super::types::{CohortView, IncidentPageData, IncidentView, Kpis};
 use super::{
-    get_incident, list_incidents, ApplyCohort, CancelCohort, CloseIncident, OpenIncident,
-    PreviewCohort,
+    get_incident, get_incident_record, list_incidents, ApplyCohort, CancelCohort, CloseIncident,
+    OpenIncident, PreviewCohort,
 };
 use crate::ui::format::{count, duration, plural, utc};
 use crate::ui::{field_error, AdminOnly, FormError, StepUp};
@@ -130,7 +130,7 @@ fn Incident() -> impl IntoView {
     // types is not lost while a job's progress refreshes.
     let base = Resource::new(
         move || (id.get(), applied.get(), close.version().get()),
-        |(id, _, _)| get_incident(id),
+        |(id, _, _)| get_incident_record(id),
     );
     // The figures, cohorts and timeline: re-read every second while a cohort job runs (in the
     // browser), and after each action.
@@ -177,7 +177,7 @@ fn Incident() -> impl IntoView {
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match base.await {
-                    Ok(d) => view! { <Header d=d/> }.into_any(),
+                    Ok(d) => view! { <Header i=d.incident/> }.into_any(),
                     Err(e) => view! { <p class="alert alert-error" role="alert">{e.to_string()}</p> }.into_any(),
                 }
             })}
@@ -233,8 +233,7 @@ fn Incident() -> impl IntoView {
 }
 
 #[component]
-fn Header(d: IncidentPageData) -> impl IntoView {
-    let i = d.incident;
+fn Header(i: IncidentView) -> impl IntoView {
     view! {
         <section class="page-header">
             <p><a href="/admin/incidents">"← Incidents"</a></p>

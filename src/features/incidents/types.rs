@@ -83,6 +83,14 @@ pub struct Kpis {
     pub refused_sign_ins: i64,
 }
 
+/// The incident page's record part: read once per load and after an apply or a close (the
+/// figures, which cost more, are read apart, every second while a job runs).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IncidentRecord {
+    pub incident: IncidentView,
+    pub step_up_needed: bool,
+}
+
 /// Everything the incident page shows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IncidentPageData {
@@ -90,7 +98,6 @@ pub struct IncidentPageData {
     pub cohorts: Vec<CohortView>,
     pub timeline: Vec<TimelineItem>,
     pub kpis: Kpis,
-    pub step_up_needed: bool,
     /// Milliseconds since the Unix epoch when this was read (progress rates and ETAs).
     pub now: i64,
 }
