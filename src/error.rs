@@ -34,6 +34,9 @@ pub enum AppError {
     /// The password is compromised and the reset-password task is switched off.
     #[error("Your password was set as compromised and can no longer be used. Use \"Forgot your password?\" to choose a new one.")]
     PasswordCompromised,
+    /// Self-service sign-up is paused while an incident is handled (its temporary tightening).
+    #[error("New accounts cannot be created right now while a security incident is handled. Please try again later.")]
+    SignUpPaused,
     #[error("Something went wrong on our side. Please try again.")]
     Internal,
     /// Transport or encoding failures raised by the server-function framework itself.
@@ -81,7 +84,7 @@ impl AppError {
             Self::InvalidCredentials | Self::Unauthenticated => 401,
             Self::Forbidden | Self::PasswordResetRequired | Self::PasswordCompromised => 403,
             Self::RateLimited | Self::Throttled { .. } => 429,
-            Self::Busy { .. } => 503,
+            Self::Busy { .. } | Self::SignUpPaused => 503,
             Self::Internal => 500,
             Self::Request(_) => 400,
         }

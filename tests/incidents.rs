@@ -14,6 +14,7 @@ on_both_databases!(
     an_incident_opens_with_a_reference_and_closes_once,
     a_preview_counts_the_cohort_and_changes_nothing,
     an_applied_cohort_is_contained_then_notified_once_each,
+    an_open_incident_tightens_every_node_until_it_closes,
 );
 
 /// On a node that runs no jobs itself: separate `keywarden serve` processes run (and die).
@@ -588,4 +589,165 @@ async fn a_job_killed_mid_way_resumes_and_acts_on_each_member_exactly_once(app: 
     // The batches' audit entries add up to the cohort, each member counted once.
     let verify = app.cli(&["audit", "verify"], None).await;
     assert!(verify.status.success(), "{}", stderr(&verify));
+}
+
+/// Waits (at most 5 s) until this node's security snapshot satisfies `ready`: the CLI is another
+/// process, whose change reaches the server by NOTIFY (PostgreSQL) or version polling (SQLite).
+async fn until_snapshot(
+    app: &TestApp,
+    what: &str,
+    ready: impl Fn(&keywarden::runtime::security::Snapshot) -> bool,
+) {
+    let started = Instant::now();
+    while !ready(&app.state.security.get()) {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the server did not see: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+async fn an_open_incident_tightens_every_node_until_it_closes(app: &TestApp) {
+    let reference = open(app, "Credential stuffing wave").await;
+    let ada = app.member("ada@example.org").await;
+    let base_idle = app.state.security.get().idle_ms;
+    assert_eq!(base_idle, 30 * 60 * 1000, "the test expects the default");
+
+    // Bad input: one readable line, non-zero, nothing changed.
+    for args in [
+        vec!["incident", "tighten", &reference, "--idle-minutes", "2"],
+        vec!["incident", "tighten", &reference, "--lifetime-hours", "0"],
+        vec!["incident", "tighten", "KW-2026-9999", "--pause-sign-up"],
+    ] {
+        let out = app.cli(&args, None).await;
+        assert!(!out.status.success(), "{args:?} succeeded");
+        assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+    }
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'incident.tightened'")
+            .await,
+        0
+    );
+
+    let out = app
+        .cli(
+            &[
+                "incident",
+                "tighten",
+                &reference,
+                "--idle-minutes",
+                "10",
+                "--lifetime-hours",
+                "2",
+                "--force-alerts",
+                "--pause-sign-up",
+                "--strict-forgot",
+            ],
+            None,
+        )
+        .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("session idle timeout at most 10 min"));
+    until_snapshot(app, "the tightening", |s| s.sign_up_paused).await;
+    let s = app.state.security.get();
+    assert_eq!(s.idle_ms, 10 * 60 * 1000);
+    assert_eq!(s.absolute_ms, 2 * 60 * 60 * 1000);
+    assert_eq!(s.base_idle_ms, base_idle, "the setting itself is unchanged");
+    assert!(s.new_device_alerts && s.strict_forgot);
+
+    // Sign-up is paused: a clear refusal, no account.
+    let users = app.count("SELECT COUNT(*) FROM users").await;
+    let refused = app
+        .sign_up(&app.new_browser(), "eve@example.org", common::PASSWORD)
+        .await;
+    assert_eq!(refused.status(), 503);
+    assert!(refused.text().await.unwrap().contains("SignUpPaused"));
+    assert_eq!(app.count("SELECT COUNT(*) FROM users").await, users);
+
+    // Forgot-password: one link per account per hour (the second request sends nothing).
+    for _ in 0..2 {
+        let r = app
+            .call(
+                &app.new_browser(),
+                "forgot_password",
+                &[("email", "ada@example.org")],
+            )
+            .await;
+        assert_eq!(r.status(), 200);
+    }
+    assert_eq!(app.count("SELECT COUNT(*) FROM password_resets").await, 1);
+    // And 3 requests per address per hour.
+    let r = app
+        .call(
+            &app.new_browser(),
+            "forgot_password",
+            &[("email", "bob@example.org")],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let r = app
+        .call(
+            &app.new_browser(),
+            "forgot_password",
+            &[("email", "cy@example.org")],
+        )
+        .await;
+    assert_eq!(r.status(), 429);
+
+    // The shorter idle timeout reaches a live session: 11 idle minutes end it.
+    assert!(app.whoami(&ada).await.is_object());
+    app.clock.advance(Duration::from_secs(11 * 60));
+    assert!(
+        app.whoami(&ada).await.is_null(),
+        "the idle session lived on"
+    );
+
+    // Closing reverts every switch, on the record.
+    let out = app.cli(&["incident", "close", &reference], None).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("Tightening reverted"),
+        "{}",
+        stdout(&out)
+    );
+    until_snapshot(app, "the revert", |s| !s.sign_up_paused).await;
+    let s = app.state.security.get();
+    assert_eq!(s.idle_ms, base_idle);
+    assert!(!s.strict_forgot);
+    assert_eq!(
+        app.sign_up(&app.new_browser(), "eve@example.org", common::PASSWORD)
+            .await
+            .status(),
+        200
+    );
+    let ada = app.new_browser();
+    assert_eq!(
+        app.sign_in(&ada, "ada@example.org", common::PASSWORD)
+            .await
+            .status(),
+        200
+    );
+    app.clock.advance(Duration::from_secs(11 * 60));
+    assert!(
+        app.whoami(&ada).await.is_object(),
+        "the setting's 30 minutes apply again"
+    );
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) FROM audit_log a JOIN incident_audit i ON i.seq = a.seq \
+             WHERE a.action IN ('incident.tightened', 'incident.tightening_reverted')"
+        )
+        .await,
+        2
+    );
+    // A closed incident tightens nothing.
+    let out = app
+        .cli(
+            &["incident", "tighten", &reference, "--pause-sign-up"],
+            None,
+        )
+        .await;
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("closed"), "{}", stderr(&out));
 }

@@ -10,7 +10,7 @@ use clap::{Args, Subcommand};
 use super::os_user;
 use crate::config::Config;
 use crate::domain::{
-    emails_from_text, time, Actor, CohortActions, CohortCriteria, RequestMeta, Window,
+    emails_from_text, time, Actor, CohortActions, CohortCriteria, RequestMeta, Tightening, Window,
 };
 use crate::error::{AppError, Result};
 use crate::features::incidents::{cohort, job, service as incidents};
@@ -41,8 +41,30 @@ pub enum IncidentCommand {
     List,
     /// An incident and its cohorts' progress. REF is the reference or the numeric id.
     Status { reference: String },
-    /// Close an incident (its cohort jobs must have finished or been cancelled).
+    /// Close an incident (its cohort jobs must have finished or been cancelled). Its temporary
+    /// tightening reverts.
     Close { reference: String },
+    /// Tighten the instance while incident REF is open: the switches given replace the ones set
+    /// before (none lifts them). They apply on every node, to live sessions too, and revert when
+    /// the incident closes.
+    Tighten {
+        reference: String,
+        /// Session idle timeout at most this many minutes.
+        #[arg(long)]
+        idle_minutes: Option<i64>,
+        /// Session lifetime at most this many hours.
+        #[arg(long)]
+        lifetime_hours: Option<i64>,
+        /// New-device alerts on, whatever the setting.
+        #[arg(long)]
+        force_alerts: bool,
+        /// Refuse self-service sign-up.
+        #[arg(long)]
+        pause_sign_up: bool,
+        /// One reset link per account per hour, 3 forgot-password requests per address per hour.
+        #[arg(long)]
+        strict_forgot: bool,
+    },
     /// Show which users the criteria take now: count, first matches, live sessions, admins.
     /// Changes nothing.
     Preview {
@@ -142,6 +164,10 @@ pub struct CriteriaArgs {
     /// Signed in from this address range (CIDR), within the sign-in window when given.
     #[arg(long)]
     ip_range: Option<String>,
+    /// Signed in from this country (ISO 3166-1 alpha-2, e.g. FR; needs a GeoIP database), within
+    /// the sign-in window when given.
+    #[arg(long)]
+    country: Option<String>,
     /// Password set or reset within the window starting here.
     #[arg(long)]
     password_set_from: Option<String>,
@@ -220,6 +246,7 @@ impl CriteriaArgs {
                 now,
             )?,
             ip_range: self.ip_range.clone(),
+            country: self.country.as_deref().map(str::to_ascii_uppercase),
             password_set: window(
                 "password_set",
                 &self.password_set_from,
@@ -316,6 +343,14 @@ async fn execute(state: &AppState, op: &Actor, cmd: IncidentCommand) -> Result<S
             if let Some(at) = i.closed_at {
                 out.push(format!("closed {}", time::utc(at)));
             }
+            if i.tightening.any() {
+                let when = if i.closed_at.is_some() {
+                    "tightened while open (reverted)"
+                } else {
+                    "tightens now"
+                };
+                out.push(format!("{when}: {}", i.tightening.describe().join(", ")));
+            }
             for c in cohorts {
                 out.push(format!(
                     "cohort {}: {} members, {}; {}: {} contained, {} notified; ids sha256 {}",
@@ -326,7 +361,41 @@ async fn execute(state: &AppState, op: &Actor, cmd: IncidentCommand) -> Result<S
         }
         IncidentCommand::Close { reference } => {
             let i = incidents::close(state, op, &reference, &meta).await?;
-            Ok(format!("Incident {} closed.", i.reference))
+            let reverted = if i.tightening.any() {
+                format!(
+                    " Tightening reverted: {}.",
+                    i.tightening.describe().join(", ")
+                )
+            } else {
+                String::new()
+            };
+            Ok(format!("Incident {} closed.{reverted}", i.reference))
+        }
+        IncidentCommand::Tighten {
+            reference,
+            idle_minutes,
+            lifetime_hours,
+            force_alerts,
+            pause_sign_up,
+            strict_forgot,
+        } => {
+            let t = Tightening {
+                idle_minutes,
+                lifetime_hours,
+                force_alerts,
+                pause_sign_up,
+                strict_forgot,
+            };
+            let i = incidents::tighten(state, op, &reference, &t, &meta).await?;
+            Ok(if t.any() {
+                format!(
+                    "Incident {} tightens, until it closes: {}.",
+                    i.reference,
+                    t.describe().join(", ")
+                )
+            } else {
+                format!("Incident {} tightens nothing now.", i.reference)
+            })
         }
         IncidentCommand::Preview { criteria } => {
             let p = cohort::preview(state, &criteria.criteria(state.now())?).await?;

@@ -61,6 +61,8 @@ actions! {
     IncidentContained => "incident.contained", "Incident contained (every cohort member's sessions invalid)";
     IncidentNoticesQueued => "incident.notices_queued", "Incident notices queued";
     IncidentOpened => "incident.opened", "Incident opened";
+    IncidentTightened => "incident.tightened", "Temporary tightening set for an incident";
+    IncidentTighteningReverted => "incident.tightening_reverted", "Temporary tightening reverted at the incident's close";
     InstancePasswordsCompromised => "instance.passwords_compromised", "All passwords set as compromised";
     InstanceSessionsRevoked => "instance.sessions_revoked", "Everyone signed out";
     PasswordResetCompleted => "password_reset.completed", "Password reset completed";

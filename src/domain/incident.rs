@@ -132,6 +132,74 @@ impl CohortActions {
     }
 }
 
+/// The temporary tightening an incident applies while it is not closed. Every node applies the
+/// strictest over the incidents not closed; closing one reverts its switches.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tightening {
+    /// A shorter session idle timeout, in minutes (live sessions included).
+    pub idle_minutes: Option<i64>,
+    /// A shorter absolute session lifetime, in hours (live sessions included).
+    pub lifetime_hours: Option<i64>,
+    /// New-device alerts on, whatever the setting.
+    pub force_alerts: bool,
+    /// Self-service sign-up refused.
+    pub pause_sign_up: bool,
+    /// Forgot-password: one link per account per hour and 3 requests per address per hour.
+    pub strict_forgot: bool,
+}
+
+impl Tightening {
+    pub fn any(&self) -> bool {
+        self.idle_minutes.is_some()
+            || self.lifetime_hours.is_some()
+            || self.force_alerts
+            || self.pause_sign_up
+            || self.strict_forgot
+    }
+
+    /// Refuses values outside what the Security page accepts, naming the field.
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
+        if let Some(m) = self.idle_minutes {
+            if !(5..=7 * 24 * 60).contains(&m) {
+                return Err((
+                    "tight_idle_minutes",
+                    "Choose an idle timeout between 5 minutes and 7 days.".into(),
+                ));
+            }
+        }
+        if let Some(h) = self.lifetime_hours {
+            if !(1..=24 * 90).contains(&h) {
+                return Err((
+                    "tight_lifetime_hours",
+                    "Choose a lifetime between 1 hour and 90 days.".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Each switch in words, for pages, the command line and the audit summary.
+    pub fn describe(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(m) = self.idle_minutes {
+            out.push(format!("session idle timeout at most {m} min"));
+        }
+        if let Some(h) = self.lifetime_hours {
+            out.push(format!("session lifetime at most {h} h"));
+        }
+        if self.force_alerts {
+            out.push("new-device alerts forced on".to_owned());
+        }
+        if self.pause_sign_up {
+            out.push("self-service sign-up paused".to_owned());
+        }
+        if self.strict_forgot {
+            out.push("forgot-password throttled harder".to_owned());
+        }
+        out
+    }
+}
+
 /// Which users a cohort takes: every criterion given must hold (AND). Times are Unix ms,
 /// windows are `[from, to)`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -151,6 +219,10 @@ pub struct CohortCriteria {
     /// Signed in from an address in this range (CIDR) within `signed_in` (or ever, without it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip_range: Option<String>,
+    /// Signed in from this country (ISO 3166-1 alpha-2, from the GeoIP database) within
+    /// `signed_in` (or ever, without it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
     /// Password set or reset within this window.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_set: Option<Window>,
@@ -200,6 +272,14 @@ impl CohortCriteria {
                 return Err((
                     "ip_range",
                     format!("\"{range}\" is not an address range such as 203.0.113.0/24."),
+                ));
+            }
+        }
+        if let Some(code) = &self.country {
+            if code.len() != 2 || !code.bytes().all(|b| b.is_ascii_uppercase()) {
+                return Err((
+                    "country",
+                    format!("\"{code}\" is not a two-letter country code such as FR."),
                 ));
             }
         }

@@ -17,7 +17,7 @@ pub use email::{Email, EmailError};
 pub use end_reason::EndReason;
 pub use incident::{
     cidr_contains, emails_from_text, incident_reference, parse_cidr, parse_incident_reference,
-    CohortActions, CohortCriteria, IncidentState, Severity, Window, MAX_COHORT_EMAILS,
+    CohortActions, CohortCriteria, IncidentState, Severity, Tightening, Window, MAX_COHORT_EMAILS,
 };
 #[cfg(feature = "ssr")]
 pub use password::check_common_password;

@@ -35,6 +35,8 @@ type Keyed =
 pub enum Limit {
     /// Forgot-password requests per client IP: 10 per 15 minutes.
     ResetRequestPerIp,
+    /// The same while an incident throttles forgot-password harder: 3 per hour, on top.
+    ResetRequestPerIpStrict,
     /// Password re-confirmations (step-up) per session: 5 per 15 minutes, so a stolen cookie
     /// cannot use up its owner's tries.
     StepUpPerSession,
@@ -55,8 +57,9 @@ pub enum Limit {
 const FIFTEEN_MINUTES: Duration = Duration::from_secs(15 * 60);
 
 impl Limit {
-    const ALL: [Limit; 7] = [
+    const ALL: [Limit; 8] = [
         Limit::ResetRequestPerIp,
+        Limit::ResetRequestPerIpStrict,
         Limit::StepUpPerSession,
         Limit::StepUpPerUser,
         Limit::SignInPerIp,
@@ -68,6 +71,7 @@ impl Limit {
     fn burst_and_window(self) -> (u32, Duration) {
         match self {
             Limit::ResetRequestPerIp => (10, FIFTEEN_MINUTES),
+            Limit::ResetRequestPerIpStrict => (3, Duration::from_secs(60 * 60)),
             Limit::StepUpPerSession => (5, FIFTEEN_MINUTES),
             Limit::StepUpPerUser => (20, Duration::from_secs(60 * 60)),
             Limit::SignInPerIp => (50, Duration::from_secs(5 * 60)),

@@ -22,10 +22,22 @@ use crate::storage::Store;
 pub struct Snapshot {
     pub row: SecurityRow,
     pub password_min_length: usize,
+    /// The idle timeout and lifetime in force: the settings, shortened while an incident that
+    /// tightens them is not closed. They apply to live sessions as well as new ones.
     pub idle_ms: i64,
     pub absolute_ms: i64,
+    /// The settings themselves (the Security page edits these).
+    pub base_idle_ms: i64,
+    pub base_absolute_ms: i64,
     pub reset_task_enabled: bool,
+    /// New-device alerts in force: the setting, or forced on by an incident.
     pub new_device_alerts: bool,
+    /// The setting itself.
+    pub base_new_device_alerts: bool,
+    /// Self-service sign-up is paused by an incident.
+    pub sign_up_paused: bool,
+    /// Forgot-password is throttled harder by an incident.
+    pub strict_forgot: bool,
     pub alert_on_new_country: bool,
     /// Path of the "This wasn't me" page that new-device alert links open.
     pub device_alert_path: String,
@@ -35,21 +47,33 @@ impl Snapshot {
     fn from_row(row: SecurityRow, config: &Config) -> Self {
         let secs = |v: Option<i64>, d: u64| v.and_then(|s| u64::try_from(s).ok()).unwrap_or(d);
         let ms = |s: u64| i64::try_from(s.saturating_mul(1000)).unwrap_or(i64::MAX);
+        let base_idle_ms = ms(secs(
+            row.session_idle_timeout_secs,
+            config.session_idle_timeout_secs,
+        ));
+        let base_absolute_ms = ms(secs(
+            row.session_absolute_lifetime_secs,
+            config.session_absolute_lifetime_secs,
+        ));
+        // A tightening only ever shortens: never longer than the settings.
+        let tightened = |base: i64, tight: Option<i64>| match tight {
+            Some(t) if t > 0 => base.min(t.saturating_mul(1000)),
+            _ => base,
+        };
         Self {
             password_min_length: row
                 .password_min_length
                 .and_then(|v| usize::try_from(v).ok())
                 .unwrap_or(config.password_min_length),
-            idle_ms: ms(secs(
-                row.session_idle_timeout_secs,
-                config.session_idle_timeout_secs,
-            )),
-            absolute_ms: ms(secs(
-                row.session_absolute_lifetime_secs,
-                config.session_absolute_lifetime_secs,
-            )),
+            idle_ms: tightened(base_idle_ms, row.tight_idle_secs),
+            absolute_ms: tightened(base_absolute_ms, row.tight_lifetime_secs),
+            base_idle_ms,
+            base_absolute_ms,
             reset_task_enabled: row.reset_task_enabled != 0,
-            new_device_alerts: row.new_device_alerts_enabled != 0,
+            new_device_alerts: row.new_device_alerts_enabled != 0 || row.tight_alerts != 0,
+            base_new_device_alerts: row.new_device_alerts_enabled != 0,
+            sign_up_paused: row.tight_sign_up_paused != 0,
+            strict_forgot: row.tight_forgot != 0,
             alert_on_new_country: row.alert_on_new_country != 0,
             device_alert_path: row
                 .device_alert_path

@@ -21,10 +21,16 @@ pub struct IncidentRow {
     pub detected_at: i64,
     pub contained_at: Option<i64>,
     pub closed_at: Option<i64>,
+    pub tight_idle_secs: Option<i64>,
+    pub tight_lifetime_secs: Option<i64>,
+    pub tight_alerts: i64,
+    pub tight_sign_up_paused: i64,
+    pub tight_forgot: i64,
 }
 
 const COLUMNS: &str = "id, reference, title, severity, description, notice, state, opened_by, \
-    opened_at, detected_at, contained_at, closed_at";
+    opened_at, detected_at, contained_at, closed_at, tight_idle_secs, tight_lifetime_secs, \
+    tight_alerts, tight_sign_up_paused, tight_forgot";
 
 pub struct NewIncident<'a> {
     pub title: &'a str,
@@ -114,6 +120,43 @@ pub async fn set_state(
         q = q.bind(*f);
     }
     Ok(q.execute(conn).await?.rows_affected() == 1)
+}
+
+/// Replaces the incident's temporary tightening (all `None`/0 lifts it). Only while it is not
+/// closed; returns whether it was set.
+pub async fn set_tightening(
+    conn: &mut Conn,
+    id: i64,
+    idle_secs: Option<i64>,
+    lifetime_secs: Option<i64>,
+    alerts: bool,
+    sign_up_paused: bool,
+    forgot: bool,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE incidents SET tight_idle_secs = $2, tight_lifetime_secs = $3, tight_alerts = $4, \
+         tight_sign_up_paused = $5, tight_forgot = $6 WHERE id = $1 AND state <> 'closed'",
+    )
+    .bind(id)
+    .bind(idle_secs)
+    .bind(lifetime_secs)
+    .bind(i64::from(alerts))
+    .bind(i64::from(sign_up_paused))
+    .bind(i64::from(forgot))
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// References of the incidents not closed that tighten anything.
+pub async fn tightening_references(conn: &mut Conn) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "SELECT reference FROM incidents WHERE state <> 'closed' AND (tight_idle_secs IS NOT NULL \
+         OR tight_lifetime_secs IS NOT NULL OR tight_alerts <> 0 OR tight_sign_up_paused <> 0 \
+         OR tight_forgot <> 0) ORDER BY id",
+    )
+    .fetch_all(conn)
+    .await
 }
 
 pub async fn set_detected_at(conn: &mut Conn, id: i64, at: i64) -> sqlx::Result<()> {

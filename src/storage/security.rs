@@ -20,6 +20,14 @@ pub struct SecurityRow {
     pub new_device_alerts_enabled: i64,
     pub alert_on_new_country: i64,
     pub device_alert_path: Option<String>,
+    /// The strictest temporary tightening over every incident not closed (see
+    /// `incidents.tight_*`): a shorter idle timeout and lifetime, alerts forced on, sign-up
+    /// paused, forgot-password throttled harder.
+    pub tight_idle_secs: Option<i64>,
+    pub tight_lifetime_secs: Option<i64>,
+    pub tight_alerts: i64,
+    pub tight_sign_up_paused: i64,
+    pub tight_forgot: i64,
 }
 
 pub async fn load(conn: &mut Conn) -> sqlx::Result<SecurityRow> {
@@ -27,8 +35,15 @@ pub async fn load(conn: &mut Conn) -> sqlx::Result<SecurityRow> {
         "SELECT passwords_compromised_before, passwords_compromised_by, passwords_compromised_reason, \
                 sessions_revoked_before, sessions_revoked_by, sessions_revoked_reason, reset_task_enabled, \
                 password_min_length, session_idle_timeout_secs, session_absolute_lifetime_secs, version, \
-                new_device_alerts_enabled, alert_on_new_country, device_alert_path \
-         FROM security_state WHERE id = 1",
+                new_device_alerts_enabled, alert_on_new_country, device_alert_path, \
+                t.tight_idle_secs, t.tight_lifetime_secs, t.tight_alerts, t.tight_sign_up_paused, t.tight_forgot \
+         FROM security_state, \
+              (SELECT MIN(tight_idle_secs) AS tight_idle_secs, MIN(tight_lifetime_secs) AS tight_lifetime_secs, \
+                      COALESCE(MAX(tight_alerts), 0) AS tight_alerts, \
+                      COALESCE(MAX(tight_sign_up_paused), 0) AS tight_sign_up_paused, \
+                      COALESCE(MAX(tight_forgot), 0) AS tight_forgot \
+               FROM incidents WHERE state <> 'closed') t \
+         WHERE id = 1",
     )
     .fetch_one(conn)
     .await
@@ -111,6 +126,15 @@ pub async fn update_alert_settings(
     .execute(conn)
     .await
     .map(|_| ())
+}
+
+/// Makes every node re-read the security row (and the tightening of the incidents not closed,
+/// which it carries): a change to an incident's tightening, or its close, goes with this.
+pub async fn bump_version(conn: &mut Conn) -> sqlx::Result<()> {
+    sqlx::query("UPDATE security_state SET version = version + 1 WHERE id = 1")
+        .execute(conn)
+        .await
+        .map(|_| ())
 }
 
 /// The version of the security row: it grows with every change (other nodes and the CLI poll it).

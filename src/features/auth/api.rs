@@ -26,6 +26,13 @@ pub async fn sign_up(email: String, password: String) -> Result<(), AppError> {
     )
 }
 
+/// Anyone. Whether self-service sign-up takes new accounts now (an incident may pause it).
+#[server(endpoint = "sign_up_open")]
+pub async fn sign_up_open() -> Result<bool, AppError> {
+    use crate::runtime::request::{respond, state};
+    respond(async { Ok(!state()?.security.get().sign_up_paused) }.await)
+}
+
 #[server(endpoint = "sign_in")]
 pub async fn sign_in(
     email: String,

@@ -20,6 +20,9 @@ use crate::storage::{resets, users};
 const MIN_ANSWER_TIME: Duration = Duration::from_millis(400);
 const WINDOW_MS: i64 = 15 * 60 * 1000;
 const PER_ACCOUNT: i64 = 3;
+/// While an incident throttles forgot-password harder: one link per account per hour.
+const STRICT_WINDOW_MS: i64 = 60 * 60 * 1000;
+const STRICT_PER_ACCOUNT: i64 = 1;
 
 pub const INVALID_LINK: &str =
     "This reset link is invalid or has already been used. Request a new one.";
@@ -44,6 +47,11 @@ pub async fn request_reset(state: &AppState, email: &str, meta: &RequestMeta) ->
     if !state.limiter.allow(Limit::ResetRequestPerIp, &ip) {
         return Err(AppError::RateLimited);
     }
+    if state.security.get().strict_forgot
+        && !state.limiter.allow(Limit::ResetRequestPerIpStrict, &ip)
+    {
+        return Err(AppError::RateLimited);
+    }
     let email = Email::parse(email).map_err(|e| AppError::field("email", e))?;
     let result = issue_link(state, &email, meta).await;
     if let Some(rest) = MIN_ANSWER_TIME.checked_sub(started.elapsed()) {
@@ -55,6 +63,11 @@ pub async fn request_reset(state: &AppState, email: &str, meta: &RequestMeta) ->
 async fn issue_link(state: &AppState, email: &Email, meta: &RequestMeta) -> Result<()> {
     let mut tx = AuditedTx::begin(state, meta).await?;
     let now = tx.now();
+    let (window_ms, per_account) = if state.security.get().strict_forgot {
+        (STRICT_WINDOW_MS, STRICT_PER_ACCOUNT)
+    } else {
+        (WINDOW_MS, PER_ACCOUNT)
+    };
     let user = users::find_by_email(&mut tx, &email.normalized())
         .await
         .context("look up user")?;
@@ -70,10 +83,10 @@ async fn issue_link(state: &AppState, email: &Email, meta: &RequestMeta) -> Resu
             json!({"sent": false, "why": "account disabled"}),
         ),
         Some(u)
-            if resets::count_since(&mut tx, u.id, now - WINDOW_MS)
+            if resets::count_since(&mut tx, u.id, now - window_ms)
                 .await
                 .context("count resets")?
-                >= PER_ACCOUNT =>
+                >= per_account =>
         {
             (
                 AuditAction::PasswordResetRateLimited,

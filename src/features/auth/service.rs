@@ -108,6 +108,9 @@ pub async fn sign_up(
     password: SecretString,
     meta: &RequestMeta,
 ) -> Result<()> {
+    if state.security.get().sign_up_paused {
+        return Err(AppError::SignUpPaused);
+    }
     let (email, hash) = checked_hash(state, place, email, password).await?;
     let mut tx = AuditedTx::begin(state, meta).await?;
     let owner = users::find_by_email(&mut tx, &email.normalized())

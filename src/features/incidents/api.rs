@@ -99,6 +99,7 @@ pub async fn preview_cohort(
     #[server(default)] new_device_from: String,
     #[server(default)] new_device_to: String,
     #[server(default)] ip_range: String,
+    #[server(default)] country: String,
     #[server(default)] password_set_from: String,
     #[server(default)] password_set_to: String,
     #[server(default)] emails: String,
@@ -117,6 +118,7 @@ pub async fn preview_cohort(
                 new_device_from,
                 new_device_to,
                 ip_range,
+                country,
                 password_set_from,
                 password_set_to,
                 emails,
@@ -146,6 +148,7 @@ pub async fn apply_cohort(
     #[server(default)] new_device_from: String,
     #[server(default)] new_device_to: String,
     #[server(default)] ip_range: String,
+    #[server(default)] country: String,
     #[server(default)] password_set_from: String,
     #[server(default)] password_set_to: String,
     #[server(default)] emails: String,
@@ -172,6 +175,7 @@ pub async fn apply_cohort(
                 new_device_from,
                 new_device_to,
                 ip_range,
+                country,
                 password_set_from,
                 password_set_to,
                 emails,
@@ -225,6 +229,52 @@ pub async fn cancel_cohort(cohort_id: i64) -> Result<(), AppError> {
                 &request_meta(),
             )
             .await
+        }
+        .await,
+    )
+}
+
+/// Requires: admin. Sets the incident's temporary tightening (the form's switches replace the
+/// ones before; none lifts it). It reverts when the incident closes.
+#[server(endpoint = "admin_tighten_incident")]
+pub async fn tighten_incident(
+    incident_id: i64,
+    #[server(default)] tight_idle_minutes: String,
+    #[server(default)] tight_lifetime_hours: String,
+    #[server(default)] force_alerts: Option<String>,
+    #[server(default)] pause_sign_up: Option<String>,
+    #[server(default)] strict_forgot: Option<String>,
+) -> Result<(), AppError> {
+    use crate::runtime::request::{request_meta, require_admin, respond, state};
+    respond(
+        async {
+            let admin = require_admin()?;
+            let number = |field: &str, text: &str| -> Result<Option<i64>, AppError> {
+                let text = text.trim();
+                if text.is_empty() {
+                    return Ok(None);
+                }
+                text.parse::<i64>()
+                    .map(Some)
+                    .map_err(|_| AppError::field(field, "Enter a whole number, or leave it empty."))
+            };
+            let tightening = crate::domain::Tightening {
+                idle_minutes: number("tight_idle_minutes", &tight_idle_minutes)?,
+                lifetime_hours: number("tight_lifetime_hours", &tight_lifetime_hours)?,
+                force_alerts: force_alerts.is_some(),
+                pause_sign_up: pause_sign_up.is_some(),
+                strict_forgot: strict_forgot.is_some(),
+            };
+            super::service::tighten(
+                &state()?,
+                &crate::domain::Actor::admin(&admin),
+                &incident_id.to_string(),
+                &tightening,
+                &request_meta(),
+            )
+            .await?;
+            leptos_axum::redirect(&format!("/admin/incidents/{incident_id}?done=tightened"));
+            Ok(())
         }
         .await,
     )

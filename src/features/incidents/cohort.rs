@@ -16,6 +16,7 @@ use crate::domain::{
 };
 use crate::error::{AppError, Result};
 use crate::features::security::service::check_reason;
+use crate::geo::GeoIp;
 use crate::runtime::{AppState, AuditedTx};
 use crate::storage::incidents::{self, NewCohort, UserMatch};
 use crate::storage::Conn;
@@ -30,12 +31,27 @@ struct Matched {
     unknown_emails: Vec<String>,
 }
 
-async fn resolve(conn: &mut Conn, c: &CohortCriteria) -> Result<Matched> {
+/// Whether a sign-in address is in the range and the country asked for (each when given).
+fn address_matches(
+    geo: &GeoIp,
+    range: Option<(std::net::IpAddr, u8)>,
+    country: Option<&str>,
+    ip: std::net::IpAddr,
+) -> bool {
+    range.is_none_or(|r| cidr_contains(r, ip))
+        && country.is_none_or(|want| {
+            geo.locate(ip)
+                .and_then(|l| l.country_code)
+                .is_some_and(|code| code == want)
+        })
+}
+
+async fn resolve(conn: &mut Conn, geo: &GeoIp, c: &CohortCriteria) -> Result<Matched> {
     c.check()
         .map_err(|(field, message)| AppError::field(field, message))?;
     let window = |w: Option<crate::domain::Window>| w.map(|w| (w.from, w.to));
-    // The narrowest source first: a list of addresses, or the sessions from an address range,
-    // so a cohort of a few thousand on a large instance never reads every user.
+    // The narrowest source first: a list of addresses, or the sessions from an address range or
+    // a country, so a cohort of a few thousand on a large instance never reads every user.
     let mut users: Option<Vec<(i64, String)>> = None;
     let mut unknown_emails = Vec::new();
     if !c.emails.is_empty() {
@@ -65,24 +81,31 @@ async fn resolve(conn: &mut Conn, c: &CohortCriteria) -> Result<Matched> {
         listed.sort();
         users = Some(listed);
     }
-    if let Some(range) = c.ip_range.as_deref().and_then(parse_cidr) {
-        let from_range: HashSet<i64> = incidents::session_addresses(conn, window(c.signed_in))
+    let range = c.ip_range.as_deref().and_then(parse_cidr);
+    if c.country.is_some() && !geo.is_enabled() {
+        return Err(AppError::field(
+            "country",
+            "Choosing by country needs a GeoIP database (geoip_database in the configuration).",
+        ));
+    }
+    if range.is_some() || c.country.is_some() {
+        let from_addresses: HashSet<i64> = incidents::session_addresses(conn, window(c.signed_in))
             .await
             .context("read session addresses")?
             .into_iter()
             .filter(|(_, ip)| {
                 ip.parse::<std::net::IpAddr>()
-                    .is_ok_and(|ip| cidr_contains(range, ip))
+                    .is_ok_and(|ip| address_matches(geo, range, c.country.as_deref(), ip))
             })
             .map(|(id, _)| id)
             .collect();
         users = Some(match users {
             Some(mut listed) => {
-                listed.retain(|(id, _)| from_range.contains(id));
+                listed.retain(|(id, _)| from_addresses.contains(id));
                 listed
             }
             None => {
-                let mut ids: Vec<i64> = from_range.into_iter().collect();
+                let mut ids: Vec<i64> = from_addresses.into_iter().collect();
                 ids.sort_unstable();
                 let mut found = incidents::roles_of(conn, &ids)
                     .await
@@ -125,7 +148,7 @@ async fn resolve(conn: &mut Conn, c: &CohortCriteria) -> Result<Matched> {
 /// What applying these criteria would take now. Writes nothing.
 pub async fn preview(state: &AppState, criteria: &CohortCriteria) -> Result<CohortPreview> {
     let mut conn = state.conn().await?;
-    let matched = resolve(&mut conn, criteria).await?;
+    let matched = resolve(&mut conn, &state.geo, criteria).await?;
     let ids: Vec<i64> = matched.users.iter().map(|(id, _)| *id).collect();
     let first_ids: Vec<i64> = ids.iter().take(PREVIEW_FIRST).copied().collect();
     let first = incidents::emails_of(&mut conn, &first_ids)
@@ -184,7 +207,7 @@ pub async fn apply(
         ));
     }
     let mut tx = AuditedTx::begin(state, meta).await?;
-    let matched = resolve(&mut tx, criteria).await?;
+    let matched = resolve(&mut tx, &state.geo, criteria).await?;
     if matched.users.is_empty() {
         return Err(AppError::field(
             "criteria",

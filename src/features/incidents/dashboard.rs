@@ -149,6 +149,7 @@ pub struct CriteriaForm {
     pub new_device_from: String,
     pub new_device_to: String,
     pub ip_range: String,
+    pub country: String,
     pub password_set_from: String,
     pub password_set_to: String,
     pub emails: String,
@@ -177,6 +178,7 @@ impl CriteriaForm {
             ("new_device_from", &self.new_device_from),
             ("new_device_to", &self.new_device_to),
             ("ip_range", &self.ip_range),
+            ("country", &self.country),
             ("password_set_from", &self.password_set_from),
             ("password_set_to", &self.password_set_to),
             ("emails", &self.emails),
@@ -201,6 +203,7 @@ impl CriteriaForm {
                 now,
             )?,
             ip_range: text(&self.ip_range),
+            country: text(&self.country).map(|c| c.to_ascii_uppercase()),
             password_set: window(
                 "password_set",
                 &self.password_set_from,

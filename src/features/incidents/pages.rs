@@ -10,7 +10,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use super::types::{CohortView, IncidentPageData, IncidentView, Kpis};
 use super::{
     get_incident, get_incident_record, list_incidents, ApplyCohort, CancelCohort, CloseIncident,
-    OpenIncident, PreviewCohort,
+    OpenIncident, PreviewCohort, TightenIncident,
 };
 use crate::ui::format::{count, duration, plural, utc};
 use crate::ui::{field_error, AdminOnly, FormError, StepUp};
@@ -119,6 +119,7 @@ fn Incident() -> impl IntoView {
     let apply = ServerAction::<ApplyCohort>::new();
     let cancel = ServerAction::<CancelCohort>::new();
     let close = ServerAction::<CloseIncident>::new();
+    let tighten = ServerAction::<TightenIncident>::new();
     // Counts successful applies only: a refused one keeps the form, its preview and its errors.
     let applied = RwSignal::new(0u32);
     Effect::new(move |_| {
@@ -129,8 +130,15 @@ fn Incident() -> impl IntoView {
     // The record and the cohort form: re-read after an apply or a close only, so what the admin
     // types is not lost while a job's progress refreshes.
     let base = Resource::new(
-        move || (id.get(), applied.get(), close.version().get()),
-        |(id, _, _)| get_incident_record(id),
+        move || {
+            (
+                id.get(),
+                applied.get(),
+                close.version().get(),
+                tighten.version().get(),
+            )
+        },
+        |(id, _, _, _)| get_incident_record(id),
     );
     // The figures, cohorts and timeline: re-read every second while a cohort job runs (in the
     // browser), and after each action.
@@ -143,9 +151,10 @@ fn Incident() -> impl IntoView {
                 applied.get(),
                 cancel.version().get(),
                 close.version().get(),
+                tighten.version().get(),
             )
         },
-        |(id, _, _, _, _)| get_incident(id),
+        |(id, _, _, _, _, _)| get_incident(id),
     );
     Effect::new(move |_| {
         let running = live
@@ -159,9 +168,12 @@ fn Incident() -> impl IntoView {
             );
         }
     });
-    let done = Signal::derive(move || {
-        (query.read().get("done").as_deref() == Some("applied"))
-            .then_some("Cohort applied: its job runs now (containment first, then the notices).")
+    let done = Signal::derive(move || match query.read().get("done").as_deref() {
+        Some("applied") => {
+            Some("Cohort applied: its job runs now (containment first, then the notices).")
+        }
+        Some("tightened") => Some("Tightening saved: it applies on every node now."),
+        _ => None,
     });
     let action_error = Signal::derive(move || {
         [cancel.value().get(), close.value().get()]
@@ -199,6 +211,7 @@ fn Incident() -> impl IntoView {
                 match base.await {
                     Ok(d) if d.incident.state != "closed" => view! {
                         <CohortForm incident_id=d.incident.id reference=d.incident.reference.clone() step_up=d.step_up_needed apply=apply/>
+                        <TighteningForm i=d.incident.clone() tighten=tighten/>
                     }.into_any(),
                     _ => ().into_any(),
                 }
@@ -244,12 +257,60 @@ fn Header(i: IncidentView) -> impl IntoView {
                 {i.closed_at.map(|at| format!(" · closed {}", utc(at)))}
             </p>
             {(!i.description.is_empty()).then(|| view! { <p>{i.description.clone()}</p> })}
+            {i.tightening.any().then(|| {
+                let words = i.tightening.describe().join(", ");
+                if i.state == "closed" {
+                    view! { <p class="muted">{format!("Tightened while open (reverted at close): {words}.")}</p> }.into_any()
+                } else {
+                    view! { <p class="alert alert-warning">{format!("Tightened while open: {words}.")}</p> }.into_any()
+                }
+            })}
             <p>
                 <a class="btn btn-secondary" href=format!("/admin/incidents/{}/evidence.tar.gz", i.id) rel="external" download="">
                     "Download evidence bundle"
                 </a>
                 <span class="muted small">" The record, timeline, audit entries with a signed checkpoint, cohort lists, notice states and figures, with a MANIFEST of SHA-256."</span>
             </p>
+        </section>
+    }
+}
+
+/// The temporary tightening switches: they replace the ones saved before, apply on every node
+/// at once (live sessions included) and revert when the incident closes.
+#[component]
+fn TighteningForm(i: IncidentView, tighten: ServerAction<TightenIncident>) -> impl IntoView {
+    let t = i.tightening;
+    let value = Signal::derive(move || tighten.value().get());
+    let form_message = Signal::derive(move || {
+        value
+            .get()
+            .and_then(|r| r.err())
+            .and_then(|e| e.form_message())
+    });
+    let number = |v: Option<i64>| v.map(|n| n.to_string()).unwrap_or_default();
+    view! {
+        <section class="panel" aria-labelledby="tighten-heading">
+            <h2 id="tighten-heading">"Tighten while open"</h2>
+            <p class="muted">"These apply on every node at once, to live sessions as well, and revert by themselves when the incident closes. Both changes are in the audit trail."</p>
+            <FormError message=form_message/>
+            <ActionForm action=tighten attr:class="form">
+                <input type="hidden" name="incident_id" value=i.id.to_string()/>
+                <div class="field">
+                    <label for="tight_idle_minutes">"Session idle timeout at most (minutes)"</label>
+                    <input id="tight_idle_minutes" name="tight_idle_minutes" inputmode="numeric" value=number(t.idle_minutes)/>
+                    <p class="field-hint">"Empty: the Security page's setting."</p>
+                    {field_error(value, "tight_idle_minutes")}
+                </div>
+                <div class="field">
+                    <label for="tight_lifetime_hours">"Session lifetime at most (hours)"</label>
+                    <input id="tight_lifetime_hours" name="tight_lifetime_hours" inputmode="numeric" value=number(t.lifetime_hours)/>
+                    {field_error(value, "tight_lifetime_hours")}
+                </div>
+                <label class="check"><input type="checkbox" name="force_alerts" checked=t.force_alerts/>" Send new-device alerts, whatever the setting"</label>
+                <label class="check"><input type="checkbox" name="pause_sign_up" checked=t.pause_sign_up/>" Pause self-service sign-up"</label>
+                <label class="check"><input type="checkbox" name="strict_forgot" checked=t.strict_forgot/>" Throttle forgot-password harder (one link per account per hour, 3 requests per address per hour)"</label>
+                <p><button type="submit" class="btn btn-secondary">"Save tightening"</button></p>
+            </ActionForm>
         </section>
     }
 }
@@ -440,6 +501,8 @@ fn CohortForm(
                 {field_error(p_err, "new_device")}
                 {criteria_field("Address range", "ip_range", "text", Some("Signed in from this range (CIDR, e.g. 203.0.113.0/24), within the sign-in window when given."))}
                 {field_error(p_err, "ip_range")}
+                {criteria_field("Country", "country", "text", Some("Signed in from this country (two letters, e.g. FR; needs a GeoIP database), within the sign-in window when given."))}
+                {field_error(p_err, "country")}
                 {criteria_field("Password set from", "password_set_from", "datetime-local", None)}
                 {criteria_field("Password set until", "password_set_to", "datetime-local", None)}
                 {field_error(p_err, "password_set")}

@@ -7,11 +7,12 @@ use serde_json::json;
 use super::{CohortView, IncidentView};
 use crate::domain::{
     incident_reference, parse_incident_reference, Actor, AuditAction, CohortActions, IncidentState,
-    RequestMeta, Severity,
+    RequestMeta, Severity, Tightening,
 };
 use crate::error::{AppError, Result};
 use crate::runtime::{AppState, AuditedTx};
 use crate::storage::incidents::{self, CohortRow, IncidentRow, NewIncident};
+use crate::storage::security;
 
 /// What an administrator gives to open an incident.
 pub struct OpenIncident<'a> {
@@ -48,8 +49,22 @@ fn check_text(field: &'static str, text: &str, max: usize, required: bool) -> Re
     Ok(text.to_owned())
 }
 
+/// The tightening an incident row records.
+pub fn tightening_of(r: &IncidentRow) -> Tightening {
+    let secs = |v: Option<i64>, unit: i64| v.filter(|s| *s > 0).map(|s| s / unit);
+    Tightening {
+        idle_minutes: secs(r.tight_idle_secs, 60),
+        lifetime_hours: secs(r.tight_lifetime_secs, 3600),
+        force_alerts: r.tight_alerts != 0,
+        pause_sign_up: r.tight_sign_up_paused != 0,
+        strict_forgot: r.tight_forgot != 0,
+    }
+}
+
 pub fn view(r: IncidentRow) -> IncidentView {
+    let tightening = tightening_of(&r);
     IncidentView {
+        tightening,
         id: r.id,
         reference: r.reference,
         title: r.title,
@@ -232,6 +247,85 @@ pub async fn close(
         None,
         None,
         json!({"open_for_ms": now - row.opened_at}),
+    )
+    .await?;
+    // Its tightening stops counting with the close (nodes take the strictest over incidents not
+    // closed): every node re-reads it, and the revert is on the record.
+    let closed = incidents::find(&mut tx, row.id)
+        .await
+        .context("reload incident")?
+        .context("incident vanished")?;
+    let tightening = tightening_of(&closed);
+    if tightening.any() {
+        security::bump_version(&mut tx)
+            .await
+            .context("announce the revert")?;
+        tx.security_changed();
+        tx.record(
+            op,
+            AuditAction::IncidentTighteningReverted,
+            None,
+            None,
+            json!({"reverted": tightening.describe().join(", ")}),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    let row = find(state, &row.id.to_string()).await?;
+    Ok(view(row))
+}
+
+/// Sets (or, with nothing switched on, lifts) the incident's temporary tightening. It applies on
+/// every node at once, to live sessions as well, and reverts when the incident closes.
+pub async fn tighten(
+    state: &AppState,
+    op: &Actor,
+    reference: &str,
+    tightening: &Tightening,
+    meta: &RequestMeta,
+) -> Result<IncidentView> {
+    tightening
+        .check()
+        .map_err(|(field, message)| AppError::field(field, message))?;
+    let row = find(state, reference).await?;
+    let before = tightening_of(&row);
+    let mut tx = AuditedTx::begin(state, meta).await?;
+    if !incidents::set_tightening(
+        &mut tx,
+        row.id,
+        tightening.idle_minutes.map(|m| m * 60),
+        tightening.lifetime_hours.map(|h| h * 3600),
+        tightening.force_alerts,
+        tightening.pause_sign_up,
+        tightening.strict_forgot,
+    )
+    .await
+    .context("set tightening")?
+    {
+        return Err(AppError::field(
+            "incident",
+            format!("Incident {} is closed.", row.reference),
+        ));
+    }
+    security::bump_version(&mut tx)
+        .await
+        .context("announce the tightening")?;
+    tx.security_changed();
+    tx.for_incident(Some((row.id, row.reference.clone())));
+    let words = |t: &Tightening| {
+        let d = t.describe();
+        if d.is_empty() {
+            "nothing".to_owned()
+        } else {
+            d.join(", ")
+        }
+    };
+    tx.record(
+        op,
+        AuditAction::IncidentTightened,
+        None,
+        None,
+        json!({"before": words(&before), "now": words(tightening)}),
     )
     .await?;
     tx.commit().await?;

@@ -16,6 +16,8 @@ pub struct IncidentView {
     pub detected_at: i64,
     pub contained_at: Option<i64>,
     pub closed_at: Option<i64>,
+    /// The temporary tightening it applies while not closed (kept as a record after).
+    pub tightening: crate::domain::Tightening,
 }
 
 /// What applying a cohort would take, computed from the data as it is now.

@@ -168,6 +168,12 @@ fn SettingsPanel(o: SecurityOverview, action: ServerAction<SaveSecuritySettings>
         <section class="panel" aria-labelledby="settings-heading">
             <h2 id="settings-heading">"Password and session rules"</h2>
             <Notice message=saved/>
+            {(!s.tightening_in_force.is_empty()).then(|| view! {
+                <p class="alert alert-warning">
+                    {format!("An open incident tightens these now: {}. The rules below apply again when it closes. ", s.tightening_in_force.join("; "))}
+                    <a href="/admin/incidents">"Incidents"</a>
+                </p>
+            })}
             <FormError message=Signal::derive(move || value.get().and_then(|r| r.err()).and_then(|e| e.form_message()))/>
             <ActionForm action=action attr:class="form form-wide" attr:novalidate=true>
                 <label class="check">

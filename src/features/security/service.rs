@@ -153,8 +153,8 @@ pub fn settings(state: &AppState) -> SecuritySettings {
     SecuritySettings {
         reset_task_enabled: s.reset_task_enabled,
         password_min_length: s.password_min_length as i64,
-        session_idle_timeout_minutes: s.idle_ms / 60_000,
-        session_absolute_lifetime_hours: s.absolute_ms / 3_600_000,
+        session_idle_timeout_minutes: s.base_idle_ms / 60_000,
+        session_absolute_lifetime_hours: s.base_absolute_ms / 3_600_000,
         passwords_compromised_before: (s.row.passwords_compromised_before > 0)
             .then_some(s.row.passwords_compromised_before),
         passwords_compromised_by: s.row.passwords_compromised_by.clone(),
@@ -163,11 +163,41 @@ pub fn settings(state: &AppState) -> SecuritySettings {
             .then_some(s.row.sessions_revoked_before),
         sessions_revoked_by: s.row.sessions_revoked_by.clone(),
         sessions_revoked_reason: s.row.sessions_revoked_reason.clone(),
-        new_device_alerts: s.new_device_alerts,
+        new_device_alerts: s.base_new_device_alerts,
         alert_on_new_country: s.alert_on_new_country,
         device_alert_path: s.device_alert_path.clone(),
         geoip_enabled: state.geo.is_enabled(),
+        tightening_in_force: tightening_in_force(&s),
     }
+}
+
+/// What the incidents not closed tighten, against the settings.
+fn tightening_in_force(s: &crate::runtime::security::Snapshot) -> Vec<String> {
+    let mut out = Vec::new();
+    if s.idle_ms < s.base_idle_ms {
+        out.push(format!(
+            "session idle timeout {} min (setting: {} min)",
+            s.idle_ms / 60_000,
+            s.base_idle_ms / 60_000
+        ));
+    }
+    if s.absolute_ms < s.base_absolute_ms {
+        out.push(format!(
+            "session lifetime {} h (setting: {} h)",
+            s.absolute_ms / 3_600_000,
+            s.base_absolute_ms / 3_600_000
+        ));
+    }
+    if s.new_device_alerts && !s.base_new_device_alerts {
+        out.push("new-device alerts on (setting: off)".to_owned());
+    }
+    if s.sign_up_paused {
+        out.push("self-service sign-up paused".to_owned());
+    }
+    if s.strict_forgot {
+        out.push("forgot-password throttled harder".to_owned());
+    }
+    out
 }
 
 /// First path segments the application itself uses: the alert page cannot take them.

@@ -19,6 +19,9 @@ pub struct SecuritySettings {
     pub device_alert_path: String,
     /// Whether a GeoIP database is configured (locations and new-country alerts need one).
     pub geoip_enabled: bool,
+    /// What open incidents tighten now, in words (the settings above stay as saved and apply
+    /// again when those incidents close).
+    pub tightening_in_force: Vec<String>,
 }
 
 /// What an instance-wide action touches.
