@@ -15,6 +15,7 @@ on_both_databases!(
     a_preview_counts_the_cohort_and_changes_nothing,
     an_applied_cohort_is_contained_then_notified_once_each,
     an_open_incident_tightens_every_node_until_it_closes,
+    a_cohort_can_be_chosen_by_sign_in_country,
 );
 
 /// On a node that runs no jobs itself: separate `keywarden serve` processes run (and die).
@@ -750,4 +751,78 @@ async fn an_open_incident_tightens_every_node_until_it_closes(app: &TestApp) {
         .await;
     assert!(!out.status.success());
     assert!(stderr(&out).contains("closed"), "{}", stderr(&out));
+}
+
+async fn a_cohort_can_be_chosen_by_sign_in_country(app: &TestApp) {
+    use keywarden::error::AppError;
+    let by_country = |code: &str| CohortCriteria {
+        country: Some(code.into()),
+        ..Default::default()
+    };
+    // Without a GeoIP database the criterion is refused, naming the field.
+    let e = cohort::preview(&app.state, &by_country("FR"))
+        .await
+        .unwrap_err();
+    assert!(e.for_field("country").is_some(), "{e:?}");
+
+    let dir = common::TempDir::new();
+    let path = dir.0.join("city.mmdb");
+    std::fs::write(&path, keywarden::geo::fixture::sample()).unwrap();
+    let app = TestApp::spawn_with(app.db, |c| {
+        c.geoip_database = Some(path.clone());
+        c.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+    })
+    .await
+    .unwrap();
+    // Ada signs in from Lyon (FR), Bob from Berlin (DE), Cy from Lyon then Toronto (CA).
+    for (email, ips) in [
+        ("ada@example.org", vec!["203.0.113.9"]),
+        ("bob@example.org", vec!["198.51.100.7"]),
+        ("cy@example.org", vec!["203.0.113.10", "192.0.2.1"]),
+    ] {
+        let b = app.new_browser();
+        assert_eq!(app.sign_up(&b, email, common::PASSWORD).await.status(), 200);
+        for ip in ips {
+            let r = b
+                .post(app.url("/api/sign_in"))
+                .header("Accept", "application/json")
+                .header("X-Forwarded-For", ip)
+                .form(&[
+                    ("email", email),
+                    ("password", common::PASSWORD),
+                    ("next", ""),
+                ])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+        }
+    }
+    let emails = |p: &keywarden::features::incidents::CohortPreview| {
+        p.first.iter().map(|(_, e)| e.clone()).collect::<Vec<_>>()
+    };
+    let fr = cohort::preview(&app.state, &by_country("FR"))
+        .await
+        .unwrap();
+    assert_eq!(emails(&fr), vec!["ada@example.org", "cy@example.org"]);
+    let ca = cohort::preview(&app.state, &by_country("CA"))
+        .await
+        .unwrap();
+    assert_eq!(emails(&ca), vec!["cy@example.org"]);
+    // With a range too, both must hold.
+    let both = CohortCriteria {
+        country: Some("DE".into()),
+        ip_range: Some("203.0.113.0/24".into()),
+        ..Default::default()
+    };
+    assert_eq!(cohort::preview(&app.state, &both).await.unwrap().count, 0);
+    assert_eq!(
+        cohort::preview(&app.state, &by_country("JP"))
+            .await
+            .unwrap()
+            .count,
+        0
+    );
+    let bad = cohort::preview(&app.state, &by_country("France")).await;
+    assert!(matches!(bad, Err(AppError::Field { ref field, .. }) if field == "country"));
 }
