@@ -7,5 +7,5 @@ pub mod templates;
 pub mod transport;
 pub mod worker;
 
-pub use outbox::queue;
+pub use outbox::{queue, queue_many};
 pub use templates::MailKind;

@@ -64,46 +64,115 @@ pub async fn queue(
     to: &str,
     vars: Value,
 ) -> anyhow::Result<i64> {
-    let ctx = MailContext::load(conn, base_url)
+    let prepared = Prepared::load(conn, base_url, kind, vars).await?;
+    let rendered = prepared.render(to)?;
+    let id = outbox::insert(conn, new_mail(&rendered, kind, to, now))
         .await
-        .context("load mail settings")?;
-    let mut all = serde_json::json!({
-        "product_name": ctx.product_name,
-        "support_email": ctx.support_email,
-        "base_url": ctx.base_url,
-        "user_email": to,
-    });
-    let mut secret = None;
-    if let (Some(map), Value::Object(mut more)) = (all.as_object_mut(), vars) {
-        if let Some(name) = kind.secret_variable() {
-            secret = more.remove(name);
-        }
-        map.extend(more);
-    }
-    let secret = secret.as_ref().and_then(Value::as_str);
-    let (template, _) = current_template(conn, kind).await?;
-    // Templates are checked when saved; one saved before a check existed (or that fails now)
-    // is replaced by the default, so mail keeps flowing and nothing leaks.
-    let rendered = match templates::render(&template, kind, &all, secret) {
-        Ok(r) => r,
-        Err(e) => {
-            tracing::error!(kind = kind.key(), error = %e, "saved template refused; using the built-in one");
-            templates::render(&templates::default_template(kind), kind, &all, secret)
-                .context("render default template")?
-        }
-    };
-    let id = outbox::insert(
-        conn,
-        outbox::NewMail {
-            kind: kind.key(),
-            to_address: to,
-            subject: &rendered.subject,
-            html: &rendered.html,
-            text: &rendered.text,
-            now,
-        },
-    )
-    .await
-    .context("insert outbox row")?;
+        .context("insert outbox row")?;
     Ok(id)
+}
+
+/// The same mail to many recipients (an incident notice to a cohort batch): the settings and the
+/// template are read once, each mail is rendered for its recipient, and the rows go in a few
+/// multi-row statements. Returns the outbox id of each recipient's mail.
+pub async fn queue_many(
+    conn: &mut Conn,
+    now: i64,
+    base_url: &url::Url,
+    kind: MailKind,
+    to: &[&str],
+    vars: Value,
+) -> anyhow::Result<std::collections::HashMap<String, i64>> {
+    let prepared = Prepared::load(conn, base_url, kind, vars).await?;
+    let rendered = to
+        .iter()
+        .map(|to| prepared.render(to))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mails: Vec<outbox::NewMail> = rendered
+        .iter()
+        .zip(to)
+        .map(|(r, to)| new_mail(r, kind, to, now))
+        .collect();
+    outbox::insert_many(conn, &mails)
+        .await
+        .context("insert outbox rows")
+}
+
+fn new_mail<'a>(
+    r: &'a templates::Rendered,
+    kind: MailKind,
+    to: &'a str,
+    now: i64,
+) -> outbox::NewMail<'a> {
+    outbox::NewMail {
+        kind: kind.key(),
+        to_address: to,
+        subject: &r.subject,
+        html: &r.html,
+        text: &r.text,
+        now,
+    }
+}
+
+/// A kind's template and variables, ready to render for any recipient.
+struct Prepared {
+    kind: MailKind,
+    template: Template,
+    vars: Value,
+    secret: Option<Value>,
+}
+
+impl Prepared {
+    async fn load(
+        conn: &mut Conn,
+        base_url: &url::Url,
+        kind: MailKind,
+        vars: Value,
+    ) -> anyhow::Result<Self> {
+        let ctx = MailContext::load(conn, base_url)
+            .await
+            .context("load mail settings")?;
+        let mut all = serde_json::json!({
+            "product_name": ctx.product_name,
+            "support_email": ctx.support_email,
+            "base_url": ctx.base_url,
+        });
+        let mut secret = None;
+        if let (Some(map), Value::Object(mut more)) = (all.as_object_mut(), vars) {
+            if let Some(name) = kind.secret_variable() {
+                secret = more.remove(name);
+            }
+            map.extend(more);
+        }
+        let (template, _) = current_template(conn, kind).await?;
+        Ok(Self {
+            kind,
+            template,
+            vars: all,
+            secret,
+        })
+    }
+
+    fn render(&self, to: &str) -> anyhow::Result<templates::Rendered> {
+        let mut vars = self.vars.clone();
+        if let Some(map) = vars.as_object_mut() {
+            map.insert("user_email".to_owned(), Value::String(to.to_owned()));
+        }
+        let secret = self.secret.as_ref().and_then(Value::as_str);
+        // Templates are checked when saved; one saved before a check existed (or that fails now)
+        // is replaced by the default, so mail keeps flowing and nothing leaks.
+        match templates::render(&self.template, self.kind, &vars, secret) {
+            Ok(r) => Ok(r),
+            Err(e) => {
+                tracing::error!(kind = self.kind.key(), error = %e, "saved template refused; using the built-in one");
+                templates::render(
+                    &templates::default_template(self.kind),
+                    self.kind,
+                    &vars,
+                    secret,
+                )
+                .context("render default template")
+            }
+        }
+    }
 }

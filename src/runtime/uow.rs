@@ -121,6 +121,26 @@ impl<'a> AuditedTx<'a> {
         Ok(id)
     }
 
+    /// The same mail to many recipients (see [`email::queue_many`]); each recipient's outbox id.
+    pub async fn queue_mails(
+        &mut self,
+        kind: MailKind,
+        to: &[&str],
+        vars: Value,
+    ) -> Result<std::collections::HashMap<String, i64>> {
+        let ids = email::queue_many(
+            &mut self.tx,
+            self.now,
+            &self.state.config.base_url,
+            kind,
+            to,
+            vars,
+        )
+        .await?;
+        self.mail_queued |= !ids.is_empty();
+        Ok(ids)
+    }
+
     /// This transaction changes the instance security row: other nodes are told at commit
     /// (PostgreSQL `NOTIFY`), and this node's cache is refreshed right after it.
     pub fn security_changed(&mut self) {

@@ -371,40 +371,81 @@ fn id_list(ids: &[i64]) -> String {
     format!("({})", list.join(", "))
 }
 
-/// Sets the current password of every batch member as compromised at `at` (or at their
-/// password's own time when later), only forward, as the per-user action does.
-pub async fn compromise_batch(
-    conn: &mut Conn,
-    ids: &[i64],
-    at: i64,
-    by: &str,
-    reason: &str,
-) -> sqlx::Result<u64> {
-    if ids.is_empty() {
+/// What a containment batch does to its members' rows.
+pub struct Containment<'a> {
+    /// Set the current password as compromised at this time (or at the password's own time when
+    /// later), only forward, as the per-user action does: (at, by, reason).
+    pub compromise: Option<(i64, &'a str, &'a str)>,
+    /// Raise the user's session watermark to this value, only forward: (watermark, reason code).
+    pub revoke: Option<(i64, &'a str)>,
+}
+
+/// Applies a batch's containment to its members' user rows in one statement (each row written
+/// once, whatever the actions).
+pub async fn contain_users(conn: &mut Conn, ids: &[i64], c: &Containment<'_>) -> sqlx::Result<u64> {
+    if ids.is_empty() || (c.compromise.is_none() && c.revoke.is_none()) {
         return Ok(0);
     }
-    let w = "(CASE WHEN password_set_at > $1 THEN password_set_at ELSE $1 END)";
+    let mut sets = Vec::new();
+    if c.compromise.is_some() {
+        let w = "(CASE WHEN password_set_at > $1 THEN password_set_at ELSE $1 END)";
+        let newer = format!("COALESCE(password_compromised_at, 0) < {w}");
+        sets.push(format!(
+            "password_compromised_by = CASE WHEN {newer} THEN $2 ELSE password_compromised_by END"
+        ));
+        sets.push(format!(
+            "password_compromised_reason = CASE WHEN {newer} THEN $3 ELSE password_compromised_reason END"
+        ));
+        sets.push(format!(
+            "password_compromised_at = CASE WHEN {newer} THEN {w} ELSE password_compromised_at END"
+        ));
+    }
+    if c.revoke.is_some() {
+        let newer = "COALESCE(sessions_revoked_before, 0) < $4";
+        sets.push(format!(
+            "sessions_revoked_reason = CASE WHEN {newer} THEN $5 ELSE sessions_revoked_reason END"
+        ));
+        sets.push(format!(
+            "sessions_revoked_before = CASE WHEN {newer} THEN $4 ELSE sessions_revoked_before END"
+        ));
+    }
+    let (at, by, reason) = c.compromise.unwrap_or((0, "", ""));
+    let (watermark, code) = c.revoke.unwrap_or((0, ""));
+    // Every placeholder is bound whether the actions use it or not; a no-op condition names
+    // them all, so the statement always has the five parameters it is given.
     sqlx::query(&format!(
-        "UPDATE users SET \
-           password_compromised_by = CASE WHEN COALESCE(password_compromised_at, 0) < {w} THEN $2 ELSE password_compromised_by END, \
-           password_compromised_reason = CASE WHEN COALESCE(password_compromised_at, 0) < {w} THEN $3 ELSE password_compromised_reason END, \
-           password_compromised_at = CASE WHEN COALESCE(password_compromised_at, 0) < {w} THEN {w} ELSE password_compromised_at END \
-         WHERE id IN {}",
+        "UPDATE users SET {} WHERE id IN {} AND ($1 IS NOT NULL AND $2 IS NOT NULL AND $3 IS NOT NULL \
+         AND $4 IS NOT NULL AND $5 IS NOT NULL)",
+        sets.join(", "),
         id_list(ids)
     ))
     .bind(at)
     .bind(by)
     .bind(reason)
+    .bind(watermark)
+    .bind(code)
     .execute(conn)
     .await
     .map(|r| r.rows_affected())
 }
 
-/// Revokes every session of the batch's members and marks their live rows ended. The watermark
-/// is `at`, or the newest issue time among the batch's sessions when later (a skewed node's
-/// session is covered too); every session it covers exists already, so one value serves the
-/// batch. Returns the sessions ended.
-pub async fn sign_out_batch(
+/// The newest issue time among the sessions of these users (a revoke watermark must cover
+/// every one of them, even one a skewed node issued "in the future").
+pub async fn newest_session_issue(conn: &mut Conn, ids: &[i64]) -> sqlx::Result<Option<i64>> {
+    if ids.is_empty() {
+        return Ok(None);
+    }
+    let (newest,): (Option<i64>,) = sqlx::query_as(&format!(
+        "SELECT MAX(COALESCE(issued_at, created_at)) FROM sessions WHERE user_id IN {}",
+        id_list(ids)
+    ))
+    .fetch_one(conn)
+    .await?;
+    Ok(newest)
+}
+
+/// Marks the live sessions of these users ended; returns how many.
+pub async fn end_sessions(
     conn: &mut Conn,
     ids: &[i64],
     at: i64,
@@ -413,26 +454,10 @@ pub async fn sign_out_batch(
     if ids.is_empty() {
         return Ok(0);
     }
-    let list = id_list(ids);
-    let (newest,): (Option<i64>,) = sqlx::query_as(&format!(
-        "SELECT MAX(COALESCE(issued_at, created_at)) FROM sessions WHERE user_id IN {list}"
-    ))
-    .fetch_one(&mut *conn)
-    .await?;
-    let w = at.max(newest.unwrap_or(0));
-    sqlx::query(&format!(
-        "UPDATE users SET \
-           sessions_revoked_reason = CASE WHEN COALESCE(sessions_revoked_before, 0) < $1 THEN $2 ELSE sessions_revoked_reason END, \
-           sessions_revoked_before = CASE WHEN COALESCE(sessions_revoked_before, 0) < $1 THEN $1 ELSE sessions_revoked_before END \
-         WHERE id IN {list}"
-    ))
-    .bind(w)
-    .bind(reason_code)
-    .execute(&mut *conn)
-    .await?;
     sqlx::query(&format!(
         "UPDATE sessions SET ended_at = $1, end_reason = $2 \
-         WHERE ended_at IS NULL AND user_id IN {list}"
+         WHERE ended_at IS NULL AND user_id IN {}",
+        id_list(ids)
     ))
     .bind(at)
     .bind(reason_code)
@@ -470,26 +495,38 @@ pub async fn mark_contained(
     Ok(n)
 }
 
-/// Marks one member notified with the mail queued for them.
+/// Marks the batch's members notified, each with the mail queued for them (if any), in one
+/// statement; members already marked are left as they are. Returns how many it marked.
 pub async fn mark_notified(
     conn: &mut Conn,
     cohort_id: i64,
-    user_id: i64,
-    outbox_id: Option<i64>,
+    members: &[(i64, Option<i64>)],
     at: i64,
-) -> sqlx::Result<bool> {
-    Ok(sqlx::query(
-        "UPDATE incident_members SET notified_at = $3, outbox_id = $4 \
-         WHERE cohort_id = $1 AND user_id = $2 AND notified_at IS NULL",
-    )
+) -> sqlx::Result<u64> {
+    if members.is_empty() {
+        return Ok(0);
+    }
+    // Integers from the database only: nothing typed is interpolated.
+    let cases: String = members
+        .iter()
+        .filter_map(|(user, mail)| mail.map(|m| format!(" WHEN {user} THEN {m}")))
+        .collect();
+    let outbox = if cases.is_empty() {
+        "NULL".to_owned()
+    } else {
+        format!("CASE user_id{cases} END")
+    };
+    let ids: Vec<i64> = members.iter().map(|(id, _)| *id).collect();
+    Ok(sqlx::query(&format!(
+        "UPDATE incident_members SET notified_at = $2, outbox_id = {outbox} \
+         WHERE cohort_id = $1 AND notified_at IS NULL AND user_id IN {}",
+        id_list(&ids)
+    ))
     .bind(cohort_id)
-    .bind(user_id)
     .bind(at)
-    .bind(outbox_id)
     .execute(conn)
     .await?
-    .rows_affected()
-        == 1)
+    .rows_affected())
 }
 
 pub async fn add_notified(conn: &mut Conn, cohort_id: i64, n: i64) -> sqlx::Result<()> {

@@ -52,6 +52,51 @@ pub async fn insert(conn: &mut Conn, m: NewMail<'_>) -> sqlx::Result<i64> {
     Ok(id)
 }
 
+/// Inserts many rows, 500 to a statement; returns each recipient's new row id (a batch holds
+/// one mail per address).
+pub async fn insert_many(
+    conn: &mut Conn,
+    mails: &[NewMail<'_>],
+) -> sqlx::Result<std::collections::HashMap<String, i64>> {
+    let mut ids = std::collections::HashMap::with_capacity(mails.len());
+    for chunk in mails.chunks(500) {
+        let rows: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                let p = i * 6;
+                format!(
+                    "(${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                    p + 1,
+                    p + 2,
+                    p + 3,
+                    p + 4,
+                    p + 5,
+                    p + 6,
+                    p + 6
+                )
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO outbox (kind, to_address, subject, html, text, created_at, next_attempt_at) \
+             VALUES {} RETURNING id, to_address",
+            rows.join(", ")
+        );
+        let mut q = sqlx::query_as::<_, (i64, String)>(&sql);
+        for m in chunk {
+            q = q
+                .bind(m.kind)
+                .bind(m.to_address)
+                .bind(m.subject)
+                .bind(m.html)
+                .bind(m.text)
+                .bind(m.now);
+        }
+        for (id, to) in q.fetch_all(&mut *conn).await? {
+            ids.insert(to, id);
+        }
+    }
+    Ok(ids)
+}
+
 /// Leases up to `limit` due rows to `owner` until `lease_until`, counting an attempt for each.
 pub async fn claim(
     conn: &mut Conn,

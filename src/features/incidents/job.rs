@@ -156,21 +156,40 @@ async fn contain(
 ) -> Result<()> {
     let at = tx.order_time().await?;
     let by = format!("incident {reference}");
-    if cohort.compromise != 0 {
-        incidents::compromise_batch(tx, batch, at, &by, &cohort.reason)
+    let reason = if cohort.compromise != 0 {
+        EndReason::PasswordCompromised
+    } else {
+        EndReason::SignedOutByAdmin
+    };
+    // The watermark is `at`, or the newest issue time among the batch's sessions when later (a
+    // skewed node's session is covered too); every session it covers exists already.
+    let revoke = if cohort.sign_out != 0 {
+        let newest = incidents::newest_session_issue(tx, batch)
             .await
-            .context("compromise batch")?;
-    }
+            .context("newest session")?;
+        Some((at.max(newest.unwrap_or(0)), reason.as_str()))
+    } else {
+        None
+    };
+    incidents::contain_users(
+        tx,
+        batch,
+        &incidents::Containment {
+            compromise: (cohort.compromise != 0).then_some((
+                at,
+                by.as_str(),
+                cohort.reason.as_str(),
+            )),
+            revoke,
+        },
+    )
+    .await
+    .context("contain batch")?;
     let mut ended = 0;
     if cohort.sign_out != 0 {
-        let reason = if cohort.compromise != 0 {
-            EndReason::PasswordCompromised
-        } else {
-            EndReason::SignedOutByAdmin
-        };
-        ended = incidents::sign_out_batch(tx, batch, at, reason.as_str())
+        ended = incidents::end_sessions(tx, batch, at, reason.as_str())
             .await
-            .context("sign out batch")?;
+            .context("end sessions")?;
     }
     let n = incidents::mark_contained(tx, cohort.id, batch, at)
         .await
@@ -251,30 +270,28 @@ async fn notify(
         .map(|u| u.to_string())
         .unwrap_or_else(|_| base.to_string());
     let what_to_do = super::service::what_to_do(cohort.compromise != 0, cohort.sign_out != 0);
-    let mut queued = 0;
-    let mut by_id: std::collections::HashMap<i64, String> = emails.into_iter().collect();
-    for user_id in batch {
-        let outbox = match by_id.remove(user_id) {
-            Some(email) => {
-                let vars = json!({
-                    "reference": incident.reference,
-                    "incident_title": incident.title,
-                    "what_happened": incident.notice,
-                    "what_to_do": what_to_do,
-                    "devices_url": devices_url,
-                });
-                queued += 1;
-                Some(
-                    tx.queue_mail(MailKind::IncidentNotice, &email, vars)
-                        .await?,
-                )
-            }
-            None => None,
-        };
-        incidents::mark_notified(tx, cohort.id, *user_id, outbox, now)
-            .await
-            .context("mark notified")?;
-    }
+    let vars = json!({
+        "reference": incident.reference,
+        "incident_title": incident.title,
+        "what_happened": incident.notice,
+        "what_to_do": what_to_do,
+        "devices_url": devices_url,
+    });
+    let to: Vec<&str> = emails.iter().map(|(_, e)| e.as_str()).collect();
+    let outbox = tx.queue_mails(MailKind::IncidentNotice, &to, vars).await?;
+    let queued = outbox.len();
+    // A member whose account is gone since the freeze is marked without a mail.
+    let marked: Vec<(i64, Option<i64>)> = {
+        let by_id: std::collections::HashMap<i64, &str> =
+            emails.iter().map(|(id, e)| (*id, e.as_str())).collect();
+        batch
+            .iter()
+            .map(|id| (*id, by_id.get(id).and_then(|e| outbox.get(*e).copied())))
+            .collect()
+    };
+    incidents::mark_notified(tx, cohort.id, &marked, now)
+        .await
+        .context("mark notified")?;
     let n = i64::try_from(batch.len()).unwrap_or(i64::MAX);
     incidents::add_notified(tx, cohort.id, n)
         .await
