@@ -1,13 +1,17 @@
 //! Logging: human-readable by default, JSON lines with `KEYWARDEN_LOG_FORMAT=json`.
-//! The level comes from `RUST_LOG` (default `info`).
+//! The level comes from `RUST_LOG` (default `info`). The session library's WARN for a cookie
+//! whose session is gone is silenced: an ended session is expected, and our store logs it at
+//! DEBUG with the reason.
 
 use tracing_subscriber::{fmt, EnvFilter};
 
 use crate::config::LogFormat;
 
+pub const DEFAULT_FILTER: &str = "info,sqlx=warn,tower_sessions=warn,tower_sessions_core=error";
+
 pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_sessions=warn"));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     let builder = fmt().with_env_filter(filter).with_writer(std::io::stderr);
     // A second init (tests start several apps) is harmless and ignored.
     let _ = match format {

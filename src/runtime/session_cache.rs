@@ -138,20 +138,28 @@ pub struct SessionCache {
 /// What a cache event asks of this node.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Forget {
-    Session(String),
-    User(i64),
+    Sessions(Vec<String>),
+    Users(Vec<i64>),
     Applications,
     /// A `sync` marker of this node came back.
     Marker(u64),
+    /// An announcement that does not read: the cache is cleared.
+    Garbled,
     Nothing,
 }
 
 impl Forget {
-    /// Reads a NOTIFY payload (`s:<hash>`, `u:<id>`, `a:`, `m:<node>:<n>`).
+    /// Reads a NOTIFY payload or an event row (`s:<hash>[,<hash>…]`, `u:<id>[,<id>…]`, `a:`,
+    /// `m:<node>:<n>`). A user id that does not parse makes the whole event clear the cache
+    /// (never a silent miss).
     pub fn parse(payload: &str, node: &str) -> Self {
         match payload.split_once(':') {
-            Some(("s", hash)) => Self::Session(hash.to_owned()),
-            Some(("u", id)) => id.parse().map(Self::User).unwrap_or(Self::Nothing),
+            Some(("s", hashes)) => Self::Sessions(hashes.split(',').map(str::to_owned).collect()),
+            Some(("u", ids)) => ids
+                .split(',')
+                .map(str::parse)
+                .collect::<Result<Vec<i64>, _>>()
+                .map_or(Self::Garbled, Self::Users),
             Some(("a", _)) => Self::Applications,
             Some(("m", rest)) => match rest.rsplit_once(':') {
                 Some((n, seq)) if n == node => {
@@ -299,8 +307,17 @@ impl SessionCache {
     /// Applies one event. Returns whether the applications changed.
     pub fn apply(&self, forget: Forget) -> bool {
         match forget {
-            Forget::Session(hash) => self.forget_session(&hash),
-            Forget::User(id) => self.forget_user(id),
+            Forget::Sessions(hashes) => {
+                for hash in hashes {
+                    self.forget_session(&hash);
+                }
+            }
+            Forget::Users(ids) => {
+                for id in ids {
+                    self.forget_user(id);
+                }
+            }
+            Forget::Garbled => self.clear(),
             Forget::Applications => return true,
             Forget::Marker(n) => {
                 if let Some(tx) = self.lock_waiters().remove(&n) {
@@ -451,5 +468,29 @@ impl SessionCache {
         }
         tx.commit().await.context("commit")?;
         Ok(written)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Forget;
+
+    #[test]
+    fn announcements_name_one_key_or_many() {
+        assert_eq!(
+            Forget::parse("s:ab12", "n1"),
+            Forget::Sessions(vec!["ab12".into()])
+        );
+        assert_eq!(
+            Forget::parse("s:ab12,cd34", "n1"),
+            Forget::Sessions(vec!["ab12".into(), "cd34".into()])
+        );
+        assert_eq!(Forget::parse("u:7", "n1"), Forget::Users(vec![7]));
+        assert_eq!(Forget::parse("u:7,8,9", "n1"), Forget::Users(vec![7, 8, 9]));
+        // A list that does not read clears the cache rather than missing a user.
+        assert_eq!(Forget::parse("u:7,x", "n1"), Forget::Garbled);
+        assert_eq!(Forget::parse("a:", "n1"), Forget::Applications);
+        assert_eq!(Forget::parse("m:n1:42", "n1"), Forget::Marker(42));
+        assert_eq!(Forget::parse("m:n2:42", "n1"), Forget::Nothing);
     }
 }

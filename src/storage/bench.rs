@@ -25,6 +25,16 @@ pub async fn seed(conn: &mut Conn, users: i64, now: i64) -> sqlx::Result<()> {
     Ok(())
 }
 
+/// After seeding: the statistics a live PostgreSQL database has (autovacuum keeps them), which
+/// a database filled a moment ago does not have yet. Its planner would otherwise take the
+/// million-row tables for empty ones. Must run outside the seeding transaction.
+pub async fn analyze(conn: &mut Conn, backend: super::Backend) -> sqlx::Result<()> {
+    if backend == super::Backend::Postgres {
+        sqlx::query("ANALYZE").execute(conn).await?;
+    }
+    Ok(())
+}
+
 /// Gives the users new passwords set at `at` (as if they had completed a reset), so that fresh
 /// sessions of theirs are full sessions again after an instance-wide compromise.
 pub async fn renew_passwords(conn: &mut Conn, ids: &[i64], at: i64) -> sqlx::Result<()> {

@@ -5,7 +5,7 @@
 use sqlx::FromRow;
 
 use super::audit::{AuditRow, COLUMNS as AUDIT_COLUMNS};
-use super::Conn;
+use super::{Backend, Conn};
 
 #[derive(Debug, Clone, FromRow)]
 pub struct IncidentRow {
@@ -361,6 +361,18 @@ pub async fn next_batch(
     .fetch_all(conn)
     .await?;
     Ok(rows.into_iter().map(|(id,)| id).collect())
+}
+
+/// PostgreSQL plans by table statistics, which autovacuum refreshes only some time after a bulk
+/// change: a cohort of 100 000 just frozen would be planned as the near-empty table it was.
+/// SQLite plans without them.
+pub async fn refresh_member_statistics(conn: &mut Conn, backend: Backend) -> sqlx::Result<()> {
+    if backend == Backend::Postgres {
+        sqlx::query("ANALYZE incident_members")
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
 }
 
 /// `id IN (…)` over a batch's member ids (integers from the database: no text is interpolated).

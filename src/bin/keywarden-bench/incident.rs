@@ -50,6 +50,9 @@ async fn measure(backend: &str, url: &str, o: &Options) -> anyhow::Result<()> {
             .await
             .context("seed")?;
         tx.commit().await?;
+        bench::analyze(&mut *state.conn().await?, state.store.backend())
+            .await
+            .context("analyze")?;
     }
     let seed_s = seeding.elapsed().as_secs_f64();
     let op = Actor::cli("bench");

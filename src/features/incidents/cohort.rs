@@ -256,6 +256,14 @@ pub async fn apply(
     )
     .await?;
     tx.commit().await?;
+    // The member list can be large next to the table's statistics: refreshed before the job
+    // plans its batches (a failure only costs speed).
+    if let Ok(mut conn) = state.conn().await {
+        if let Err(e) = incidents::refresh_member_statistics(&mut conn, state.store.backend()).await
+        {
+            tracing::warn!(error = %e, "could not refresh the cohort table's statistics");
+        }
+    }
     state.incident_wake.notify_one();
     Ok(cohort_id)
 }

@@ -220,6 +220,11 @@ impl SessionStore for DbSessionStore {
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
         let Some(entry) = self.live(&hash_session_id(id)).await.map_err(backend)? else {
+            // Expected after a sign-out, a revocation or an expiry: the browser still sends the
+            // cookie of a session that has ended. The request goes on signed out.
+            tracing::debug!(
+                "session cookie names a session that has ended or never existed; signed out"
+            );
             return Ok(None);
         };
         let expiry_date =
