@@ -8,3 +8,12 @@ CREATE INDEX incident_members_to_contain ON incident_members (cohort_id, user_id
     WHERE contained_at IS NULL;
 CREATE INDEX incident_members_to_notify ON incident_members (cohort_id, user_id)
     WHERE notified_at IS NULL;
+
+-- The incident notices carry their cohort, so the incident page counts them by state from an
+-- index instead of joining every member to the outbox.
+ALTER TABLE outbox ADD COLUMN cohort_id BIGINT;
+CREATE INDEX outbox_cohort_idx ON outbox (cohort_id, status) WHERE cohort_id IS NOT NULL;
+
+-- The worker's claim takes the oldest queued rows: an index of exactly those, in id order, so a
+-- backlog of 100 000 notices is not read whole for each batch of 200.
+CREATE INDEX outbox_queued_idx ON outbox (id) WHERE status = 'queued';

@@ -74,7 +74,8 @@ pub async fn queue(
 
 /// The same mail to many recipients (an incident notice to a cohort batch): the settings and the
 /// template are read once, each mail is rendered for its recipient, and the rows go in a few
-/// multi-row statements. Returns the outbox id of each recipient's mail.
+/// multi-row statements, tagged with the cohort they notify. Returns the outbox id of each
+/// recipient's mail.
 pub async fn queue_many(
     conn: &mut Conn,
     now: i64,
@@ -82,6 +83,7 @@ pub async fn queue_many(
     kind: MailKind,
     to: &[&str],
     vars: Value,
+    cohort_id: Option<i64>,
 ) -> anyhow::Result<std::collections::HashMap<String, i64>> {
     let prepared = Prepared::load(conn, base_url, kind, vars).await?;
     let rendered = to
@@ -93,7 +95,7 @@ pub async fn queue_many(
         .zip(to)
         .map(|(r, to)| new_mail(r, kind, to, now))
         .collect();
-    outbox::insert_many(conn, &mails)
+    outbox::insert_many(conn, &mails, cohort_id)
         .await
         .context("insert outbox rows")
 }

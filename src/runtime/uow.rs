@@ -127,6 +127,7 @@ impl<'a> AuditedTx<'a> {
         kind: MailKind,
         to: &[&str],
         vars: Value,
+        cohort_id: Option<i64>,
     ) -> Result<std::collections::HashMap<String, i64>> {
         let ids = email::queue_many(
             &mut self.tx,
@@ -135,6 +136,7 @@ impl<'a> AuditedTx<'a> {
             kind,
             to,
             vars,
+            cohort_id,
         )
         .await?;
         self.mail_queued |= !ids.is_empty();

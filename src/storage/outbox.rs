@@ -52,19 +52,21 @@ pub async fn insert(conn: &mut Conn, m: NewMail<'_>) -> sqlx::Result<i64> {
     Ok(id)
 }
 
-/// Inserts many rows, 500 to a statement; returns each recipient's new row id (a batch holds
-/// one mail per address).
+/// Inserts many rows, 500 to a statement, each tagged with the incident cohort it notifies (if
+/// any: the incident page counts its notices by state through this tag); returns each
+/// recipient's new row id (a batch holds one mail per address).
 pub async fn insert_many(
     conn: &mut Conn,
     mails: &[NewMail<'_>],
+    cohort_id: Option<i64>,
 ) -> sqlx::Result<std::collections::HashMap<String, i64>> {
     let mut ids = std::collections::HashMap::with_capacity(mails.len());
     for chunk in mails.chunks(500) {
         let rows: Vec<String> = (0..chunk.len())
             .map(|i| {
-                let p = i * 6;
+                let p = i * 6 + 1;
                 format!(
-                    "(${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                    "(${}, ${}, ${}, ${}, ${}, ${}, ${}, $1)",
                     p + 1,
                     p + 2,
                     p + 3,
@@ -76,11 +78,11 @@ pub async fn insert_many(
             })
             .collect();
         let sql = format!(
-            "INSERT INTO outbox (kind, to_address, subject, html, text, created_at, next_attempt_at) \
+            "INSERT INTO outbox (kind, to_address, subject, html, text, created_at, next_attempt_at, cohort_id) \
              VALUES {} RETURNING id, to_address",
             rows.join(", ")
         );
-        let mut q = sqlx::query_as::<_, (i64, String)>(&sql);
+        let mut q = sqlx::query_as::<_, (i64, String)>(&sql).bind(cohort_id);
         for m in chunk {
             q = q
                 .bind(m.kind)

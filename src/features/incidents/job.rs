@@ -278,7 +278,9 @@ async fn notify(
         "devices_url": devices_url,
     });
     let to: Vec<&str> = emails.iter().map(|(_, e)| e.as_str()).collect();
-    let outbox = tx.queue_mails(MailKind::IncidentNotice, &to, vars).await?;
+    let outbox = tx
+        .queue_mails(MailKind::IncidentNotice, &to, vars, Some(cohort.id))
+        .await?;
     let queued = outbox.len();
     // A member whose account is gone since the freeze is marked without a mail.
     let marked: Vec<(i64, Option<i64>)> = {
