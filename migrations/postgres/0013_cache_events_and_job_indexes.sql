@@ -87,3 +87,7 @@ CREATE INDEX outbox_cohort_idx ON outbox (cohort_id, status) WHERE cohort_id IS 
 -- The worker's claim takes the oldest queued rows: an index of exactly those, in id order, so a
 -- backlog of 100 000 notices is not read whole for each batch of 200.
 CREATE INDEX outbox_queued_idx ON outbox (id) WHERE status = 'queued';
+
+-- The earliest containment time of a cohort's members: the incident page reads the completed
+-- resets from the passwords set since then (an index range) instead of from every member.
+ALTER TABLE incident_cohorts ADD COLUMN first_contained_at BIGINT;

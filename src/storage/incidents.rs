@@ -363,14 +363,30 @@ pub async fn next_batch(
     Ok(rows.into_iter().map(|(id,)| id).collect())
 }
 
+/// Tables a cohort job fills in bulk.
+#[derive(Debug, Clone, Copy)]
+pub enum BulkTable {
+    /// Right after a cohort is frozen.
+    Members,
+    /// Once its notices are being queued.
+    Outbox,
+}
+
 /// PostgreSQL plans by table statistics, which autovacuum refreshes only some time after a bulk
-/// change: a cohort of 100 000 just frozen would be planned as the near-empty table it was.
+/// change: 100 000 members just frozen, or notices just queued, would be planned as the
+/// near-empty table it was (the mail worker's claim then sorted the whole backlog each time).
 /// SQLite plans without them.
-pub async fn refresh_member_statistics(conn: &mut Conn, backend: Backend) -> sqlx::Result<()> {
+pub async fn refresh_statistics(
+    conn: &mut Conn,
+    backend: Backend,
+    table: BulkTable,
+) -> sqlx::Result<()> {
     if backend == Backend::Postgres {
-        sqlx::query("ANALYZE incident_members")
-            .execute(conn)
-            .await?;
+        let sql = match table {
+            BulkTable::Members => "ANALYZE incident_members",
+            BulkTable::Outbox => "ANALYZE outbox",
+        };
+        sqlx::query(sql).execute(conn).await?;
     }
     Ok(())
 }
@@ -499,11 +515,17 @@ pub async fn mark_contained(
     .await?
     .rows_affected();
     let n = i64::try_from(n).unwrap_or(i64::MAX);
-    sqlx::query("UPDATE incident_cohorts SET contained = contained + $2 WHERE id = $1")
-        .bind(cohort_id)
-        .bind(n)
-        .execute(conn)
-        .await?;
+    // The earliest containment time of the cohort: where its completed resets can start.
+    sqlx::query(
+        "UPDATE incident_cohorts SET contained = contained + $2, \
+         first_contained_at = CASE WHEN first_contained_at IS NULL OR first_contained_at > $3 \
+                              THEN $3 ELSE first_contained_at END WHERE id = $1",
+    )
+    .bind(cohort_id)
+    .bind(n)
+    .bind(at)
+    .execute(conn)
+    .await?;
     Ok(n)
 }
 
@@ -797,17 +819,17 @@ pub async fn remediation(
     .await?;
     // Per member: contained by a compromising cohort, then a password set after that. A member
     // of two such cohorts counts once, from the first.
-    // Driven from the passwords set since the incident began (an index range, usually short)
-    // rather than from every member: `since` is an hour before the opening, a bound no member's
-    // containment precedes even between skewed nodes.
+    // Driven from the passwords set since the incident's first containment (an index range,
+    // usually short) rather than from every member.
     let rows: Vec<(i64, i64, i64)> = sqlx::query_as(
         "SELECT m.user_id, m.contained_at, u.password_set_at FROM users u \
          JOIN incident_members m ON m.user_id = u.id JOIN incident_cohorts c ON c.id = m.cohort_id \
-         WHERE u.password_set_at > $2 AND c.incident_id = $1 AND c.compromise = 1 \
+         WHERE u.password_set_at > (SELECT MIN(first_contained_at) FROM incident_cohorts \
+                                    WHERE incident_id = $1) \
+         AND c.incident_id = $1 AND c.compromise = 1 \
          AND m.contained_at IS NOT NULL AND u.password_set_at > m.contained_at",
     )
     .bind(incident_id)
-    .bind(since - 3_600_000)
     .fetch_all(&mut *conn)
     .await?;
     let mut first: std::collections::HashMap<i64, (i64, i64)> = std::collections::HashMap::new();

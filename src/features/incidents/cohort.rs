@@ -259,7 +259,12 @@ pub async fn apply(
     // The member list can be large next to the table's statistics: refreshed before the job
     // plans its batches (a failure only costs speed).
     if let Ok(mut conn) = state.conn().await {
-        if let Err(e) = incidents::refresh_member_statistics(&mut conn, state.store.backend()).await
+        if let Err(e) = incidents::refresh_statistics(
+            &mut conn,
+            state.store.backend(),
+            incidents::BulkTable::Members,
+        )
+        .await
         {
             tracing::warn!(error = %e, "could not refresh the cohort table's statistics");
         }

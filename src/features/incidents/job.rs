@@ -129,6 +129,11 @@ pub async fn step(state: &AppState, owner: &str, id: i64) -> Result<Step> {
         if !batch.is_empty() {
             notify(&mut tx, &cohort, &incident, &batch).await?;
             tx.commit().await?;
+            // The outbox grows by the cohort's size: its statistics are refreshed once the mail
+            // worker has rows to claim, and again at the end.
+            if cohort.notified == 0 {
+                refresh_outbox_statistics(state).await;
+            }
             return Ok(Step::Progressed);
         }
     }
@@ -144,7 +149,28 @@ pub async fn step(state: &AppState, owner: &str, id: i64) -> Result<Step> {
     )
     .await?;
     tx.commit().await?;
+    if cohort.notify != 0 {
+        refresh_outbox_statistics(state).await;
+    }
     Ok(Step::Finished)
+}
+
+/// See [`incidents::refresh_statistics`]; a failure only costs speed.
+async fn refresh_outbox_statistics(state: &AppState) {
+    let refreshed = match state.conn().await {
+        Ok(mut conn) => {
+            incidents::refresh_statistics(
+                &mut conn,
+                state.store.backend(),
+                incidents::BulkTable::Outbox,
+            )
+            .await
+        }
+        Err(_) => return,
+    };
+    if let Err(e) = refreshed {
+        tracing::warn!(error = %e, "could not refresh the outbox's statistics");
+    }
 }
 
 /// Compromises and/or signs out the batch's members (none contained yet), and marks them.
