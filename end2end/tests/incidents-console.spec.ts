@@ -180,3 +180,51 @@ test("an incident contains a cohort, notifies it, and shows the reset completion
   }
   for (const person of people) await person.done();
 });
+
+// Temporary tightening while an incident is open: set on the incident page, shown on the Security
+// page while in force, reverted by the close. Only switches that cannot disturb the specs running
+// beside this one (a 15-minute idle timeout and a 1-hour lifetime) are used here; sign-up paused
+// and the harder forgot-password throttle are checked by the Rust tests.
+test("an incident tightens session rules until it closes", async ({ page }) => {
+  await signIn(page, ADMIN_EMAIL, ADMIN_PASSWORD);
+  await visit(page, "/admin/incidents");
+  await settle(page);
+  await page.getByLabel("Title").fill("Tightening drill (browser test)");
+  await page.getByRole("button", { name: "Open incident" }).click();
+  await expect(page).toHaveURL((url) => /^\/admin\/incidents\/\d+$/.test(url.pathname));
+  const incidentUrl = page.url();
+  await settle(page);
+
+  // A value out of range is a field message, and nothing is tightened.
+  const form = page.getByRole("region", { name: "Tighten while open" });
+  await form.getByLabel("Session idle timeout at most (minutes)").fill("2");
+  await form.getByRole("button", { name: "Save tightening" }).click();
+  await expect(form.getByText("Choose an idle timeout between 5 minutes and 7 days.")).toBeVisible();
+  await visit(page, "/admin/security");
+  await expect(page.getByText("An open incident tightens these now")).toHaveCount(0);
+
+  await visit(page, incidentUrl);
+  await settle(page);
+  await form.getByLabel("Session idle timeout at most (minutes)").fill("15");
+  await form.getByLabel("Session lifetime at most (hours)").fill("1");
+  await form.getByRole("button", { name: "Save tightening" }).click();
+  await expect(page.getByText("Tightening saved: it applies on every node now.")).toBeVisible();
+  await expect(page.getByText("Tightened while open: session idle timeout at most 15 min, session lifetime at most 1 h.")).toBeVisible();
+  await expect(page.getByRole("region", { name: "Timeline" }).getByText("Temporary tightening set for an incident", { exact: true })).toBeVisible();
+  await screenshot(page, "incident-tightening");
+
+  // The Security page says what is in force; its own settings stay as saved.
+  await visit(page, "/admin/security");
+  await expect(page.getByText(/An open incident tightens these now: session idle timeout 15 min \(setting: \d+ min\); session lifetime 1 h \(setting: \d+ h\)/)).toBeVisible();
+
+  // Closing reverts it, on the record.
+  await visit(page, incidentUrl);
+  await settle(page);
+  await page.getByRole("button", { name: "Close incident" }).click();
+  await expect(page.getByText("Tightened while open (reverted at close): session idle timeout at most 15 min, session lifetime at most 1 h.")).toBeVisible();
+  await expect(page.getByRole("region", { name: "Timeline" }).getByText("Temporary tightening reverted at the incident's close", { exact: true })).toBeVisible();
+  await visit(page, "/admin/security");
+  await settle(page);
+  await expect(page.getByRole("heading", { name: "Password and session rules" })).toBeVisible();
+  await expect(page.getByText("An open incident tightens these now")).toHaveCount(0);
+});

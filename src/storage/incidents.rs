@@ -821,17 +821,30 @@ pub async fn remediation(
     // of two such cohorts counts once, from the first.
     // Driven from the passwords set since the incident's first containment (an index range,
     // usually short) rather than from every member.
-    let rows: Vec<(i64, i64, i64)> = sqlx::query_as(
-        "SELECT m.user_id, m.contained_at, u.password_set_at FROM users u \
-         JOIN incident_members m ON m.user_id = u.id JOIN incident_cohorts c ON c.id = m.cohort_id \
-         WHERE u.password_set_at > (SELECT MIN(first_contained_at) FROM incident_cohorts \
-                                    WHERE incident_id = $1) \
-         AND c.incident_id = $1 AND c.compromise = 1 \
-         AND m.contained_at IS NOT NULL AND u.password_set_at > m.contained_at",
+    // The bound is read first and bound as a value: as a sub-select, the planner could not see
+    // how narrow the range is and joined every member instead.
+    let (first_contained,): (Option<i64>,) = sqlx::query_as(
+        "SELECT MIN(first_contained_at) FROM incident_cohorts WHERE incident_id = $1",
     )
     .bind(incident_id)
-    .fetch_all(&mut *conn)
+    .fetch_one(&mut *conn)
     .await?;
+    let rows: Vec<(i64, i64, i64)> = match first_contained {
+        None => Vec::new(),
+        Some(since) => {
+            sqlx::query_as(
+                "SELECT m.user_id, m.contained_at, u.password_set_at FROM users u \
+                 JOIN incident_members m ON m.user_id = u.id \
+                 JOIN incident_cohorts c ON c.id = m.cohort_id \
+                 WHERE u.password_set_at > $2 AND c.incident_id = $1 AND c.compromise = 1 \
+                 AND m.contained_at IS NOT NULL AND u.password_set_at > m.contained_at",
+            )
+            .bind(incident_id)
+            .bind(since)
+            .fetch_all(&mut *conn)
+            .await?
+        }
+    };
     let mut first: std::collections::HashMap<i64, (i64, i64)> = std::collections::HashMap::new();
     for (user, contained, set) in rows {
         let e = first.entry(user).or_insert((contained, set));
