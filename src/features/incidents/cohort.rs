@@ -257,18 +257,8 @@ pub async fn apply(
     .await?;
     tx.commit().await?;
     // The member list can be large next to the table's statistics: refreshed before the job
-    // plans its batches (a failure only costs speed).
-    if let Ok(mut conn) = state.conn().await {
-        if let Err(e) = incidents::refresh_statistics(
-            &mut conn,
-            state.store.backend(),
-            incidents::BulkTable::Members,
-        )
-        .await
-        {
-            tracing::warn!(error = %e, "could not refresh the cohort table's statistics");
-        }
-    }
+    // plans its batches.
+    super::job::refresh_statistics(state, incidents::BulkTable::Members).await;
     state.incident_wake.notify_one();
     Ok(cohort_id)
 }

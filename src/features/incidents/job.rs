@@ -132,7 +132,7 @@ pub async fn step(state: &AppState, owner: &str, id: i64) -> Result<Step> {
             // The outbox grows by the cohort's size: its statistics are refreshed once the mail
             // worker has rows to claim, and again at the end.
             if cohort.notified == 0 {
-                refresh_outbox_statistics(state).await;
+                refresh_statistics(state, incidents::BulkTable::Outbox).await;
             }
             return Ok(Step::Progressed);
         }
@@ -150,26 +150,21 @@ pub async fn step(state: &AppState, owner: &str, id: i64) -> Result<Step> {
     .await?;
     tx.commit().await?;
     if cohort.notify != 0 {
-        refresh_outbox_statistics(state).await;
+        refresh_statistics(state, incidents::BulkTable::Outbox).await;
     }
     Ok(Step::Finished)
 }
 
 /// See [`incidents::refresh_statistics`]; a failure only costs speed.
-async fn refresh_outbox_statistics(state: &AppState) {
+pub(super) async fn refresh_statistics(state: &AppState, table: incidents::BulkTable) {
     let refreshed = match state.conn().await {
         Ok(mut conn) => {
-            incidents::refresh_statistics(
-                &mut conn,
-                state.store.backend(),
-                incidents::BulkTable::Outbox,
-            )
-            .await
+            incidents::refresh_statistics(&mut conn, state.store.backend(), table).await
         }
         Err(_) => return,
     };
     if let Err(e) = refreshed {
-        tracing::warn!(error = %e, "could not refresh the outbox's statistics");
+        tracing::warn!(error = %e, ?table, "could not refresh a table's statistics");
     }
 }
 

@@ -6,7 +6,7 @@ use super::{
     get_security_overview, CompromiseAllPasswords, SaveAlertSettings, SaveSecuritySettings,
     SecurityOverview, SignOutEveryone, COMPROMISE_ALL_PHRASE, SIGN_OUT_ALL_PHRASE,
 };
-use crate::ui::format::{count, utc};
+use crate::ui::format::{plural, utc};
 use crate::ui::{field_error, AdminOnly, FormError, Notice, StepUp};
 
 #[component]
@@ -60,15 +60,19 @@ fn IncidentPanel(o: SecurityOverview) -> impl IntoView {
     let compromise = ServerAction::<CompromiseAllPasswords>::new();
     let sign_out = ServerAction::<SignOutEveryone>::new();
     let with_sign_out = RwSignal::new(true);
-    let users = count(o.impact.users_with_password);
-    let sessions = count(o.impact.live_sessions);
+    let users = plural(
+        o.impact.users_with_password,
+        "user with a password",
+        "users with a password",
+    );
+    let sessions = plural(o.impact.live_sessions, "session", "sessions");
     let impact = {
         let (users, sessions) = (users.clone(), sessions.clone());
         move || {
             if with_sign_out.get() {
-                format!("Affects {users} users with a password and signs out {sessions} sessions.")
+                format!("Affects {users} and signs out {sessions}.")
             } else {
-                format!("Affects {users} users with a password. Sessions stay signed in until they end.")
+                format!("Affects {users}. Sessions stay signed in until they end.")
             }
         }
     };
@@ -129,7 +133,7 @@ fn IncidentPanel(o: SecurityOverview) -> impl IntoView {
                 <summary class="btn btn-secondary">"Sign out everyone…"</summary>
                 <div class="dialog-body">
                     <h3>"Sign out everyone"</h3>
-                    <p class="impact" role="status">{format!("Signs out {sessions} sessions. Passwords stay valid.")}</p>
+                    <p class="impact" role="status">{format!("Signs out {sessions}. Passwords stay valid.")}</p>
                     <p><strong>"This cannot be undone."</strong></p>
                     <FormError message=Signal::derive(move || s_err.get().and_then(|r| r.err()).and_then(|e| e.form_message()))/>
                     <ActionForm action=sign_out attr:class="form form-wide" attr:novalidate=true>
