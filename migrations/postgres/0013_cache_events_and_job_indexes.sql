@@ -34,28 +34,15 @@ CREATE TRIGGER cache_sessions_changed AFTER UPDATE ON sessions
 REFERENCING OLD TABLE AS changed_old NEW TABLE AS changed_new
 FOR EACH STATEMENT EXECUTE FUNCTION keywarden_cache_sessions();
 
-CREATE FUNCTION keywarden_cache_users_updated() RETURNS trigger AS $$
+-- One function for both user triggers: each names its transition table `changed` (the new rows
+-- of an update, the old rows of a delete).
+CREATE FUNCTION keywarden_cache_users() RETURNS trigger AS $$
 DECLARE
     keys TEXT;
 BEGIN
     FOR keys IN
         SELECT string_agg(id::TEXT, ',')
-        FROM (SELECT id, (row_number() OVER () - 1) / 300 AS chunk FROM changed_new) announced
-        GROUP BY chunk
-    LOOP
-        PERFORM pg_notify('keywarden_cache', 'u:' || keys);
-    END LOOP;
-    RETURN NULL;
-END;
-$$ LANGUAGE plpgsql;
-
-CREATE FUNCTION keywarden_cache_users_deleted() RETURNS trigger AS $$
-DECLARE
-    keys TEXT;
-BEGIN
-    FOR keys IN
-        SELECT string_agg(id::TEXT, ',')
-        FROM (SELECT id, (row_number() OVER () - 1) / 300 AS chunk FROM changed_old) announced
+        FROM (SELECT id, (row_number() OVER () - 1) / 300 AS chunk FROM changed) announced
         GROUP BY chunk
     LOOP
         PERFORM pg_notify('keywarden_cache', 'u:' || keys);
@@ -65,12 +52,12 @@ END;
 $$ LANGUAGE plpgsql;
 
 CREATE TRIGGER cache_users_updated AFTER UPDATE ON users
-REFERENCING NEW TABLE AS changed_new
-FOR EACH STATEMENT EXECUTE FUNCTION keywarden_cache_users_updated();
+REFERENCING NEW TABLE AS changed
+FOR EACH STATEMENT EXECUTE FUNCTION keywarden_cache_users();
 
 CREATE TRIGGER cache_users_deleted AFTER DELETE ON users
-REFERENCING OLD TABLE AS changed_old
-FOR EACH STATEMENT EXECUTE FUNCTION keywarden_cache_users_deleted();
+REFERENCING OLD TABLE AS changed
+FOR EACH STATEMENT EXECUTE FUNCTION keywarden_cache_users();
 
 -- The job's next batch (the members not yet contained / notified, in id order) read from an
 -- index of exactly those rows: it stays a short index range however far the job has gone.
