@@ -7,6 +7,7 @@ use leptos_router::hooks::use_location;
 use leptos_router::{ParamSegment, SsrMode, StaticSegment};
 
 use crate::features::admin::pages::AdminHome;
+use crate::features::api_keys::pages::ApiKeysPage;
 use crate::features::applications::pages::ApplicationsPage;
 use crate::features::audit::pages::AuditTrailPage;
 use crate::features::auth::pages::{
@@ -76,6 +77,7 @@ fn Layout() -> impl IntoView {
                     <Route path=(StaticSegment("admin"), StaticSegment("security")) view=SecurityPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("admin") view=AdminHome ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("admin"), StaticSegment("applications")) view=ApplicationsPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("admin"), StaticSegment("api-keys")) view=ApiKeysPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("admin"), StaticSegment("incidents")) view=IncidentsPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("admin"), StaticSegment("incidents"), ParamSegment("id")) view=IncidentPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("admin"), StaticSegment("email")) view=MailAdminPage ssr=SsrMode::Async/>

@@ -60,6 +60,7 @@ impl AppState {
             Some(path) => ServerKey::open(path, config.is_sqlite())?,
             None => ServerKey::ephemeral(),
         };
+        let (api_rate, api_burst) = (config.api_rate_per_minute, config.api_burst);
         let config = Arc::new(config);
         let security = SecurityCache::load(&store, config.clone()).await?;
         let session_cache = SessionCache::new(config.session_cache_capacity, config.session_cache);
@@ -77,7 +78,11 @@ impl AppState {
             store,
             hasher,
             leptos_options: leptos_options(),
-            limiter: RateLimiter::new(clock.clone()),
+            limiter: RateLimiter::new(clock.clone()).with_api_quota(
+                clock.clone(),
+                api_rate,
+                api_burst,
+            ),
             clock,
             mail_wake: Arc::new(Notify::new()),
             incident_wake: Arc::new(Notify::new()),
@@ -200,6 +205,8 @@ pub fn router(state: AppState) -> Router {
         ))
         // Forward-auth is outside the session layer and the page guards: it reads the cookie
         // itself and answers the proxy from memory.
+        // The management API: bearer keys only, so outside the session, CSRF and page layers.
+        .merge(crate::http::api::router(state.clone()))
         .route("/auth/forward", get(forward_auth::forward))
         .route("/auth/nginx", get(forward_auth::nginx))
         .route("/healthz", get(health::healthz))

@@ -254,6 +254,7 @@ impl CriteriaArgs {
                 now,
             )?,
             emails,
+            user_ids: Vec::new(),
         })
     }
 }

@@ -19,7 +19,9 @@ use crate::runtime::AppState;
 use crate::startup::{shutdown_signal, Application};
 use crate::storage::{users, Store};
 
+mod api_key;
 mod incident;
+use api_key::ApiKeyCommand;
 use incident::IncidentCommand;
 
 #[derive(Debug, Parser)]
@@ -60,6 +62,9 @@ enum Command {
     /// Applications behind forward-auth (the same as Admin console → Applications).
     #[command(subcommand)]
     App(AppCommand),
+    /// Management API keys (the same as Admin console → API keys).
+    #[command(subcommand)]
+    ApiKey(ApiKeyCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -156,6 +161,7 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
         Command::Admin(AdminCommand::Create { email }) => create_admin(config, &email).await,
         Command::Incident(cmd) => incident::run(config, cmd).await,
         Command::App(cmd) => app(config, cmd).await,
+        Command::ApiKey(cmd) => api_key::run(config, cmd).await,
         // Handled above, before the configuration is read.
         Command::SecretKey(_) => Ok(()),
         Command::Audit(cmd) => audit(config, cmd).await,

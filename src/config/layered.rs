@@ -52,10 +52,12 @@ pub(super) struct Layered {
     pub(super) session_cache: Option<bool>,
     pub(super) session_cache_capacity: Option<usize>,
     pub(super) last_seen_flush_ms: Option<u64>,
+    pub(super) api_rate_per_minute: Option<u32>,
+    pub(super) api_burst: Option<u32>,
 }
 
 /// The keys, as the environment spells them after `KEYWARDEN_` (lower-cased).
-pub(super) const KEYS: [&str; 31] = [
+pub(super) const KEYS: [&str; 33] = [
     "database_url",
     "listen",
     "base_url",
@@ -87,6 +89,8 @@ pub(super) const KEYS: [&str; 31] = [
     "session_cache",
     "session_cache_capacity",
     "last_seen_flush_ms",
+    "api_rate_per_minute",
+    "api_burst",
 ];
 
 /// A scalar read as text: the environment's `KEYWARDEN_SMTP_PASSWORD=123456` is a password, not a

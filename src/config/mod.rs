@@ -70,6 +70,9 @@ pub struct Config {
     pub session_cache_capacity: usize,
     /// How often session activity (`last_seen_at`) is written behind, in milliseconds.
     pub last_seen_flush_ms: u64,
+    /// Management API calls each key may make per minute (refilled evenly), and how many at once.
+    pub api_rate_per_minute: u32,
+    pub api_burst: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -219,6 +222,8 @@ impl Config {
             session_cache: f.session_cache.unwrap_or(true),
             session_cache_capacity: f.session_cache_capacity.unwrap_or(50_000),
             last_seen_flush_ms: f.last_seen_flush_ms.unwrap_or(5_000),
+            api_rate_per_minute: f.api_rate_per_minute.unwrap_or(600),
+            api_burst: f.api_burst.unwrap_or(100),
         };
         config.check()?;
         Ok(config)
@@ -228,6 +233,9 @@ impl Config {
         let scheme = self.base_url.scheme();
         if scheme != "http" && scheme != "https" {
             bail!("base_url must start with http:// or https://");
+        }
+        if self.api_rate_per_minute == 0 || self.api_burst == 0 {
+            bail!("api_rate_per_minute and api_burst must be at least 1");
         }
         if self
             .listen

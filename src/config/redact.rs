@@ -15,7 +15,8 @@ impl Config {
              mail_from = {:?}\nmail_dir = {:?}\noutbox_max_attempts = {}\npassword_reset_ttl_secs = {}\nmail_worker_enabled = {}\nincident_worker_enabled = {}\n\
              trusted_proxies = {:?}\ngeoip_database = {:?}\n\
              secret_key_file = {:?}\naudit_checkpoint_dir = {:?}\nmax_queued_hashes = {}\n\
-             cookie_domain = {:?}\nsession_cache = {}\nsession_cache_capacity = {}\nlast_seen_flush_ms = {}\n{}\
+             cookie_domain = {:?}\nsession_cache = {}\nsession_cache_capacity = {}\nlast_seen_flush_ms = {}\n\
+             api_rate_per_minute = {}\napi_burst = {}\n{}\
              # derived: cookies_secure = {}, session_cookie_name = {:?}\n",
             self.listen,
             self.base_url.as_str(),
@@ -57,6 +58,8 @@ impl Config {
             self.session_cache,
             self.session_cache_capacity,
             self.last_seen_flush_ms,
+            self.api_rate_per_minute,
+            self.api_burst,
             match &self.smtp {
                 None => "# smtp: not configured (mails are written to mail_dir)\n".to_owned(),
                 Some(s) => format!(

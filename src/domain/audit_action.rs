@@ -39,6 +39,8 @@ macro_rules! actions {
 }
 
 actions! {
+    ApiKeyCreated => "api_key.created", "API key created";
+    ApiKeyRevoked => "api_key.revoked", "API key revoked";
     ApplicationCreated => "application.created", "Application added";
     ApplicationDeleted => "application.deleted", "Application removed";
     ApplicationUpdated => "application.updated", "Application changed";
@@ -89,6 +91,7 @@ actions! {
     UserCreated => "user.created", "Account created";
     UserDisabled => "user.disabled", "Account disabled";
     UserEnabled => "user.enabled", "Account enabled";
+    UserRoleChanged => "user.role_changed", "Role changed";
     UserPasswordCompromised => "user.password_compromised", "Password set as compromised";
     UserSessionsRevoked => "user.sessions_revoked", "All sessions signed out by an administrator";
 }

@@ -229,6 +229,9 @@ pub struct CohortCriteria {
     /// Only these addresses (a pasted list or a CSV's first column).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub emails: Vec<String>,
+    /// Only these users (the management API's lists of ids).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub user_ids: Vec<i64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -287,6 +290,12 @@ impl CohortCriteria {
             return Err((
                 "emails",
                 format!("At most {MAX_COHORT_EMAILS} addresses in one list."),
+            ));
+        }
+        if self.user_ids.len() > MAX_COHORT_EMAILS {
+            return Err((
+                "ids",
+                format!("At most {MAX_COHORT_EMAILS} ids in one list."),
             ));
         }
         if *self == CohortCriteria::default() {

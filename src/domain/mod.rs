@@ -1,6 +1,7 @@
 //! Isomorphic domain types: parsed once at the edge, trusted everywhere after.
 //! They compile for wasm too, so a form shows the same message the server enforces.
 
+mod api_key;
 mod application;
 mod audit_action;
 mod email;
@@ -11,6 +12,10 @@ mod role;
 pub mod time;
 mod viewer;
 
+pub use api_key::{
+    check_key_name, looks_like_key, parse_lifetime, parse_scopes, scopes_text, ApiScope,
+    KEY_HEX_LEN, KEY_PREFIX, MAX_KEY_LIFETIME_DAYS,
+};
 pub use application::{host_of, ApplicationInput, HostPattern};
 pub use audit_action::AuditAction;
 pub use email::{Email, EmailError};

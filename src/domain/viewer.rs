@@ -60,6 +60,11 @@ pub enum Actor {
     Cli {
         os_user: String,
     },
+    /// A management API call, made with the named API key.
+    ApiKey {
+        id: i64,
+        name: String,
+    },
     System,
 }
 
@@ -101,6 +106,7 @@ impl Actor {
             Actor::Anonymous => "anonymous".into(),
             Actor::User { email, .. } | Actor::Admin { email, .. } => email.clone(),
             Actor::Cli { os_user } => format!("CLI ({os_user})"),
+            Actor::ApiKey { name, .. } => format!("API key ({name})"),
             Actor::System => "system".into(),
         }
     }
@@ -112,6 +118,7 @@ impl Actor {
             Actor::User { id, email } => ("user", Some(*id), Some(email.clone())),
             Actor::Admin { id, email } => ("admin", Some(*id), Some(email.clone())),
             Actor::Cli { os_user } => ("cli", None, Some(os_user.clone())),
+            Actor::ApiKey { name, .. } => ("api_key", None, Some(name.clone())),
             Actor::System => ("system", None, None),
         }
     }

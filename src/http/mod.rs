@@ -1,5 +1,6 @@
 //! (ssr) The HTTP edge: request guards, health endpoints and the helpers server functions use.
 
+pub mod api;
 pub mod client;
 pub mod csrf;
 pub mod forward_auth;

@@ -94,9 +94,33 @@ fn limiter_now(limiter: &Keyed) -> Nanos {
     limiter.clock().now()
 }
 
+/// The management API's per-key token bucket; each check reports what is left.
+type PerApiKey = governor::RateLimiter<
+    i64,
+    DashMapStateStore<i64>,
+    LimiterClock,
+    governor::middleware::StateInformationMiddleware,
+>;
+
+/// What an API key's bucket says about one call (the `RateLimit-*` headers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ApiQuota {
+    /// The bucket's size.
+    pub limit: u32,
+    /// Calls left at once after this one (0 when refused).
+    pub remaining: u32,
+    /// Seconds until the bucket is full again (refused: until the next call is allowed).
+    pub reset_secs: u64,
+    pub allowed: bool,
+}
+
 #[derive(Clone)]
 pub struct RateLimiter {
     limiters: Arc<[Keyed; Limit::ALL.len()]>,
+    api: Arc<PerApiKey>,
+    api_burst: u32,
+    /// Time for one call to come back into the bucket.
+    api_period: Duration,
 }
 
 impl RateLimiter {
@@ -108,8 +132,68 @@ impl RateLimiter {
                 LimiterClock(clock.clone()),
             )
         };
-        Self {
+        let mut limiter = Self {
             limiters: Arc::new(Limit::ALL.map(make)),
+            api: Arc::new(
+                governor::RateLimiter::<i64, _, _, NoOpMiddleware<Nanos>>::new(
+                    Quota::per_minute(NonZeroU32::MIN),
+                    DashMapStateStore::default(),
+                    LimiterClock(clock.clone()),
+                )
+                .with_middleware::<governor::middleware::StateInformationMiddleware>(),
+            ),
+            api_burst: 1,
+            api_period: Duration::from_secs(60),
+        };
+        limiter.set_api_quota(clock, 600, 100);
+        limiter
+    }
+
+    /// Each API key may make `per_minute` calls a minute, `burst` of them at once.
+    pub fn with_api_quota(mut self, clock: SharedClock, per_minute: u32, burst: u32) -> Self {
+        self.set_api_quota(clock, per_minute, burst);
+        self
+    }
+
+    fn set_api_quota(&mut self, clock: SharedClock, per_minute: u32, burst: u32) {
+        let per_minute = NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN);
+        let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
+        let quota = Quota::per_minute(per_minute).allow_burst(burst);
+        self.api_period = quota.replenish_interval();
+        self.api_burst = burst.get();
+        self.api = Arc::new(
+            governor::RateLimiter::<i64, _, _, NoOpMiddleware<Nanos>>::new(
+                quota,
+                DashMapStateStore::default(),
+                LimiterClock(clock),
+            )
+            .with_middleware::<governor::middleware::StateInformationMiddleware>(),
+        );
+    }
+
+    /// Takes one call from the API key's bucket.
+    pub fn check_api(&self, key_id: i64) -> ApiQuota {
+        match self.api.check_key(&key_id) {
+            Ok(snapshot) => {
+                let remaining = snapshot.remaining_burst_capacity();
+                let missing = self.api_burst.saturating_sub(remaining);
+                ApiQuota {
+                    limit: self.api_burst,
+                    remaining,
+                    reset_secs: (self.api_period * missing).as_secs_f64().ceil() as u64,
+                    allowed: true,
+                }
+            }
+            Err(not_until) => ApiQuota {
+                limit: self.api_burst,
+                remaining: 0,
+                reset_secs: not_until
+                    .wait_time_from(self.api.clock().now())
+                    .as_secs_f64()
+                    .ceil()
+                    .max(1.0) as u64,
+                allowed: false,
+            },
         }
     }
 
@@ -136,6 +220,8 @@ impl RateLimiter {
             l.retain_recent();
             l.shrink_to_fit();
         }
+        self.api.retain_recent();
+        self.api.shrink_to_fit();
     }
 }
 

@@ -2,6 +2,7 @@
 //! BIGINT times and flags), chosen once at start-up from the URL scheme. Backend differences stay
 //! in this module (connection options, migrations); services never branch on the backend.
 
+pub mod api_keys;
 pub mod applications;
 pub mod audit;
 pub mod bench;

@@ -200,6 +200,15 @@ pub async fn set_disabled(conn: &mut Conn, id: i64, disabled_at: Option<i64>) ->
         .map(|r| r.rows_affected())
 }
 
+pub async fn set_role(conn: &mut Conn, id: i64, role: &str) -> sqlx::Result<u64> {
+    sqlx::query("UPDATE users SET role = $2 WHERE id = $1")
+        .bind(id)
+        .bind(role)
+        .execute(conn)
+        .await
+        .map(|r| r.rows_affected())
+}
+
 /// Every account has a password in this version (no passwordless sign-in yet).
 pub async fn count_with_password(conn: &mut Conn) -> sqlx::Result<i64> {
     let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users")

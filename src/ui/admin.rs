@@ -35,6 +35,7 @@ fn AdminNav() -> impl IntoView {
             <A href="/admin/users">"Users"</A>
             <A href="/admin/security">"Security"</A>
             <A href="/admin/applications">"Applications"</A>
+            <A href="/admin/api-keys">"API keys"</A>
             <A href="/admin/email">"E-mail"</A>
             <A href="/admin/audit">"Audit trail"</A>
         </nav>

@@ -548,6 +548,8 @@ fn test_config(database_url: &str, dir: &TempDir, secret_key_file: PathBuf) -> C
         session_cache: true,
         session_cache_capacity: 10_000,
         last_seen_flush_ms: 5_000,
+        api_rate_per_minute: 600,
+        api_burst: 100,
     }
 }
 

@@ -34,7 +34,7 @@ pub fn router() -> Router<AppState> {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Format {
+pub enum Format {
     Csv,
     JsonLines,
 }
@@ -67,7 +67,7 @@ async fn export(State(state): State<AppState>, parts: Parts, format: Format) -> 
     };
     let plan = match query::start_export(
         &state,
-        &admin,
+        &crate::domain::Actor::admin(&admin),
         &filter,
         format.name(),
         &crate::runtime::request::meta_of(&parts),
@@ -83,6 +83,11 @@ async fn export(State(state): State<AppState>, parts: Parts, format: Format) -> 
                 .into_response()
         }
     };
+    stream(state, plan, format)
+}
+
+/// Streams the entries of a started export (see [`query::start_export`]) as a download.
+pub fn stream(state: AppState, plan: ExportPlan, format: Format) -> Response {
     let filename = format!(
         "keywarden-audit-{}.{}",
         query::file_date(state.now()),

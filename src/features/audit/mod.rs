@@ -7,7 +7,7 @@ pub mod checkpoint;
 pub mod export;
 pub mod pages;
 #[cfg(feature = "ssr")]
-mod query;
+pub mod query;
 mod types;
 
 pub use api::*;

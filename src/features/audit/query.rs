@@ -6,7 +6,6 @@ use anyhow::Context;
 use serde_json::{json, Value};
 
 use super::{AuditEntryDto, AuditFilter, AuditPage, ChainStatus, CheckpointSummary, NewerPage};
-use crate::domain::Viewer;
 use crate::domain::{time, Actor, AuditAction, RequestMeta};
 use crate::error::{AppError, Result};
 use crate::runtime::audit::{verify, Verification};
@@ -20,7 +19,7 @@ pub const PAGE_SIZE: i64 = 50;
 /// Entries per query while exporting.
 pub const EXPORT_BATCH: i64 = 1000;
 
-const ACTOR_KINDS: [&str; 5] = ["anonymous", "user", "admin", "cli", "system"];
+const ACTOR_KINDS: [&str; 6] = ["anonymous", "user", "admin", "cli", "api_key", "system"];
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// Turns the filters into criteria. A date that is not `YYYY-MM-DD`, or a range that ends before
@@ -128,6 +127,28 @@ pub fn entry(row: ListedRow) -> AuditEntryDto {
     }
 }
 
+/// At most `limit` matches older than `before`, newest first, and the cursor of the next (older)
+/// page when there is one (the management API's keyset listing).
+pub async fn page_before(
+    state: &AppState,
+    filter: &AuditFilter,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<(Vec<AuditEntryDto>, Option<i64>)> {
+    let criteria = criteria(filter)?;
+    let mut conn = state.conn().await?;
+    let mut rows = audit::search(&mut conn, &criteria, before, limit + 1)
+        .await
+        .context("search audit log")?;
+    let next = if rows.len() as i64 > limit {
+        rows.truncate(limit as usize);
+        rows.last().map(|r| r.seq)
+    } else {
+        None
+    };
+    Ok((rows.into_iter().map(entry).collect(), next))
+}
+
 /// One page, newest first, with the cursors of the older and newer pages.
 pub async fn list(
     state: &AppState,
@@ -203,7 +224,7 @@ pub struct ExportPlan {
 /// `audit.exported` in its own transaction, before a single row leaves the server.
 pub async fn start_export(
     state: &AppState,
-    admin: &Viewer,
+    op: &Actor,
     filter: &AuditFilter,
     format: &str,
     meta: &RequestMeta,
@@ -223,14 +244,8 @@ pub async fn start_export(
         .collect();
     let details = json!({"format": format, "filters": filters, "count": count});
     let mut tx = AuditedTx::begin(state, meta).await?;
-    tx.record(
-        &Actor::admin(admin),
-        AuditAction::AuditExported,
-        None,
-        None,
-        details,
-    )
-    .await?;
+    tx.record(op, AuditAction::AuditExported, None, None, details)
+        .await?;
     tx.commit().await?;
     Ok(ExportPlan { criteria, before })
 }

@@ -29,6 +29,7 @@ pub const PREVIEW_FIRST: usize = 20;
 struct Matched {
     users: Vec<(i64, String)>,
     unknown_emails: Vec<String>,
+    unknown_ids: Vec<i64>,
 }
 
 /// Whether a sign-in address is in the range and the country asked for (each when given).
@@ -80,6 +81,28 @@ async fn resolve(conn: &mut Conn, geo: &GeoIp, c: &CohortCriteria) -> Result<Mat
             found.into_iter().map(|(id, _, role)| (id, role)).collect();
         listed.sort();
         users = Some(listed);
+    }
+    let mut unknown_ids = Vec::new();
+    if !c.user_ids.is_empty() {
+        let mut wanted = c.user_ids.clone();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let mut found = incidents::roles_of(conn, &wanted)
+            .await
+            .context("look up listed ids")?;
+        found.sort();
+        let known: HashSet<i64> = found.iter().map(|(id, _)| *id).collect();
+        unknown_ids = wanted
+            .into_iter()
+            .filter(|id| !known.contains(id))
+            .collect();
+        users = Some(match users {
+            Some(mut listed) => {
+                listed.retain(|(id, _)| known.contains(id));
+                listed
+            }
+            None => found,
+        });
     }
     let range = c.ip_range.as_deref().and_then(parse_cidr);
     if c.country.is_some() && !geo.is_enabled() {
@@ -142,6 +165,7 @@ async fn resolve(conn: &mut Conn, geo: &GeoIp, c: &CohortCriteria) -> Result<Mat
     Ok(Matched {
         users,
         unknown_emails,
+        unknown_ids,
     })
 }
 
@@ -168,6 +192,7 @@ pub async fn preview(state: &AppState, criteria: &CohortCriteria) -> Result<Coho
         with_live_sessions,
         admins: i64::try_from(admins).unwrap_or(i64::MAX),
         unknown_emails: matched.unknown_emails,
+        unknown_ids: matched.unknown_ids,
     })
 }
 
@@ -182,6 +207,15 @@ pub fn ids_digest(sorted_ids: &[i64]) -> String {
     hex::encode(hasher.finalize())
 }
 
+/// A frozen cohort: its id and size, and what the lists named that no account has.
+#[derive(Debug, Clone)]
+pub struct Applied {
+    pub cohort_id: i64,
+    pub size: i64,
+    pub unknown_emails: Vec<String>,
+    pub unknown_ids: Vec<i64>,
+}
+
 /// Freezes the cohort the criteria take now and starts its job. Returns the cohort id.
 pub async fn apply(
     state: &AppState,
@@ -192,6 +226,23 @@ pub async fn apply(
     reason: &str,
     meta: &RequestMeta,
 ) -> Result<i64> {
+    apply_checked(state, op, incident, criteria, actions, reason, false, meta)
+        .await
+        .map(|a| a.cohort_id)
+}
+
+/// [`apply`], and with `strict` nothing is frozen when a listed address or id is unknown.
+#[allow(clippy::too_many_arguments)]
+pub async fn apply_checked(
+    state: &AppState,
+    op: &Actor,
+    incident: &str,
+    criteria: &CohortCriteria,
+    actions: CohortActions,
+    reason: &str,
+    strict: bool,
+    meta: &RequestMeta,
+) -> Result<Applied> {
     let reason = check_reason(reason)?;
     if !actions.any() {
         return Err(AppError::field(
@@ -208,6 +259,24 @@ pub async fn apply(
     }
     let mut tx = AuditedTx::begin(state, meta).await?;
     let matched = resolve(&mut tx, &state.geo, criteria).await?;
+    if strict && !(matched.unknown_emails.is_empty() && matched.unknown_ids.is_empty()) {
+        let mut unknown: Vec<String> = matched.unknown_emails.clone();
+        unknown.extend(matched.unknown_ids.iter().map(|id| format!("#{id}")));
+        let shown = unknown
+            .iter()
+            .take(20)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ");
+        return Err(AppError::field(
+            "target",
+            format!(
+                "{} listed users are unknown (strict: nothing was done): {shown}{}",
+                unknown.len(),
+                if unknown.len() > 20 { ", …" } else { "" }
+            ),
+        ));
+    }
     if matched.users.is_empty() {
         return Err(AppError::field(
             "criteria",
@@ -252,6 +321,7 @@ pub async fn apply(
             "actions": actions,
             "criteria": criteria,
             "unknown_emails": matched.unknown_emails.len(),
+            "unknown_ids": matched.unknown_ids.len(),
         }),
     )
     .await?;
@@ -260,7 +330,12 @@ pub async fn apply(
     // plans its batches.
     super::job::refresh_statistics(state, incidents::BulkTable::Members).await;
     state.incident_wake.notify_one();
-    Ok(cohort_id)
+    Ok(Applied {
+        cohort_id,
+        size,
+        unknown_emails: matched.unknown_emails,
+        unknown_ids: matched.unknown_ids,
+    })
 }
 
 #[cfg(test)]

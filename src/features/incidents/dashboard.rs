@@ -211,6 +211,7 @@ impl CriteriaForm {
                 now,
             )?,
             emails: emails_from_text(&self.emails),
+            user_ids: Vec::new(),
         })
     }
 }

@@ -30,6 +30,9 @@ pub struct CohortPreview {
     pub admins: i64,
     /// Listed addresses no account has.
     pub unknown_emails: Vec<String>,
+    /// Listed ids no account has.
+    #[serde(default)]
+    pub unknown_ids: Vec<i64>,
 }
 
 /// A frozen cohort and its job's progress.

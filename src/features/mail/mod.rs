@@ -5,7 +5,7 @@ mod api;
 mod diff;
 pub mod pages;
 #[cfg(feature = "ssr")]
-mod service;
+pub mod service;
 mod types;
 
 pub use api::*;

@@ -31,7 +31,7 @@ pub async fn get_user_details(id: i64) -> Result<UserDetails, AppError> {
     respond(
         async {
             let admin = require_admin()?;
-            super::service::details(&state()?, &admin, id).await
+            super::service::details(&state()?, Some(&admin), id).await
         }
         .await,
     )

@@ -48,6 +48,19 @@ pub async fn list(
     role: Option<String>,
     after: i64,
 ) -> Result<UserListPage> {
+    list_page(state, q, status, role, after, PAGE).await
+}
+
+/// One page of at most `page` users (1–200) after the id `after`.
+pub async fn list_page(
+    state: &AppState,
+    q: Option<String>,
+    status: Option<String>,
+    role: Option<String>,
+    after: i64,
+    page: i64,
+) -> Result<UserListPage> {
+    let page = page.clamp(1, 200);
     let status = match status.as_deref().unwrap_or("") {
         "" => None,
         "active" => Some(UserStatus::Active),
@@ -68,14 +81,14 @@ pub async fn list(
         role,
         status,
         after_id: after,
-        limit: PAGE + 1,
+        limit: page + 1,
     };
     let mut conn = state.conn().await?;
     let mut rows = users::list(&mut conn, &filter, snap.row.passwords_compromised_before)
         .await
         .context("list users")?;
-    let next_after = (rows.len() as i64 > PAGE).then(|| rows[PAGE as usize - 1].id);
-    rows.truncate(PAGE as usize);
+    let next_after = (rows.len() as i64 > page).then(|| rows[page as usize - 1].id);
+    rows.truncate(page as usize);
     let mut out = Vec::with_capacity(rows.len());
     for u in rows {
         let pending = password_compromise(&u, &snap).is_some() && has_code(&mut conn, u.id).await?;
@@ -101,7 +114,9 @@ async fn load(conn: &mut Conn, id: i64) -> Result<UserRow> {
         .ok_or_else(|| AppError::field("user", "No such user."))
 }
 
-pub async fn details(state: &AppState, admin: &Viewer, id: i64) -> Result<UserDetails> {
+/// Everything the user page shows. `admin` is the administrator looking (`None`: an API key,
+/// which has no account of its own and no step-up).
+pub async fn details(state: &AppState, admin: Option<&Viewer>, id: i64) -> Result<UserDetails> {
     let snap = state.security.get();
     let mut conn = state.conn().await?;
     let u = load(&mut conn, id).await?;
@@ -157,9 +172,9 @@ pub async fn details(state: &AppState, admin: &Viewer, id: i64) -> Result<UserDe
         })
         .collect();
     Ok(UserDetails {
-        step_up_needed: step_up_needed(state, admin, &u),
+        step_up_needed: admin.is_some_and(|a| step_up_needed(state, a, &u)),
         status: status_label(&u, &snap, pending).into(),
-        is_self: admin.user_id == u.id,
+        is_self: admin.is_some_and(|a| a.user_id == u.id),
         id: u.id,
         email: u.email,
         name: u.name,
@@ -313,6 +328,46 @@ pub async fn send_reset(
         Some(u.id),
         None,
         json!({"superseded_links": superseded}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Makes the user an administrator or a member. The last enabled administrator stays one, so
+/// the console always has someone who can act.
+pub async fn set_role(
+    state: &AppState,
+    op: &Actor,
+    user_id: i64,
+    role: Role,
+    meta: &RequestMeta,
+) -> Result<()> {
+    let mut tx = AuditedTx::begin(state, meta).await?;
+    let u = load(&mut tx, user_id).await?;
+    if u.role == role.as_str() {
+        return Ok(());
+    }
+    if role != Role::Admin && u.disabled_at.is_none() {
+        let admins = users::admin_emails(&mut tx)
+            .await
+            .context("count administrators")?;
+        if admins.len() <= 1 {
+            return Err(AppError::field(
+                "role",
+                "This is the last enabled administrator: make another user an administrator first.",
+            ));
+        }
+    }
+    users::set_role(&mut tx, u.id, role.as_str())
+        .await
+        .context("set role")?;
+    tx.record(
+        op,
+        AuditAction::UserRoleChanged,
+        Some(u.id),
+        None,
+        json!({"from": u.role, "to": role.as_str()}),
     )
     .await?;
     tx.commit().await?;
