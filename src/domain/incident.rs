@@ -229,7 +229,8 @@ pub struct CohortCriteria {
     /// Only these addresses (a pasted list or a CSV's first column).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub emails: Vec<String>,
-    /// Only these users (the management API's lists of ids).
+    /// Only these users (the management API's lists of ids; with `emails`, either list names a
+    /// member).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub user_ids: Vec<i64>,
 }

@@ -65,7 +65,6 @@ fn ApiKeys() -> impl IntoView {
             </p>
         </section>
         <Notice message=Signal::derive(move || notice.get())/>
-        <SecretBox fresh/>
         <FormError message=row_error/>
         <section class="panel" aria-labelledby="keys-heading">
             <h2 id="keys-heading">"Keys"</h2>
@@ -78,18 +77,19 @@ fn ApiKeys() -> impl IntoView {
                 })}
             </Transition>
         </section>
-        <CreateForm action=create form/>
+        <CreateForm action=create form fresh/>
     }
 }
 
 /// The secret of the key just created, with the warning that this is the only time it shows.
+/// It sits under the form's button, where the admin is looking.
 #[component]
 fn SecretBox(fresh: RwSignal<Option<CreatedApiKey>>) -> impl IntoView {
     move || {
         fresh.get().map(|c| {
             view! {
                 <section class="alert alert-warning" aria-labelledby="secret-heading">
-                    <h2 id="secret-heading">{format!("New API key: {}", c.key.name)}</h2>
+                    <h3 id="secret-heading">{format!("New API key: {}", c.key.name)}</h3>
                     <p><strong>"Copy this key now: it will not be shown again."</strong></p>
                     <p><code class="mono api-key-secret" data-testid="api-key-secret">{c.secret}</code></p>
                     <p class="button-row">
@@ -182,6 +182,7 @@ fn KeyRow(k: ApiKeyView, revoke: ServerAction<RevokeApiKey>) -> impl IntoView {
 fn CreateForm(
     action: ServerAction<CreateApiKey>,
     form: NodeRef<leptos::html::Form>,
+    fresh: RwSignal<Option<CreatedApiKey>>,
 ) -> impl IntoView {
     let value = Signal::derive(move || action.value().get().map(|r| r.map(|_| ())));
     let invalid = move |field: &'static str| {
@@ -238,6 +239,7 @@ fn CreateForm(
                     <button type="submit" class="btn btn-primary">"Create API key"</button>
                 </p>
             </ActionForm>
+            <SecretBox fresh/>
         </section>
     }
 }

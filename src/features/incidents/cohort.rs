@@ -96,9 +96,12 @@ async fn resolve(conn: &mut Conn, geo: &GeoIp, c: &CohortCriteria) -> Result<Mat
             .into_iter()
             .filter(|id| !known.contains(id))
             .collect();
+        // Listed ids and listed addresses together are one list (either names a member).
         users = Some(match users {
             Some(mut listed) => {
-                listed.retain(|(id, _)| known.contains(id));
+                listed.extend(found);
+                listed.sort();
+                listed.dedup();
                 listed
             }
             None => found,

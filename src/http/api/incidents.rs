@@ -61,7 +61,7 @@ pub struct CohortOut {
     size: i64,
     /// SHA-256 of the sorted member ids, one per line (as the audit entry records it).
     ids_sha256: String,
-    /// `running`, `finished` or `cancelled`.
+    /// `running`, `done` or `cancelled`.
     state: String,
     /// Members whose sessions are already invalid.
     contained: i64,
