@@ -237,66 +237,126 @@ pub enum UserStatus {
     Disabled,
 }
 
-/// One page of users in id order. Prefix search uses the e-mail and name indexes (a range scan),
-/// status filters are evaluated against the watermarks passed in, so the page stays cheap at a
-/// million users.
+/// Past this many matching rows a filter counts as dense: a page walks the id order and keeps the
+/// matches. Below it, the matching ids are read from an index first (a sparse filter would
+/// otherwise walk the whole table for a page of few or no rows).
+const SPARSE_BELOW: i64 = 5_000;
+
+/// Whether fewer than [`SPARSE_BELOW`] rows satisfy `condition` (bound to `$1`, `$2`), counted on
+/// an index and stopping there.
+async fn is_sparse(conn: &mut Conn, condition: &str, binds: &[&str]) -> sqlx::Result<bool> {
+    let sql = format!(
+        "SELECT COUNT(*) FROM (SELECT 1 FROM users WHERE {condition} LIMIT {SPARSE_BELOW}) m"
+    );
+    let mut q = sqlx::query_as::<_, (i64,)>(&sql);
+    for b in binds {
+        q = q.bind(b.to_string());
+    }
+    Ok(q.fetch_one(conn).await?.0 < SPARSE_BELOW)
+}
+
+async fn is_sparse_at(conn: &mut Conn, condition: &str, at: i64) -> sqlx::Result<bool> {
+    let sql = format!(
+        "SELECT COUNT(*) FROM (SELECT 1 FROM users WHERE {condition} LIMIT {SPARSE_BELOW}) m"
+    );
+    let (n,): (i64,) = sqlx::query_as(&sql).bind(at).fetch_one(conn).await?;
+    Ok(n < SPARSE_BELOW)
+}
+
+/// One page of users in id order. Every filter reads an index: role (role, id); disabled and
+/// per-user compromises their partial indexes; a pending reset the reset codes; an instance-wide
+/// watermark a range on `password_set_at`; a search a range on each normalized column. A sparse
+/// filter's matching ids are read first (see [`SPARSE_BELOW`]), so a page of few or no rows at a
+/// million users costs what it shows.
 pub async fn list(
     conn: &mut Conn,
     f: &UserFilter,
     instance_password_watermark: i64,
 ) -> sqlx::Result<Vec<UserRow>> {
-    // Placeholders are numbered as conditions are added, and bound in the same order.
-    let mut sql = format!("SELECT {COLUMNS} FROM users u WHERE u.id > $1");
-    let mut n = 1;
-    let mut next = || {
-        n += 1;
-        format!("${n}")
+    enum Value {
+        Int(i64),
+        Text(String),
+    }
+    // Placeholders are numbered as values are added (PostgreSQL refuses values it is not asked
+    // for), and bound in the same order.
+    let mut values = vec![Value::Int(f.after_id)];
+    let mut param = |v: Value| {
+        values.push(v);
+        format!("${}", values.len())
     };
-    let mut uses_watermark = false;
+    let mut sql = format!("SELECT {COLUMNS} FROM users u WHERE u.id > $1");
+    let w = instance_password_watermark;
     if let Some(status) = f.status {
         let compromised = |p: &str| {
             format!("(u.password_set_at <= {p} OR u.password_set_at <= COALESCE(u.password_compromised_at, 0))")
         };
         let pending = "EXISTS (SELECT 1 FROM reset_codes r WHERE r.user_id = u.id)";
-        let clause = match status {
-            UserStatus::Disabled => " AND u.disabled_at IS NOT NULL".to_owned(),
-            UserStatus::Active => format!(
-                " AND u.disabled_at IS NULL AND NOT {}",
-                compromised(&next())
-            ),
-            UserStatus::Compromised => format!(
-                " AND u.disabled_at IS NULL AND {} AND NOT {pending}",
-                compromised(&next())
-            ),
-            UserStatus::ResetPending => format!(
-                " AND u.disabled_at IS NULL AND {} AND {pending}",
-                compromised(&next())
-            ),
-        };
-        uses_watermark = status != UserStatus::Disabled;
-        sql.push_str(&clause);
-    }
-    if f.role.is_some() {
-        sql.push_str(&format!(" AND u.role = {}", next()));
-    }
-    if f.search.is_some() {
-        let (lo, hi) = (next(), next());
-        sql.push_str(&format!(
-            " AND ((u.email_normalized >= {lo} AND u.email_normalized < {hi}) OR (u.name_normalized >= {lo} AND u.name_normalized < {hi}))"
-        ));
-    }
-    sql.push_str(&format!(" ORDER BY u.id LIMIT {}", next()));
-    let mut q = sqlx::query_as(&sql).bind(f.after_id);
-    if uses_watermark {
-        q = q.bind(instance_password_watermark);
+        match status {
+            UserStatus::Disabled => sql.push_str(" AND u.disabled_at IS NOT NULL"),
+            UserStatus::Active => {
+                let p = param(Value::Int(w));
+                sql.push_str(&format!(" AND u.disabled_at IS NULL AND NOT {}", compromised(&p)));
+                if is_sparse_at(conn, "password_set_at > $1", w).await? {
+                    sql.push_str(&format!(
+                        " AND u.id IN (SELECT id FROM users WHERE password_set_at > {p})"
+                    ));
+                }
+            }
+            UserStatus::Compromised => {
+                let p = param(Value::Int(w));
+                sql.push_str(&format!(
+                    " AND u.disabled_at IS NULL AND {} AND NOT {pending}",
+                    compromised(&p)
+                ));
+                if is_sparse_at(conn, "password_set_at <= $1", w).await? {
+                    sql.push_str(&format!(
+                        " AND u.id IN (SELECT id FROM users WHERE password_set_at <= {p} \
+                         UNION SELECT id FROM users WHERE password_compromised_at IS NOT NULL)"
+                    ));
+                }
+            }
+            UserStatus::ResetPending => {
+                let p = param(Value::Int(w));
+                sql.push_str(&format!(
+                    " AND u.disabled_at IS NULL AND {} AND u.id IN (SELECT user_id FROM reset_codes)",
+                    compromised(&p)
+                ));
+            }
+        }
     }
     if let Some(role) = &f.role {
-        q = q.bind(role.clone());
+        let p = param(Value::Text(role.clone()));
+        sql.push_str(&format!(" AND u.role = {p}"));
     }
     if let Some(search) = &f.search {
-        q = q.bind(search.clone()).bind(format!("{search}\u{10FFFF}"));
+        let hi = format!("{search}\u{10FFFF}");
+        let range = |lo: &str, hi: &str, prefix: &str| {
+            format!(
+                "(({prefix}email_normalized >= {lo} AND {prefix}email_normalized < {hi}) \
+                 OR ({prefix}name_normalized >= {lo} AND {prefix}name_normalized < {hi}))"
+            )
+        };
+        let sparse = is_sparse(conn, &range("$1", "$2", ""), &[search, &hi]).await?;
+        let (lo, hi) = (param(Value::Text(search.clone())), param(Value::Text(hi)));
+        if sparse {
+            sql.push_str(&format!(
+                " AND u.id IN (SELECT id FROM users WHERE email_normalized >= {lo} AND email_normalized < {hi} \
+                 UNION SELECT id FROM users WHERE name_normalized >= {lo} AND name_normalized < {hi})"
+            ));
+        } else {
+            sql.push_str(&format!(" AND {}", range(&lo, &hi, "u.")));
+        }
     }
-    q.bind(f.limit).fetch_all(conn).await
+    let limit = param(Value::Int(f.limit));
+    sql.push_str(&format!(" ORDER BY u.id LIMIT {limit}"));
+    let mut q = sqlx::query_as(&sql);
+    for v in values {
+        q = match v {
+            Value::Int(n) => q.bind(n),
+            Value::Text(t) => q.bind(t),
+        };
+    }
+    q.fetch_all(conn).await
 }
 
 /// The e-mail addresses of the enabled administrators other than `except` (notifications).

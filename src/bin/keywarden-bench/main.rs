@@ -15,7 +15,10 @@
 //!   `GET /auth/forward` with a valid session, with and without the session cache, against a bare
 //!   axum handler that only reads the cookie; requests/s, p50/p99 and the ratio; then the memory
 //!   one cached session takes.
+//! - `api --backend sqlite,postgres --users 1000000 --bulk 100000`: `GET /api/v1/users` pages
+//!   (first, filtered dense and sparse, deep cursor) and one bulk call on a list of addresses.
 
+mod api;
 mod contain;
 mod flood;
 mod forward;
@@ -36,6 +39,23 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// The management API: user list pages at scale, and one bulk call on a list.
+    Api {
+        /// sqlite, postgres, or both separated by a comma.
+        #[arg(long, default_value = "sqlite")]
+        backend: String,
+        #[arg(long, default_value_t = 1_000_000)]
+        users: i64,
+        /// Addresses listed in the bulk call.
+        #[arg(long, default_value_t = 100_000)]
+        bulk: i64,
+        /// Concurrent clients per list step.
+        #[arg(long, default_value_t = 4)]
+        clients: usize,
+        /// Seconds per list step.
+        #[arg(long, default_value_t = 3.0)]
+        seconds: f64,
+    },
     /// Instance-wide containment at several sizes.
     ContainAll {
         /// sqlite, postgres, or both separated by a comma.
@@ -122,6 +142,34 @@ async fn main() -> std::process::ExitCode {
 
 async fn run() -> anyhow::Result<()> {
     match Cli::parse().command {
+        Command::Api {
+            backend,
+            users,
+            bulk,
+            clients,
+            seconds,
+        } => {
+            if !(1..=10_000_000).contains(&users) || !(1..=100_000).contains(&bulk) || bulk > users
+            {
+                bail!("--users takes 1 to 10000000 and --bulk 1 to 100000 (at most --users)");
+            }
+            if !(1..=256).contains(&clients) || !(0.1..=60.0).contains(&seconds) {
+                bail!("--clients takes 1 to 256 and --seconds 0.1 to 60");
+            }
+            let options = api::Options {
+                users,
+                bulk,
+                clients,
+                seconds,
+            };
+            for backend in backend.split(',').map(str::trim) {
+                if backend != "sqlite" && backend != "postgres" {
+                    bail!("--backend takes sqlite, postgres or both");
+                }
+                api::run(backend, &options).await?;
+            }
+            Ok(())
+        }
         Command::ContainAll {
             backend,
             users,
