@@ -18,8 +18,9 @@
 #   positive_data_acceptance  expects every schema-valid request to succeed (2xx). Here valid
 #       input meets real state: ids and incident references that do not exist (404), the policy
 #       rejecting a schema-valid password, an e-mail address already taken, the last enabled
-#       administrator keeping the role, a cohort that matches nobody (422). Those answers are
-#       correct and documented; the check would only report them as failures.
+#       administrator keeping the role, an incident already closed, a session already ended, a
+#       generated Idempotency-Key that an earlier, different request used (422). Those answers
+#       are correct and documented; the check would only report them as failures.
 #   Every other check runs, in particular not_a_server_error, status_code_conformance,
 #   content_type_conformance, response_schema_conformance, response_headers_conformance,
 #   negative_data_rejection and ignored_auth.
@@ -37,8 +38,7 @@
 #   API_FUZZ_WORKERS       concurrent Schemathesis workers, 1 or 2 (2)
 #   API_FUZZ_TIMEOUT       limit on the whole Schemathesis run, in seconds (600)
 #   API_FUZZ_SEED          Schemathesis seed, to repeat a run (random; the one used is printed)
-#   API_FUZZ_REPORT_DIR    keep Schemathesis' JUnit report there (default: dropped with the
-#                          temporary directory)
+#   API_FUZZ_REPORT_DIR    write Schemathesis' JUnit report into this directory (default: none)
 #   KEYWARDEN_BIN          server binary (target/debug/keywarden)
 set -euo pipefail
 
@@ -66,7 +66,7 @@ command -v curl >/dev/null 2>&1 || die "curl is needed"
 command -v timeout >/dev/null 2>&1 || die "timeout (coreutils) is needed"
 
 # --- Schemathesis -------------------------------------------------------------------------------
-st="$VENV/bin/st"
+st="$PWD/$VENV/bin/st"
 installed="$("$st" --version 2>/dev/null | sed -nE 's/.*version ([0-9.]+).*/\1/p' || true)"
 if [[ "$installed" != "$SCHEMATHESIS_VERSION" ]]; then
   log "installing schemathesis $SCHEMATHESIS_VERSION into $VENV"
@@ -146,8 +146,11 @@ done
 api_post /api/v1/incidents '{"title":"Fuzz"}' || die "opening the incident failed"
 
 # --- the run ------------------------------------------------------------------------------------
-report_dir="${API_FUZZ_REPORT_DIR:-$work/report}"
 out="$work/schemathesis.log"
+report=()
+if [[ -n "${API_FUZZ_REPORT_DIR:-}" ]]; then
+  report=(--report junit --report-dir "$(realpath -m -- "$API_FUZZ_REPORT_DIR")")
+fi
 cmd=(
   "$st" run "$base/api/v1/openapi.json"
   --checks all
@@ -158,23 +161,28 @@ cmd=(
   --request-timeout 30
   --generation-database none
   --header "Authorization: Bearer $key"
-  --report junit --report-dir "$report_dir"
   --no-color
+  "${report[@]}"
 )
 log "running schemathesis $SCHEMATHESIS_VERSION (max examples $max_examples, workers $workers, seed $seed, at most ${time_limit}s)"
 log "${cmd[*]/$key/kw_live_…}"
 started=$SECONDS
 rc=0
-timeout --kill-after=30 "$time_limit" "${cmd[@]}" 2>&1 | tee "$out" || rc=$?
+# From the temporary directory: Schemathesis keeps a cache of failures (.schemathesis/) in its
+# working directory and reads a schemathesis.toml from there; neither belongs in the repository.
+(cd "$work" && timeout --kill-after=30 "$time_limit" "${cmd[@]}") 2>&1 | tee "$out" || rc=$?
 took=$((SECONDS - started))
 
-# Schemathesis ends with a line like "=== 28 passed, 2 failed in 95.12s ===".
-totals="$(sed -nE 's/^=+ (.*[0-9]+ (passed|failed|errored|skipped).*) =+$/\1/p' "$out" | tail -n 1)"
+# Schemathesis ends with "Test cases: N generated, ..." and a line such as
+# "=== 5 failures, 1 error, 3 warnings in 12.68s ===" (or "=== No issues found in 20.1s ===").
+cases="$(sed -nE 's/^[[:space:]]*([0-9]+ generated.*)$/\1/p' "$out" | tail -n 1)"
+totals="$(sed -nE 's/^=+ (.* in [0-9.]+s) =+$/\1/p' "$out" | tail -n 1)"
+summary="${totals:-no summary from schemathesis}${cases:+ ($cases)}, seed $seed, ${took}s"
 if ((rc == 124 || rc == 137)); then
   log "FAILED: schemathesis did not finish within ${time_limit}s (seed $seed)"
   exit 1
 elif ((rc != 0)); then
-  log "FAILED: ${totals:-schemathesis exited with status $rc} (seed $seed, ${took}s; see the failures above)"
+  log "FAILED: $summary (exit status $rc; the failures are listed above)"
   exit 1
 fi
-log "passed: ${totals:-no failures} (seed $seed, ${took}s)"
+log "passed: $summary"

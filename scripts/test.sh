@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Runs every Keywarden test: the Rust unit and integration tests (SQLite and PostgreSQL), then the
-# browser tests (Playwright on the system Chromium) against a freshly built server.
+# browser tests (Playwright on the system Chromium) against a freshly built server, and a fuzz run
+# of the management API from its OpenAPI document (scripts/api-fuzz.sh, Schemathesis).
 #
-# Outside CI a missing PostgreSQL, Chromium, nginx or Caddy only skips the tests that need it, with a
-# warning; with CI=true it is an error. The exit status is non-zero when any step fails.
+# Outside CI a missing PostgreSQL, Chromium, nginx or Caddy, or a Schemathesis that cannot be
+# installed, only skips the tests that need it, with a warning; with CI=true it is an error. The
+# exit status is non-zero when any step fails.
 #
 # Skipped tests are reported as skipped, not as passed: the Rust tests print a line
 # `SKIP: <test name> (<why>)` on standard error for each case they skip and append it to the file
@@ -342,11 +344,26 @@ browser_skips() {
   fi
 }
 
-if ((browser_tests)); then
-  if step "building the server and the site (cargo leptos build)" cargo leptos build; then
+# The API fuzz run (scripts/api-fuzz.sh) exits 77 when Schemathesis cannot be installed: a skip,
+# except with CI=true.
+api_fuzz() {
+  local rc=0
+  bash scripts/api-fuzz.sh || rc=$?
+  if ((rc == 77)) && ! is_ci; then
+    warn "Schemathesis cannot be installed: skipping the API fuzz run"
+    skipped+=("API fuzz run (Schemathesis cannot be installed)")
+    return 0
+  fi
+  return "$rc"
+}
+
+# Built even without a browser: the API fuzz run uses the same server binary.
+if step "building the server and the site (cargo leptos build)" cargo leptos build; then
+  if ((browser_tests)); then
     step "browser tests (npx playwright test in end2end/)" playwright || true
     browser_skips
   fi
+  step "API fuzz run (scripts/api-fuzz.sh, Schemathesis)" api_fuzz || true
 fi
 
 # --- summary ----------------------------------------------------------------------------------

@@ -269,8 +269,14 @@ async fn v8_2_1_each_operation_refuses_a_key_without_its_scope(app: &TestApp) {
     let outbox_only = key(app, "outbox-only", "outbox:read").await;
     let users_only = key(app, "users-only", "users:read").await;
     let mut checked = 0;
+    let mut operation_ids = std::collections::HashSet::new();
     for (path, item) in paths {
         for (method, op) in item.as_object().unwrap() {
+            let id = op["operationId"].as_str().unwrap_or_default();
+            assert!(
+                operation_ids.insert(id.to_owned()),
+                "operationId {id} twice"
+            );
             let scope = op["security"][0]["api_key"][0]
                 .as_str()
                 .unwrap_or_else(|| panic!("{method} {path} documents no scope"));
@@ -398,32 +404,39 @@ async fn every_operation_answers_its_happy_path(app: &TestApp) {
     )
     .await;
     assert_problem(&last, StatusCode::UNPROCESSABLE_ENTITY, "validation");
+    let last = call(
+        app,
+        k,
+        Method::POST,
+        &format!("/api/v1/users/{cy}/disable"),
+        None,
+    )
+    .await;
+    assert_problem(&last, StatusCode::UNPROCESSABLE_ENTITY, "validation");
+    let bob_id = app.user_id("bob@example.org").await;
+    let disable = format!("/api/v1/users/{bob_id}/disable");
     assert_eq!(
-        call(
-            app,
-            k,
-            Method::POST,
-            &format!("/api/v1/users/{cy}/disable"),
-            None
-        )
-        .await
-        .0,
+        call(app, k, Method::POST, &disable, None).await.0,
         StatusCode::OK
     );
     let (_, _, disabled) = call(app, k, Method::GET, "/api/v1/users?status=disabled", None).await;
-    assert_eq!(disabled["users"][0]["id"], cy);
+    assert_eq!(disabled["users"][0]["id"], bob_id);
+    let enable = format!("/api/v1/users/{bob_id}/enable");
     assert_eq!(
-        call(
-            app,
-            k,
-            Method::POST,
-            &format!("/api/v1/users/{cy}/enable"),
-            None
-        )
-        .await
-        .0,
+        call(app, k, Method::POST, &enable, None).await.0,
         StatusCode::OK
     );
+    // A method the path does not have: 405 with Allow.
+    let wrong = call(
+        app,
+        k,
+        Method::PATCH,
+        &format!("/api/v1/users/{bob_id}"),
+        None,
+    )
+    .await;
+    assert_problem(&wrong, StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed");
+    assert_eq!(wrong.1["allow"], "GET");
     assert_problem(
         &call(app, k, Method::GET, "/api/v1/users/999999", None).await,
         StatusCode::NOT_FOUND,
@@ -464,7 +477,6 @@ async fn every_operation_answers_its_happy_path(app: &TestApp) {
     assert_problem(&again, StatusCode::UNPROCESSABLE_ENTITY, "validation");
     let bob = app.new_browser();
     app.sign_in(&bob, "bob@example.org", PASSWORD).await;
-    let bob_id = app.user_id("bob@example.org").await;
     assert_eq!(
         call(
             app,

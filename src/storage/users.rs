@@ -295,7 +295,10 @@ pub async fn list(
             UserStatus::Disabled => sql.push_str(" AND u.disabled_at IS NOT NULL"),
             UserStatus::Active => {
                 let p = param(Value::Int(w));
-                sql.push_str(&format!(" AND u.disabled_at IS NULL AND NOT {}", compromised(&p)));
+                sql.push_str(&format!(
+                    " AND u.disabled_at IS NULL AND NOT {}",
+                    compromised(&p)
+                ));
                 if is_sparse_at(conn, "password_set_at > $1", w).await? {
                     sql.push_str(&format!(
                         " AND u.id IN (SELECT id FROM users WHERE password_set_at > {p})"

@@ -334,6 +334,21 @@ pub async fn send_reset(
     Ok(())
 }
 
+/// Refuses to take away the last enabled administrator (the console would have no one left who
+/// can act; `keywarden admin create` is the way back in).
+async fn last_admin_stays(conn: &mut Conn, field: &str) -> Result<()> {
+    let admins = users::admin_emails(conn)
+        .await
+        .context("count administrators")?;
+    if admins.len() <= 1 {
+        return Err(AppError::field(
+            field,
+            "This is the last enabled administrator: make another user an administrator first.",
+        ));
+    }
+    Ok(())
+}
+
 /// Makes the user an administrator or a member. The last enabled administrator stays one, so
 /// the console always has someone who can act.
 pub async fn set_role(
@@ -349,15 +364,7 @@ pub async fn set_role(
         return Ok(());
     }
     if role != Role::Admin && u.disabled_at.is_none() {
-        let admins = users::admin_emails(&mut tx)
-            .await
-            .context("count administrators")?;
-        if admins.len() <= 1 {
-            return Err(AppError::field(
-                "role",
-                "This is the last enabled administrator: make another user an administrator first.",
-            ));
-        }
+        last_admin_stays(&mut tx, "role").await?;
     }
     users::set_role(&mut tx, u.id, role.as_str())
         .await
@@ -384,6 +391,9 @@ pub async fn set_disabled(
     let mut tx = AuditedTx::begin(state, meta).await?;
     let now = tx.now();
     let u = load(&mut tx, user_id).await?;
+    if disabled && u.disabled_at.is_none() && Role::parse(&u.role) == Some(Role::Admin) {
+        last_admin_stays(&mut tx, "disabled").await?;
+    }
     users::set_disabled(&mut tx, u.id, disabled.then_some(now))
         .await
         .context("set disabled")?;

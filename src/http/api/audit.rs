@@ -6,7 +6,7 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::problem::{ApiResult, Params, Problem};
+use super::problem::{max_chars, ApiResult, Params, Problem};
 use super::Authed;
 use crate::features::audit::export::{self, Format};
 use crate::features::audit::query;
@@ -28,13 +28,13 @@ pub struct AuditQuery {
     #[param(max_length = 100)]
     action: Option<String>,
     /// First day, `YYYY-MM-DD` (UTC).
-    #[param(max_length = 10)]
+    #[param(pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
     from: Option<String>,
     /// Last day, `YYYY-MM-DD` (UTC).
-    #[param(max_length = 10)]
+    #[param(pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
     to: Option<String>,
     /// `next_cursor` of the previous page.
-    #[param(pattern = "^[0-9]{1,18}$")]
+    #[param(pattern = "^[0-9]{0,18}$")]
     cursor: Option<String>,
     /// Entries per page, 1–200 (default 50).
     #[param(minimum = 1, maximum = 200)]
@@ -76,6 +76,17 @@ pub struct Verification {
     problem: Option<String>,
 }
 
+/// The filters within their documented lengths.
+fn check_lengths(
+    actor: &Option<String>,
+    target: &Option<String>,
+    action: &Option<String>,
+) -> ApiResult<()> {
+    max_chars("actor", actor.as_deref(), 320)?;
+    max_chars("target", target.as_deref(), 320)?;
+    max_chars("action", action.as_deref(), 100)
+}
+
 fn filter_of(q: &AuditQuery) -> AuditFilter {
     AuditFilter {
         actor: q.actor.clone(),
@@ -87,13 +98,14 @@ fn filter_of(q: &AuditQuery) -> AuditFilter {
 }
 
 /// List audit entries, newest first.
-#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditQuery),
+#[utoipa::path(get, path = "/api/v1/audit", operation_id = "list_audit", tag = "audit", params(AuditQuery),
     security(("api_key" = ["audit:read"])),
     responses((status = 200, description = "A page of entries", body = EntryPage)))]
 pub async fn list(
     State(state): State<AppState>,
     Params(q): Params<AuditQuery>,
 ) -> ApiResult<Json<EntryPage>> {
+    check_lengths(&q.actor, &q.target, &q.action)?;
     let before = match q.cursor.as_deref() {
         None | Some("") => None,
         Some(c) => Some(
@@ -138,9 +150,9 @@ pub struct ExportQuery {
     target: Option<String>,
     #[param(max_length = 100)]
     action: Option<String>,
-    #[param(max_length = 10)]
+    #[param(pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
     from: Option<String>,
-    #[param(max_length = 10)]
+    #[param(pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
     to: Option<String>,
 }
 
@@ -155,6 +167,7 @@ pub async fn export(
     caller: Authed,
     Params(q): Params<ExportQuery>,
 ) -> ApiResult<Response> {
+    check_lengths(&q.actor, &q.target, &q.action)?;
     let filter = AuditFilter {
         actor: q.actor,
         target: q.target,

@@ -111,7 +111,7 @@ async fn found(state: &AppState, reference: &str) -> ApiResult<(IncidentView, Ve
 }
 
 /// List incidents, newest first.
-#[utoipa::path(get, path = "/api/v1/incidents", tag = "incidents",
+#[utoipa::path(get, path = "/api/v1/incidents", operation_id = "list_incidents", tag = "incidents",
     security(("api_key" = ["incident:read"])),
     responses((status = 200, description = "Incidents", body = IncidentList)))]
 pub async fn list(State(state): State<AppState>) -> ApiResult<Json<IncidentList>> {
@@ -121,13 +121,33 @@ pub async fn list(State(state): State<AppState>) -> ApiResult<Json<IncidentList>
     }))
 }
 
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SeverityName {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl SeverityName {
+    fn as_str(self) -> &'static str {
+        match self {
+            SeverityName::Low => "low",
+            SeverityName::Medium => "medium",
+            SeverityName::High => "high",
+            SeverityName::Critical => "critical",
+        }
+    }
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewIncident {
-    #[schema(max_length = 200)]
+    #[schema(min_length = 1, max_length = 200)]
     title: String,
-    /// `low`, `medium` (default), `high` or `critical`.
-    severity: Option<String>,
+    /// `medium` without it.
+    severity: Option<SeverityName>,
     #[serde(default)]
     #[schema(max_length = 10000)]
     description: String,
@@ -140,7 +160,7 @@ pub struct NewIncident {
 }
 
 /// Open an incident.
-#[utoipa::path(post, path = "/api/v1/incidents", tag = "incidents", request_body = NewIncident,
+#[utoipa::path(post, path = "/api/v1/incidents", operation_id = "open_incident", tag = "incidents", request_body = NewIncident,
     security(("api_key" = ["incident:write"])),
     responses((status = 201, description = "Opened", body = IncidentOut)))]
 pub async fn open(
@@ -153,7 +173,7 @@ pub async fn open(
         &caller.actor(),
         &incidents::service::OpenIncident {
             title: &body.title,
-            severity: body.severity.as_deref().unwrap_or("medium"),
+            severity: body.severity.map_or("medium", SeverityName::as_str),
             description: &body.description,
             notice: &body.notice,
             detected_at: body.detected_at,
@@ -170,7 +190,7 @@ pub async fn open(
 }
 
 /// Get an incident and its cohorts.
-#[utoipa::path(get, path = "/api/v1/incidents/{reference}", tag = "incidents",
+#[utoipa::path(get, path = "/api/v1/incidents/{reference}", operation_id = "get_incident", tag = "incidents",
     params(("reference" = String, Path, description = "e.g. KW-2026-0007, or the numeric id")),
     security(("api_key" = ["incident:read"])),
     responses((status = 200, description = "The incident", body = IncidentDetail)))]
@@ -186,7 +206,7 @@ pub async fn get_one(
 }
 
 /// Close an incident (its temporary tightening reverts).
-#[utoipa::path(post, path = "/api/v1/incidents/{reference}/close", tag = "incidents",
+#[utoipa::path(post, path = "/api/v1/incidents/{reference}/close", operation_id = "close_incident", tag = "incidents",
     params(("reference" = String, Path, description = "e.g. KW-2026-0007, or the numeric id")),
     security(("api_key" = ["incident:write"])),
     responses((status = 200, description = "Closed", body = IncidentOut)))]
@@ -212,8 +232,7 @@ pub struct WindowIn {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Criteria {
-    /// `admin` or `member`.
-    role: Option<String>,
+    role: Option<super::users::RoleName>,
     created_before: Option<i64>,
     created_after: Option<i64>,
     /// Signed in within this window.
@@ -245,7 +264,7 @@ impl Criteria {
             })
         };
         CohortCriteria {
-            role: self.role,
+            role: self.role.map(|r| r.role().as_str().to_owned()),
             created_before: self.created_before,
             created_after: self.created_after,
             signed_in: window(self.signed_in),
@@ -317,8 +336,8 @@ pub struct Apply {
     /// Queue the incident notice (after containment).
     #[serde(default)]
     notify: bool,
-    /// Why (kept in the audit trail), 1–500 characters.
-    #[schema(max_length = 500)]
+    /// Why (kept in the audit trail), 3–500 characters.
+    #[schema(min_length = 3, max_length = 500)]
     reason: String,
     /// Refuse when a listed address or id is unknown (default: report them).
     #[serde(default)]

@@ -14,8 +14,8 @@ use crate::runtime::AppState;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InstanceAction {
-    /// Why (kept in the audit trail), 1–500 characters.
-    #[schema(max_length = 500)]
+    /// Why (kept in the audit trail), 3–500 characters.
+    #[schema(min_length = 3, max_length = 500)]
     reason: String,
     /// With compromise-passwords: also end every session now.
     #[serde(default)]
@@ -109,8 +109,10 @@ pub struct Settings {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SettingsOut {
-    #[serde(flatten)]
-    settings: Settings,
+    reset_task_enabled: bool,
+    password_min_length: i64,
+    session_idle_timeout_minutes: i64,
+    session_absolute_lifetime_hours: i64,
     new_device_alerts: bool,
     alert_on_new_country: bool,
     /// The instance-wide watermarks (Unix ms), when set.
@@ -122,12 +124,10 @@ pub struct SettingsOut {
 
 fn settings_out(s: security::SecuritySettings) -> SettingsOut {
     SettingsOut {
-        settings: Settings {
-            reset_task_enabled: s.reset_task_enabled,
-            password_min_length: s.password_min_length,
-            session_idle_timeout_minutes: s.session_idle_timeout_minutes,
-            session_absolute_lifetime_hours: s.session_absolute_lifetime_hours,
-        },
+        reset_task_enabled: s.reset_task_enabled,
+        password_min_length: s.password_min_length,
+        session_idle_timeout_minutes: s.session_idle_timeout_minutes,
+        session_absolute_lifetime_hours: s.session_absolute_lifetime_hours,
         new_device_alerts: s.new_device_alerts,
         alert_on_new_country: s.alert_on_new_country,
         passwords_compromised_before: s.passwords_compromised_before,

@@ -37,7 +37,7 @@ Every POST honours `Idempotency-Key`. Each key has a token bucket (`RateLimit-Li
         incidents::list, incidents::open, incidents::get_one, incidents::close,
         incidents::preview, incidents::apply, incidents::cohort, incidents::cancel,
     ),
-    components(schemas(ProblemDocument, users::Selection)),
+    components(schemas(ProblemDocument, users::Selection, users::StatusFilter, users::RoleName)),
     modifiers(&Conventions),
     tags(
         (name = "users", description = "Users, their passwords, and bulk actions"),

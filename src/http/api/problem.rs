@@ -22,6 +22,7 @@ pub const KINDS: &[(&str, u16, &str)] = &[
     ("insufficient-scope", 403, "The API key lacks a scope"),
     ("forbidden", 403, "Not allowed"),
     ("not-found", 404, "Not found"),
+    ("method-not-allowed", 405, "This method is not allowed here"),
     (
         "idempotency-in-progress",
         409,
@@ -216,3 +217,14 @@ pub struct Params<T>(pub T);
 pub struct Segment<T>(pub T);
 
 pub type ApiResult<T> = Result<T, Problem>;
+
+/// A text parameter within its documented length (in characters, as JSON Schema counts them).
+pub fn max_chars(field: &str, value: Option<&str>, max: usize) -> ApiResult<()> {
+    match value {
+        Some(v) if v.chars().count() > max => Err(Problem::validation(
+            field,
+            format!("At most {max} characters."),
+        )),
+        _ => Ok(()),
+    }
+}

@@ -43,9 +43,30 @@ fn scopes() -> &'static HashMap<(Method, String), ApiScope> {
     })
 }
 
-/// The scope the operation at this method and route needs.
+/// The scope the operation at this method and route needs (HEAD: its GET's).
 pub fn needed(method: &Method, route: &str) -> Option<ApiScope> {
-    scopes().get(&(method.clone(), route.to_owned())).copied()
+    let method = if method == Method::HEAD {
+        Method::GET
+    } else {
+        method.clone()
+    };
+    scopes().get(&(method, route.to_owned())).copied()
+}
+
+/// The documented methods of a route, for `Allow`.
+fn allowed(route: &str) -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = scopes()
+        .keys()
+        .filter(|(_, r)| r == route)
+        .map(|(m, _)| match *m {
+            Method::GET => "GET",
+            Method::POST => "POST",
+            Method::PUT => "PUT",
+            _ => "DELETE",
+        })
+        .collect();
+    out.sort_unstable();
+    out
 }
 
 pub async fn require(req: Request, next: Next) -> Response {
@@ -58,6 +79,18 @@ pub async fn require(req: Request, next: Next) -> Response {
         return Problem::new("unauthenticated", "An API key is required.").into_response();
     };
     match needed(req.method(), &route) {
+        None if !allowed(&route).is_empty() => {
+            let allow = allowed(&route).join(", ");
+            let mut response = Problem::new(
+                "method-not-allowed",
+                format!("{} is not allowed here; use {allow}.", req.method()),
+            )
+            .into_response();
+            if let Ok(v) = axum::http::HeaderValue::from_str(&allow) {
+                response.headers_mut().insert(axum::http::header::ALLOW, v);
+            }
+            response
+        }
         None => {
             tracing::error!(route, "API operation without a documented scope: refused");
             Problem::new("forbidden", "This operation is not available to API keys.")

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::incidents::Criteria;
-use super::problem::{ApiResult, Body, Params, Problem, Segment};
+use super::problem::{max_chars, ApiResult, Body, Params, Problem, Segment};
 use super::Authed;
 use crate::domain::{CohortActions, Role};
 use crate::features::{auth, incidents, security, users};
@@ -32,7 +32,7 @@ pub enum RoleName {
 }
 
 impl RoleName {
-    fn role(self) -> Role {
+    pub fn role(self) -> Role {
         match self {
             RoleName::Admin => Role::Admin,
             RoleName::Member => Role::Member,
@@ -50,7 +50,7 @@ pub struct UserQuery {
     status: Option<StatusFilter>,
     role: Option<RoleName>,
     /// `next_cursor` of the previous page.
-    #[param(pattern = "^[0-9]{1,18}$")]
+    #[param(pattern = "^[0-9]{0,18}$")]
     cursor: Option<String>,
     /// Users per page, 1–200 (default 50).
     #[param(minimum = 1, maximum = 200)]
@@ -154,13 +154,14 @@ async fn existing(state: &AppState, id: i64) -> ApiResult<()> {
 }
 
 /// List users (keyset pagination).
-#[utoipa::path(get, path = "/api/v1/users", tag = "users", params(UserQuery),
+#[utoipa::path(get, path = "/api/v1/users", operation_id = "list_users", tag = "users", params(UserQuery),
     security(("api_key" = ["users:read"])),
     responses((status = 200, description = "A page of users in id order", body = UserPage)))]
 pub async fn list(
     State(state): State<AppState>,
     Params(q): Params<UserQuery>,
 ) -> ApiResult<Json<UserPage>> {
+    max_chars("q", q.q.as_deref(), 320)?;
     let after = match q.cursor.as_deref() {
         None | Some("") => 0,
         Some(c) => c
@@ -202,7 +203,7 @@ pub async fn list(
 }
 
 /// Get one user.
-#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users",
+#[utoipa::path(get, path = "/api/v1/users/{id}", operation_id = "get_user", tag = "users",
     params(("id" = i64, Path, description = "User id")),
     security(("api_key" = ["users:read"])),
     responses((status = 200, description = "The user", body = UserOut)))]
@@ -232,7 +233,7 @@ pub struct NewUser {
     #[schema(max_length = 320)]
     email: String,
     /// Checked against the password policy (length, common passwords).
-    #[schema(max_length = 256)]
+    #[schema(min_length = 8, max_length = 256)]
     password: String,
     role: Option<RoleName>,
 }
@@ -372,8 +373,8 @@ pub async fn end_session(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Compromise {
-    /// Why (kept in the audit trail), 1–500 characters.
-    #[schema(max_length = 500)]
+    /// Why (kept in the audit trail), 3–500 characters.
+    #[schema(min_length = 3, max_length = 500)]
     reason: String,
     /// Also end every session now (otherwise live sessions are restricted to the reset task).
     #[serde(default)]
@@ -489,8 +490,8 @@ pub struct BulkRequest {
     action: BulkAction,
     #[schema(schema_with = target_schema)]
     target: Target,
-    /// Why (kept in the audit trail), 1–500 characters.
-    #[schema(max_length = 500)]
+    /// Why (kept in the audit trail), 3–500 characters.
+    #[schema(min_length = 3, max_length = 500)]
     reason: String,
     /// The incident this is part of (its reference, e.g. `KW-2026-0007`). Required for a filter
     /// or a list (the frozen cohort and its job belong to it); optional with `"all"`.
