@@ -74,9 +74,9 @@ async fn load(
     latencies.sort_by(|a, b| a.total_cmp(b));
     Ok(json!({
         "requests_per_s": round(latencies.len() as f64 / elapsed),
-        "p50_ms": round(percentile(&latencies, 0.50)),
-        "p95_ms": round(percentile(&latencies, 0.95)),
-        "p99_ms": round(percentile(&latencies, 0.99)),
+        "p50_ms": round(percentile(&latencies, 50.0)),
+        "p95_ms": round(percentile(&latencies, 95.0)),
+        "p99_ms": round(percentile(&latencies, 99.0)),
         "requests": latencies.len(),
         "unexpected_answers": errors,
         "users_on_page": matched,

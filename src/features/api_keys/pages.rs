@@ -61,7 +61,9 @@ fn ApiKeys() -> impl IntoView {
             <p class="muted">
                 "Scripts and other services call the management API (" <span class="mono">"/api/v1"</span> ") with "
                 <span class="mono">"Authorization: Bearer <key>"</span> ". A key may do only what its scopes allow, "
-                "until it expires or is revoked. Keywarden keeps a hash of each key, never the key itself."
+                "until it expires or is revoked. Keywarden keeps a hash of each key, never the key itself. "
+                <a href="/api/docs" rel="external">"API reference"</a>
+                " (and its OpenAPI document, " <a href="/api/v1/openapi.json" rel="external" class="mono">"/api/v1/openapi.json"</a> ")."
             </p>
         </section>
         <Notice message=Signal::derive(move || notice.get())/>

@@ -28,10 +28,10 @@ pub struct AuditQuery {
     #[param(max_length = 100)]
     action: Option<String>,
     /// First day, `YYYY-MM-DD` (UTC).
-    #[param(pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
+    #[param(pattern = "^([0-9]{4}-[0-9]{2}-[0-9]{2})?$")]
     from: Option<String>,
     /// Last day, `YYYY-MM-DD` (UTC).
-    #[param(pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
+    #[param(pattern = "^([0-9]{4}-[0-9]{2}-[0-9]{2})?$")]
     to: Option<String>,
     /// `next_cursor` of the previous page.
     #[param(pattern = "^[0-9]{0,18}$")]
@@ -150,9 +150,9 @@ pub struct ExportQuery {
     target: Option<String>,
     #[param(max_length = 100)]
     action: Option<String>,
-    #[param(pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
+    #[param(pattern = "^([0-9]{4}-[0-9]{2}-[0-9]{2})?$")]
     from: Option<String>,
-    #[param(pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
+    #[param(pattern = "^([0-9]{4}-[0-9]{2}-[0-9]{2})?$")]
     to: Option<String>,
 }
 
