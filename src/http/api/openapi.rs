@@ -168,6 +168,21 @@ fn escape(text: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// Escaped text with its `code spans` (the doc comments' Markdown) as `<code>`.
+fn prose(text: &str) -> String {
+    escape(text)
+        .split('`')
+        .enumerate()
+        .map(|(i, part)| {
+            if i % 2 == 1 {
+                format!("<code>{part}</code>")
+            } else {
+                part.to_owned()
+            }
+        })
+        .collect()
+}
+
 /// `GET /api/docs`: every operation with its scope, parameters, body and answers, and every kind
 /// of problem, rendered from the same document.
 pub async fn reference_page() -> Html<String> {
@@ -191,7 +206,7 @@ fn render() -> String {
     let _ = write!(
         out,
         "<p>{}</p><p>The machine-readable document: <a href=\"/api/v1/openapi.json\">/api/v1/openapi.json</a> (OpenAPI 3.1).</p>",
-        escape(doc.info.description.as_deref().unwrap_or(""))
+        prose(doc.info.description.as_deref().unwrap_or(""))
     );
     out.push_str("<h2>Operations</h2>");
     for (path, item) in &doc.paths.paths {
@@ -213,9 +228,10 @@ fn render() -> String {
                 .collect();
             let _ = write!(
                 out,
-                "<section class=\"op\"><div><span class=\"m\">{method}</span><code>{}</code></div><p>{}</p><p>Scope: <span class=\"scope\">{}</span></p>",
+                "<section class=\"op\"><div><span class=\"m\">{method}</span><code>{}</code></div><p>{}</p><p>{}</p><p>Scope: <span class=\"scope\">{}</span></p>",
                 escape(path),
-                escape(op.summary.as_deref().unwrap_or("")),
+                prose(op.summary.as_deref().unwrap_or("")),
+                prose(op.description.as_deref().unwrap_or("")),
                 escape(&scopes.join(", ")),
             );
             let params: Vec<String> = op
@@ -224,7 +240,7 @@ fn render() -> String {
                 .flatten()
                 .map(|p| {
                     format!(
-                        "<code>{}</code> ({}) {}",
+                        "<li><code>{}</code> ({}) {}</li>",
                         escape(&p.name),
                         escape(
                             serde_json::to_value(&p.parameter_in)
@@ -233,12 +249,12 @@ fn render() -> String {
                                 .as_deref()
                                 .unwrap_or("")
                         ),
-                        escape(p.description.as_deref().unwrap_or(""))
+                        prose(p.description.as_deref().unwrap_or(""))
                     )
                 })
                 .collect();
             if !params.is_empty() {
-                let _ = write!(out, "<p>Parameters: {}</p>", params.join("; "));
+                let _ = write!(out, "<p>Parameters:</p><ul>{}</ul>", params.concat());
             }
             if let Some(body) = &op.request_body {
                 if let Some(content) = body.content.get("application/json") {
