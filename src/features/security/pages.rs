@@ -3,7 +3,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use super::{
-    get_security_overview, CompromiseAllPasswords, SaveAlertSettings, SaveSecuritySettings,
+    get_security_overview, CompromiseAllPasswords, Impact, SaveAlertSettings, SaveSecuritySettings,
     SecurityOverview, SignOutEveryone, COMPROMISE_ALL_PHRASE, SIGN_OUT_ALL_PHRASE,
 };
 use crate::ui::format::{plural, utc};
@@ -14,40 +14,154 @@ pub fn SecurityPage() -> impl IntoView {
     view! { <AdminOnly><Security/></AdminOnly> }
 }
 
+/// The incident panel's state, kept by the page: the panel is rebuilt whenever the overview is
+/// re-read, and the actions, the dialogs and the notice must outlive that.
+#[derive(Clone, Copy)]
+struct Incident {
+    compromise: ServerAction<CompromiseAllPasswords>,
+    sign_out: ServerAction<SignOutEveryone>,
+    /// Whether "And sign out every session now" is ticked (the impact shown depends on it).
+    with_sign_out: RwSignal<bool>,
+    compromise_dialog: NodeRef<leptos::html::Details>,
+    compromise_form: NodeRef<leptos::html::Form>,
+    sign_out_dialog: NodeRef<leptos::html::Details>,
+    sign_out_form: NodeRef<leptos::html::Form>,
+}
+
+const COMPROMISED: &str =
+    "Done: every existing password is now compromised. The action is recorded in the audit trail.";
+const SIGNED_OUT: &str =
+    "Done: every session issued until now is signed out. Your own session was re-issued.";
+
+/// What a done instance-wide action did, worded from the impact the admin was shown when they sent
+/// it (the server answers with a redirect only, so these are the counts of that moment).
+fn compromised_notice(impact: &Impact, sign_out: bool) -> String {
+    let users = plural(
+        impact.users_with_password,
+        "user with a password",
+        "users with a password",
+    );
+    if sign_out {
+        format!(
+            "Done: every existing password is now compromised ({users}) and every session is signed out ({}). Your own session was re-issued.",
+            plural(impact.live_sessions, "session", "sessions")
+        )
+    } else {
+        format!("Done: every existing password is now compromised ({users}). Signed-in sessions must reset the password at their next request.")
+    }
+}
+
+fn signed_out_notice(impact: &Impact) -> String {
+    format!(
+        "Done: every session issued until now is signed out ({}). Your own session was re-issued.",
+        plural(impact.live_sessions, "session", "sessions")
+    )
+}
+
+/// Closes a dialog and clears its form, so a done action cannot be sent twice by accident.
+fn close(dialog: NodeRef<leptos::html::Details>, form: NodeRef<leptos::html::Form>) {
+    if let Some(form) = form.get_untracked() {
+        form.reset();
+    }
+    if let Some(dialog) = dialog.get_untracked() {
+        dialog.set_open(false);
+    }
+}
+
 #[component]
 fn Security() -> impl IntoView {
     let settings = ServerAction::<SaveSecuritySettings>::new();
     let alerts = ServerAction::<SaveAlertSettings>::new();
+    let incident = Incident {
+        compromise: ServerAction::new(),
+        sign_out: ServerAction::new(),
+        with_sign_out: RwSignal::new(true),
+        compromise_dialog: NodeRef::new(),
+        compromise_form: NodeRef::new(),
+        sign_out_dialog: NodeRef::new(),
+        sign_out_form: NodeRef::new(),
+    };
     let query = use_query_map();
-    // The dangerous actions redirect here with `?done=…`: re-read then too, not only after a save.
+    // The dangerous actions redirect here with `?done=…`: re-read then too, not only after a save
+    // (and after a second one, which leaves the query as it was).
     let overview = Resource::new(
         move || {
             (
                 settings.version().get(),
                 alerts.version().get(),
+                incident.compromise.version().get(),
+                incident.sign_out.version().get(),
                 query.read().get("done"),
             )
         },
         |_| get_security_overview(),
     );
-    let done = Signal::derive(move || {
-        match query.read().get("done").as_deref() {
-        Some("compromised") => Some("Done: every existing password is now compromised. The action is recorded in the audit trail."),
-        Some("signed_out") => Some("Done: every session issued until now is signed out. Your own session was re-issued."),
-        _ => None,
-    }
+    // The notice of the latest action done in this page; `Some(None)` once a later save made it
+    // stale. Before any (and without wasm), the `?done=` of the redirect speaks.
+    let latest = RwSignal::new(None::<Option<String>>);
+    let impact = move || {
+        overview.with_untracked(|o| {
+            o.as_ref()
+                .and_then(|o| o.as_ref().ok())
+                .map(|o| o.impact.clone())
+        })
+    };
+    let sent = StoredValue::new(None::<(bool, Impact)>);
+    Effect::new(move |_| {
+        if let Some(input) = incident.compromise.input().get() {
+            sent.set_value(impact().map(|i| (input.sign_out.is_some(), i)));
+        }
     });
+    Effect::new(move |_| {
+        if incident.sign_out.input().get().is_some() {
+            sent.set_value(impact().map(|i| (true, i)));
+        }
+    });
+    Effect::new(move |_| {
+        if matches!(incident.compromise.value().get(), Some(Ok(()))) {
+            close(incident.compromise_dialog, incident.compromise_form);
+            incident.with_sign_out.set(true);
+            let notice = sent.with_value(|s| {
+                s.as_ref()
+                    .map(|(sign_out, i)| compromised_notice(i, *sign_out))
+            });
+            latest.set(Some(notice.or(Some(COMPROMISED.to_owned()))));
+        }
+    });
+    Effect::new(move |_| {
+        if matches!(incident.sign_out.value().get(), Some(Ok(()))) {
+            close(incident.sign_out_dialog, incident.sign_out_form);
+            let notice = sent.with_value(|s| s.as_ref().map(|(_, i)| signed_out_notice(i)));
+            latest.set(Some(notice.or(Some(SIGNED_OUT.to_owned()))));
+        }
+    });
+    // A later save has its own notice: the incident one is no longer the latest.
+    for saved in [settings.value(), alerts.value()] {
+        Effect::new(move |_| {
+            if matches!(saved.get(), Some(Ok(()))) {
+                latest.set(Some(None));
+            }
+        });
+    }
+    let done = move || match latest.get() {
+        Some(notice) => notice,
+        None => match query.read().get("done").as_deref() {
+            Some("compromised") => Some(COMPROMISED.to_owned()),
+            Some("signed_out") => Some(SIGNED_OUT.to_owned()),
+            _ => None,
+        },
+    };
     view! {
         <Title text="Security"/>
         <section class="page-header">
             <h1>"Security"</h1>
             <p class="muted">"Contain an incident for the whole instance, and set the password and session rules."</p>
         </section>
-        <Notice message=done/>
+        {move || done().map(|m| view! { <p class="alert alert-success" role="status">{m}</p> })}
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match overview.await {
-                    Ok(o) => view! { <IncidentPanel o=o.clone()/> <SettingsPanel o=o.clone() action=settings/> <AlertPanel o=o action=alerts/> }.into_any(),
+                    Ok(o) => view! { <IncidentPanel o=o.clone() incident/> <SettingsPanel o=o.clone() action=settings/> <AlertPanel o=o action=alerts/> }.into_any(),
                     Err(e) => view! { <p class="alert alert-error" role="alert">{e.to_string()}</p> }.into_any(),
                 }
             })}
@@ -56,10 +170,13 @@ fn Security() -> impl IntoView {
 }
 
 #[component]
-fn IncidentPanel(o: SecurityOverview) -> impl IntoView {
-    let compromise = ServerAction::<CompromiseAllPasswords>::new();
-    let sign_out = ServerAction::<SignOutEveryone>::new();
-    let with_sign_out = RwSignal::new(true);
+fn IncidentPanel(o: SecurityOverview, incident: Incident) -> impl IntoView {
+    let Incident {
+        compromise,
+        sign_out,
+        with_sign_out,
+        ..
+    } = incident;
     let users = plural(
         o.impact.users_with_password,
         "user with a password",
@@ -93,7 +210,7 @@ fn IncidentPanel(o: SecurityOverview) -> impl IntoView {
                     None => "No instance-wide sign-out so far.".to_owned(),
                 }}</li>
             </ul>
-            <details class="danger-dialog">
+            <details class="danger-dialog" node_ref=incident.compromise_dialog>
                 <summary class="btn btn-danger">"Set all passwords as compromised…"</summary>
                 <div class="dialog-body">
                     <h3>"Set all passwords as compromised"</h3>
@@ -104,9 +221,9 @@ fn IncidentPanel(o: SecurityOverview) -> impl IntoView {
                        "You keep your own session to handle the incident, and are offered to change your password. "
                        <strong>"This cannot be undone."</strong></p>
                     <FormError message=Signal::derive(move || c_err.get().and_then(|r| r.err()).and_then(|e| e.form_message()))/>
-                    <ActionForm action=compromise attr:class="form form-wide" attr:novalidate=true>
+                    <ActionForm action=compromise node_ref=incident.compromise_form attr:class="form form-wide" attr:novalidate=true>
                         <label class="check">
-                            <input type="checkbox" name="sign_out" checked=true on:change=move |ev| with_sign_out.set(event_target_checked(&ev))/>
+                            <input type="checkbox" name="sign_out" checked=true prop:checked=with_sign_out on:change=move |ev| with_sign_out.set(event_target_checked(&ev))/>
                             " And sign out every session now"
                         </label>
                         <label class="check">
@@ -129,14 +246,14 @@ fn IncidentPanel(o: SecurityOverview) -> impl IntoView {
                     </ActionForm>
                 </div>
             </details>
-            <details class="danger-dialog">
+            <details class="danger-dialog" node_ref=incident.sign_out_dialog>
                 <summary class="btn btn-secondary">"Sign out everyone…"</summary>
                 <div class="dialog-body">
                     <h3>"Sign out everyone"</h3>
                     <p class="impact" role="status">{format!("Signs out {sessions}. Passwords stay valid.")}</p>
                     <p><strong>"This cannot be undone."</strong></p>
                     <FormError message=Signal::derive(move || s_err.get().and_then(|r| r.err()).and_then(|e| e.form_message()))/>
-                    <ActionForm action=sign_out attr:class="form form-wide" attr:novalidate=true>
+                    <ActionForm action=sign_out node_ref=incident.sign_out_form attr:class="form form-wide" attr:novalidate=true>
                         <label class="check">
                             <input type="checkbox" name="sign_out_me"/>
                             " Sign me out too (otherwise your own session is re-issued)"

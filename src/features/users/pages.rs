@@ -11,8 +11,8 @@ use super::{
     SignOutUser, UserDetails,
 };
 use crate::error::AppError;
-use crate::ui::format::utc;
-use crate::ui::{AdminOnly, FormError, Notice, StepUp};
+use crate::ui::format::{plural, utc};
+use crate::ui::{AdminOnly, FormError, StepUp};
 
 #[component]
 pub fn UsersPage() -> impl IntoView {
@@ -118,6 +118,34 @@ pub fn UserDetailsPage() -> impl IntoView {
     view! { <AdminOnly><UserDetailsView/></AdminOnly> }
 }
 
+/// What the latest action on a user's page did, in words, or why it was refused.
+type Outcome = Option<Result<String, AppError>>;
+
+/// Reports `action` in `last` when it completes, worded by `say` from the input it was sent with
+/// and the live sessions the page listed when it was sent (those "sign out all" ends). Whichever
+/// action completes last owns the notice, so it never describes an earlier one.
+fn report<A>(
+    action: ServerAction<A>,
+    last: RwSignal<Outcome>,
+    live: impl Fn() -> i64 + 'static,
+    say: impl Fn(&A, i64) -> String + 'static,
+) where
+    A: leptos::server_fn::ServerFn<Output = (), Error = AppError> + Clone + Send + Sync + 'static,
+{
+    // The action clears its input when it completes: keep what it was sent with.
+    let sent = StoredValue::new(None::<(A, i64)>);
+    Effect::new(move |_| {
+        if let Some(input) = action.input().get() {
+            sent.set_value(Some((input, live())));
+        }
+    });
+    Effect::new(move |_| match action.value().get() {
+        Some(Ok(())) => last.set(sent.with_value(|s| s.as_ref().map(|(a, n)| Ok(say(a, *n))))),
+        Some(Err(e)) => last.set(Some(Err(e))),
+        None => {}
+    });
+}
+
 #[component]
 fn UserDetailsView() -> impl IntoView {
     let params = use_params_map();
@@ -141,8 +169,72 @@ fn UserDetailsView() -> impl IntoView {
             + disable.version().get()
     };
     let details = Resource::new(move || (id(), version()), |(id, _)| get_user_details(id));
-    let errors = Signal::derive(move || {
-        [
+    let live = move || {
+        details.with_untracked(|d| match d {
+            Some(Ok(d)) => d.sessions.len() as i64,
+            _ => 0,
+        })
+    };
+    let last = RwSignal::new(None::<Result<String, AppError>>);
+    report(compromise, last, live, |a, n| {
+        if a.sign_out.is_some() {
+            format!(
+                "Password set as compromised. {} signed out.",
+                plural(n, "session", "sessions")
+            )
+        } else if n == 0 {
+            "Password set as compromised. No session was signed in.".to_owned()
+        } else {
+            let stay = if n == 1 { "stays" } else { "stay" };
+            format!(
+                "Password set as compromised. {} {stay} signed in, restricted to resetting the password.",
+                plural(n, "session", "sessions")
+            )
+        }
+    });
+    report(sign_out, last, live, |_, n| {
+        format!("{} signed out.", plural(n, "session", "sessions"))
+    });
+    report(revoke, last, live, |_, _| "Session signed out.".to_owned());
+    report(send_reset, last, live, |_, _| {
+        "Password-reset e-mail queued.".to_owned()
+    });
+    report(disable, last, live, |a, n| {
+        if a.disabled {
+            format!(
+                "Account disabled. {} signed out.",
+                plural(n, "session", "sessions")
+            )
+        } else {
+            "Account enabled.".to_owned()
+        }
+    });
+    // Another user's page (same component): nothing done there yet.
+    Effect::new(move |prev: Option<i64>| {
+        let id = id();
+        if prev.is_some_and(|p| p != id) {
+            last.set(None);
+        }
+        id
+    });
+    // Done: close the dialog and clear it, so a second click cannot send it again.
+    let dialog = NodeRef::<leptos::html::Details>::new();
+    let compromise_form = NodeRef::<leptos::html::Form>::new();
+    Effect::new(move |_| {
+        if matches!(compromise.value().get(), Some(Ok(()))) {
+            if let Some(form) = compromise_form.get_untracked() {
+                form.reset();
+            }
+            if let Some(dialog) = dialog.get_untracked() {
+                dialog.set_open(false);
+            }
+        }
+    });
+    let done = move || last.get().and_then(|r| r.ok());
+    // Before any action completes here (and without wasm), an error the form post came back with.
+    let error = Signal::derive(move || match last.get() {
+        Some(r) => r.err(),
+        None => [
             compromise.value().get(),
             sign_out.value().get(),
             revoke.value().get(),
@@ -151,28 +243,17 @@ fn UserDetailsView() -> impl IntoView {
         ]
         .into_iter()
         .flatten()
-        .find_map(|r| r.err())
-    });
-    let done = Signal::derive(move || {
-        if matches!(send_reset.value().get(), Some(Ok(()))) {
-            Some("Password-reset e-mail queued.")
-        } else if matches!(compromise.value().get(), Some(Ok(()))) {
-            Some("Password set as compromised.")
-        } else if matches!(sign_out.value().get(), Some(Ok(()))) {
-            Some("All sessions signed out.")
-        } else {
-            None
-        }
+        .find_map(|r| r.err()),
     });
     view! {
         <Title text="User"/>
         <p><A href="/admin/users">"← Users"</A></p>
-        <Notice message=done/>
-        <FormError message=Signal::derive(move || errors.get().map(|e: AppError| e.to_string()))/>
+        {move || done().map(|m| view! { <p class="alert alert-success" role="status">{m}</p> })}
+        <FormError message=Signal::derive(move || error.get().map(|e| e.to_string()))/>
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match details.await {
-                    Ok(d) => view! { <Details d=d compromise sign_out revoke send_reset disable/> }.into_any(),
+                    Ok(d) => view! { <Details d=d compromise sign_out revoke send_reset disable dialog compromise_form/> }.into_any(),
                     Err(e) => view! { <p class="alert alert-error" role="alert">{e.to_string()}</p> }.into_any(),
                 }
             })}
@@ -188,6 +269,8 @@ fn Details(
     revoke: ServerAction<RevokeSession>,
     send_reset: ServerAction<SendResetEmail>,
     disable: ServerAction<SetUserDisabled>,
+    dialog: NodeRef<leptos::html::Details>,
+    compromise_form: NodeRef<leptos::html::Form>,
 ) -> impl IntoView {
     let uid = d.id;
     let p = d.password.clone();
@@ -218,11 +301,11 @@ fn Details(
             </section>
             <section class="panel" aria-labelledby="actions-heading">
                 <h2 id="actions-heading">"Actions"</h2>
-                <details class="danger-dialog">
+                <details class="danger-dialog" node_ref=dialog>
                     <summary class="btn btn-danger">"Set password as compromised…"</summary>
                     <div class="dialog-body">
                         <p>"The user must prove control of their e-mail and choose a new password. Sessions signed in now are restricted to that on their next request; signing them out ends them outright."</p>
-                        <ActionForm action=compromise attr:class="form form-wide" attr:novalidate=true>
+                        <ActionForm action=compromise node_ref=compromise_form attr:class="form form-wide" attr:novalidate=true>
                             <input type="hidden" name="user_id" value=uid.to_string()/>
                             <label class="check"><input type="checkbox" name="sign_out" checked=true/>" Also sign out all sessions"</label>
                             <div class="field">
@@ -284,7 +367,8 @@ fn Details(
                 <thead><tr><th scope="col">"Time"</th><th scope="col">"Event"</th><th scope="col">"By"</th><th scope="col">"Reason"</th><th scope="col">"IP"</th></tr></thead>
                 <tbody>
                     {d.history.into_iter().map(|h| view! {
-                        <tr><td>{utc(h.at)}</td><td class="mono">{h.action}</td><td>{h.actor}</td><td>{h.reason.unwrap_or_default()}</td><td>{h.ip.unwrap_or_default()}</td></tr>
+                        // Words for the event; the stored code stays on hover (and in exports).
+                        <tr><td>{utc(h.at)}</td><td title=h.action.clone()>{crate::domain::AuditAction::parse(&h.action).map_or_else(|| h.action.clone(), |a| a.label().to_owned())}</td><td>{h.actor}</td><td>{h.reason.unwrap_or_default()}</td><td>{h.ip.unwrap_or_default()}</td></tr>
                     }).collect_view()}
                 </tbody>
             </table>
