@@ -360,8 +360,8 @@ pub async fn list(
             let len = i64::try_from(search.chars().count()).unwrap_or(i64::MAX);
             let (prefix, len) = (param(Value::Text(search.clone())), param(Value::Int(len)));
             sql.push_str(&format!(
-                " AND (substr(u.email_normalized, 1, {len}) = {prefix} \
-                 OR substr(u.name_normalized, 1, {len}) = {prefix})"
+                " AND (substr(u.email_normalized, 1, CAST({len} AS INTEGER)) = {prefix} \
+                 OR substr(u.name_normalized, 1, CAST({len} AS INTEGER)) = {prefix})"
             ));
         }
     }
