@@ -378,8 +378,8 @@ test("a new device gets one alert mail, and This wasn't me signs out exactly tha
   await visit(admin.page, `/admin/audit?target=${encodeURIComponent(email)}`);
   const entries = admin.page.getByRole("table", { name: "Audit entries" });
   for (const [action, count] of [
-    ["session.reported_not_me", 1],
-    ["session.new_device_alert", 2],
+    ["Sign-in reported as not me", 1],
+    ["New-device alert sent", 2],
   ] as const) {
     await expect(
       entries

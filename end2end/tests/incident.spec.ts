@@ -141,10 +141,12 @@ test("the audit trail records the compromise and the reset, and its chain is int
       .getByRole("row")
       .filter({ has: page.getByRole("cell", { name: action, exact: true }) })
       .filter({ hasText: memberEmail });
-  for (const action of ["user.password_compromised", "reset_task.completed"]) {
+  // The actions in words (the page's wording of user.password_compromised, reset_task.completed).
+  const ACTIONS = ["Password set as compromised", "New password chosen after a compromise"];
+  for (const action of ACTIONS) {
     await expect(rowsOf(action), `audit rows ${action} for ${memberEmail}`).toHaveCount(1);
   }
-  const compromised = rowsOf("user.password_compromised");
+  const compromised = rowsOf("Password set as compromised");
   await expect(compromised).toContainText(REASON);
   await expect(compromised).toContainText(ADMIN_EMAIL);
 
@@ -152,7 +154,7 @@ test("the audit trail records the compromise and the reset, and its chain is int
   await page.getByLabel("Target user email", { exact: true }).fill(memberEmail);
   await page.getByRole("button", { name: "Apply filters" }).click();
   await expect(page).toHaveURL((url) => url.searchParams.get("target") === memberEmail);
-  for (const action of ["user.password_compromised", "reset_task.completed"]) {
+  for (const action of ACTIONS) {
     await expect(
       entries.getByRole("row").filter({ has: page.getByRole("cell", { name: action, exact: true }) }),
       `audit rows ${action} for the target ${memberEmail}`,

@@ -142,7 +142,7 @@ test("the admin sets every password as compromised and signs out everyone else",
     page
       .getByRole("table", { name: "Audit entries" })
       .getByRole("row")
-      .filter({ has: page.getByRole("cell", { name: "instance.passwords_compromised", exact: true }) })
+      .filter({ has: page.getByRole("cell", { name: "All passwords set as compromised", exact: true }) })
       .filter({ hasText: REASON }),
   ).toHaveCount(1);
 

@@ -168,6 +168,8 @@ pub struct ListedRow {
     pub user_agent: Option<String>,
     pub reason: Option<String>,
     pub details: String,
+    /// This entry's link in the chain, shown shortened on the admin page.
+    pub hash: String,
 }
 
 enum Param {
@@ -261,7 +263,7 @@ pub async fn search(
     params.push(Param::Int(limit));
     let sql = format!(
         "SELECT a.seq, a.at, a.actor_kind, a.actor_label, a.action, a.target_user_id, u.email AS target_email, \
-         a.ip, a.user_agent, a.reason, a.details \
+         a.ip, a.user_agent, a.reason, a.details, a.hash \
          FROM audit_log a LEFT JOIN users u ON u.id = a.target_user_id {clause} ORDER BY a.seq DESC LIMIT ${}",
         params.len()
     );

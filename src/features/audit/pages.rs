@@ -7,6 +7,7 @@ use super::{
     last_audit_checkpoint, list_audit, AuditEntryDto, AuditFilter, AuditPage, ChainStatus,
     VerifyAuditChain,
 };
+use crate::domain::AuditAction;
 use crate::error::AppError;
 use crate::ui::AdminOnly;
 
@@ -127,6 +128,17 @@ fn Entries(page: AuditPage, filter: AuditFilter) -> impl IntoView {
         .next_before
         .map(|b| format!("/admin/audit{}", filter.query_string(Some(b))));
     let empty = page.entries.is_empty();
+    // Rows leave out the year they share with the newest entry; the header names it.
+    let year = page
+        .entries
+        .first()
+        .map(|e| year_of(&e.time).to_owned())
+        .unwrap_or_default();
+    let time_heading = if year.is_empty() {
+        "Time (UTC)".to_owned()
+    } else {
+        format!("Time (UTC, {year})")
+    };
     view! {
         <section class="panel" aria-labelledby="entries-heading">
             <div class="audit-toolbar">
@@ -141,22 +153,18 @@ fn Entries(page: AuditPage, filter: AuditFilter) -> impl IntoView {
                 view! { <p class="muted">"No entries match these filters."</p> }.into_any()
             } else {
                 view! {
-                    <div class="table-scroll">
-                        <table class="table audit-table" aria-label="Audit entries">
-                            <thead>
-                                <tr>
-                                    <th scope="col">"Time"</th>
-                                    <th scope="col">"Actor"</th>
-                                    <th scope="col">"Action"</th>
-                                    <th scope="col">"Target"</th>
-                                    <th scope="col">"From"</th>
-                                    <th scope="col">"Reason"</th>
-                                    <th scope="col">"Details"</th>
-                                </tr>
-                            </thead>
-                            <tbody>{page.entries.into_iter().map(|e| view! { <EntryRow e=e/> }).collect_view()}</tbody>
-                        </table>
-                    </div>
+                    <table class="table audit-table" aria-label="Audit entries">
+                        <thead>
+                            <tr>
+                                <th scope="col">{time_heading}</th>
+                                <th scope="col">"Actor"</th>
+                                <th scope="col">"Action"</th>
+                                <th scope="col">"Target"</th>
+                                <th scope="col"><span class="visually-hidden">"More"</span></th>
+                            </tr>
+                        </thead>
+                        <tbody>{page.entries.into_iter().map(|e| view! { <EntryRow e=e year=year.clone()/> }).collect_view()}</tbody>
+                    </table>
                 }.into_any()
             }}
             <nav class="pagination" aria-label="Audit pages">
@@ -167,38 +175,84 @@ fn Entries(page: AuditPage, filter: AuditFilter) -> impl IntoView {
     }
 }
 
+/// One entry on one line: when, who, what in words, to whom. The rest (the code, where from,
+/// reason, details, hash) is behind a disclosure, so long values never stretch the row.
 #[component]
-fn EntryRow(e: AuditEntryDto) -> impl IntoView {
-    let short_ua = e.user_agent_summary.clone();
-    let actor = match (&e.actor_kind[..], e.actor_label.clone()) {
-        (_, Some(label)) => {
-            view! { {label} <span class="badge">{e.actor_kind.clone()}</span> }.into_any()
-        }
-        (kind, None) => view! { <span class="muted">{kind.to_owned()}</span> }.into_any(),
-    };
+fn EntryRow(e: AuditEntryDto, year: String) -> impl IntoView {
+    let actor = super::actor_in_words(&e.actor_kind, e.actor_label.as_deref());
+    let action = AuditAction::parse(&e.action).map(AuditAction::label);
     let target = match (e.target_email.clone(), e.target_user_id) {
         (Some(email), _) => email,
         (None, Some(id)) => format!("user #{id} (deleted)"),
         (None, None) => "—".to_owned(),
     };
-    let details = if e.details == "{}" {
-        "—".to_owned()
-    } else {
-        e.details.clone()
-    };
+    let dash = || "—".to_owned();
     view! {
         <tr>
-            <td class="nowrap mono">{e.time.clone()}</td>
-            <td>{actor}</td>
-            <td class="mono">{e.action.clone()}</td>
-            <td>{target}</td>
-            <td>
-                {e.ip.clone().unwrap_or_else(|| "—".to_owned())}
-                {short_ua.map(|ua| view! { <br/><span class="muted small" title=e.user_agent.clone()>{ua}</span> })}
+            <td class="audit-time">
+                <time datetime=iso_time(&e.time) title=e.time.clone()>{compact_time(&e.time, &year)}</time>
             </td>
-            <td>{e.reason.clone().unwrap_or_else(|| "—".to_owned())}</td>
-            <td><code class="mono audit-details">{details}</code></td>
+            <td title=actor.clone()>{actor.clone()}</td>
+            {match action {
+                Some(words) => view! { <td title=format!("{words} ({})", e.action)>{words}</td> }.into_any(),
+                None => view! { <td class="mono" title=e.action.clone()>{e.action.clone()}</td> }.into_any(),
+            }}
+            <td title=target.clone()>{target.clone()}</td>
+            <td class="audit-more">
+                <details>
+                    <summary>"Details"</summary>
+                    <dl class="audit-entry-facts">
+                        <div><dt>"Action"</dt><dd>{action.map(|w| format!("{w} · "))}<code class="mono">{e.action.clone()}</code></dd></div>
+                        <div><dt>"Entry"</dt><dd class="mono">{format!("#{} · {}", e.seq, e.time)}</dd></div>
+                        <div><dt>"Actor"</dt><dd>{actor}<span class="muted">{format!(" · {}", e.actor_kind)}</span></dd></div>
+                        <div><dt>"IP address"</dt><dd class="mono nowrap">{e.ip.clone().unwrap_or_else(dash)}</dd></div>
+                        <div><dt>"Device"</dt><dd>
+                            {e.user_agent_summary.clone().unwrap_or_else(dash)}
+                            {e.user_agent.clone().map(|ua| view! { <br/><span class="muted small mono">{ua}</span> })}
+                        </dd></div>
+                        <div><dt>"Reason"</dt><dd>{e.reason.clone().unwrap_or_else(dash)}</dd></div>
+                        <div><dt>"Data"</dt><dd><code class="mono">{if e.details == "{}" { dash() } else { e.details.clone() }}</code></dd></div>
+                        // The whole hash is in the text (selecting it copies all of it); the
+                        // style shows its first 12 digits.
+                        <div><dt>"Hash"</dt><dd><code class="mono audit-hash" title=e.hash.clone()>{e.hash.clone()}</code></dd></div>
+                    </dl>
+                </details>
+            </td>
         </tr>
+    }
+}
+
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+/// "2025" from `YYYY-MM-DD HH:MM:SS UTC`.
+fn year_of(time: &str) -> &str {
+    time.get(..4).unwrap_or_default()
+}
+
+/// "Dec 7, 12:04:31" from `YYYY-MM-DD HH:MM:SS UTC`, with the year when it is not `year`.
+fn compact_time(time: &str, year: &str) -> String {
+    let parsed = (|| {
+        let (date, clock) = time.strip_suffix(" UTC")?.split_once(' ')?;
+        let mut parts = date.split('-');
+        let (y, m, d) = (parts.next()?, parts.next()?, parts.next()?);
+        let month = MONTHS.get(m.parse::<usize>().ok()?.checked_sub(1)?)?;
+        let day = d.parse::<u32>().ok()?;
+        Some(if y == year {
+            format!("{month} {day}, {clock}")
+        } else {
+            format!("{month} {day} {y}, {clock}")
+        })
+    })();
+    parsed.unwrap_or_else(|| time.to_owned())
+}
+
+/// `2025-12-07T12:04:31Z` for `<time datetime>`.
+fn iso_time(time: &str) -> String {
+    match time.strip_suffix(" UTC") {
+        Some(t) => format!("{}Z", t.replacen(' ', "T", 1)),
+        None => time.to_owned(),
     }
 }
 
@@ -265,5 +319,24 @@ fn LastCheckpoint() -> impl IntoView {
                 })}
             </Transition>
         </section>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{compact_time, iso_time};
+
+    #[test]
+    fn times_are_compact_with_the_year_only_when_it_differs() {
+        assert_eq!(
+            compact_time("2025-12-07 12:04:31 UTC", "2025"),
+            "Dec 7, 12:04:31"
+        );
+        assert_eq!(
+            compact_time("2024-01-30 00:00:05 UTC", "2025"),
+            "Jan 30 2024, 00:00:05"
+        );
+        assert_eq!(compact_time("garbage", "2025"), "garbage");
+        assert_eq!(iso_time("2025-12-07 12:04:31 UTC"), "2025-12-07T12:04:31Z");
     }
 }

@@ -124,6 +124,7 @@ pub fn entry(row: ListedRow) -> AuditEntryDto {
         user_agent: row.user_agent,
         reason: row.reason,
         details: row.details,
+        hash: row.hash,
     }
 }
 

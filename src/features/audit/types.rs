@@ -24,6 +24,29 @@ pub struct AuditEntryDto {
     pub reason: Option<String>,
     /// Compact JSON.
     pub details: String,
+    /// This entry's hash in the chain (64 hex digits); exports and the API leave it out.
+    pub hash: String,
+}
+
+/// Who acted, as the console says it: the e-mail for people, "command line (root)" for the CLI,
+/// "API key (deploy)" for a key, "Keywarden (automatic)" for the system. `kind` and `label` are
+/// the stored `actor_kind` and `actor_label`, which exports keep as they are.
+pub fn actor_in_words(kind: &str, label: Option<&str>) -> String {
+    let label = label.map(str::trim).filter(|l| !l.is_empty());
+    match (kind, label) {
+        ("anonymous", _) => "anonymous visitor".into(),
+        ("user" | "admin", Some(email)) => email.into(),
+        ("user", None) => "a user".into(),
+        ("admin", None) => "an administrator".into(),
+        // The CLI records "unknown" when neither USER nor LOGNAME is set.
+        ("cli", Some("unknown") | None) => "command line (OS user unknown)".into(),
+        ("cli", Some(os_user)) => format!("command line ({os_user})"),
+        ("api_key", Some(name)) => format!("API key ({name})"),
+        ("api_key", None) => "API key".into(),
+        ("system", _) => "Keywarden (automatic)".into(),
+        (other, Some(label)) => format!("{label} ({other})"),
+        (other, None) => other.into(),
+    }
 }
 
 /// One page, newest first. `next_before` is the cursor for the older page; `newer` says whether
@@ -152,5 +175,28 @@ mod tests {
             "?actor=ada%2Bx%40example.org&to=2026-01-31&before=42"
         );
         assert_eq!(AuditFilter::default().query_string(None), "");
+    }
+
+    #[test]
+    fn actors_read_as_words_for_every_kind() {
+        assert_eq!(actor_in_words("anonymous", None), "anonymous visitor");
+        assert_eq!(
+            actor_in_words("admin", Some("ada@example.org")),
+            "ada@example.org"
+        );
+        assert_eq!(
+            actor_in_words("user", Some("bo@example.org")),
+            "bo@example.org"
+        );
+        assert_eq!(actor_in_words("cli", Some("root")), "command line (root)");
+        assert_eq!(
+            actor_in_words("cli", Some("unknown")),
+            "command line (OS user unknown)"
+        );
+        assert_eq!(
+            actor_in_words("api_key", Some("deploy")),
+            "API key (deploy)"
+        );
+        assert_eq!(actor_in_words("system", None), "Keywarden (automatic)");
     }
 }

@@ -166,7 +166,7 @@ pub async fn details(state: &AppState, admin: Option<&Viewer>, id: i64) -> Resul
         .map(|e| HistoryItem {
             at: e.at,
             action: e.action,
-            actor: e.actor_label.unwrap_or(e.actor_kind),
+            actor: crate::features::audit::actor_in_words(&e.actor_kind, e.actor_label.as_deref()),
             reason: e.reason,
             ip: e.ip,
         })

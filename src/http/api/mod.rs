@@ -14,6 +14,7 @@ mod instance;
 pub mod openapi;
 pub mod problem;
 mod scope;
+mod shapes;
 mod users;
 
 use std::net::SocketAddr;

@@ -14,7 +14,7 @@ use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, ResponseBuilder}
 use utoipa::{Modify, OpenApi};
 
 use super::problem::{ProblemDocument, KINDS, PROBLEM_JSON};
-use super::{audit, incidents, instance, users};
+use super::{audit, incidents, instance, shapes, users};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -37,7 +37,7 @@ Every POST honours `Idempotency-Key`. Each key has a token bucket (`RateLimit-Li
         incidents::list, incidents::open, incidents::get_one, incidents::close,
         incidents::preview, incidents::apply, incidents::cohort, incidents::cancel,
     ),
-    components(schemas(ProblemDocument, users::Selection, users::StatusFilter, users::RoleName)),
+    components(schemas(ProblemDocument, users::Selection, users::StatusFilter, shapes::RoleName)),
     modifiers(&Conventions),
     tags(
         (name = "users", description = "Users, their passwords, and bulk actions"),

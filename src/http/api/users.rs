@@ -7,10 +7,10 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::incidents::Criteria;
 use super::problem::{max_chars, ApiResult, Body, Params, Problem, Segment};
+use super::shapes::{Criteria, RoleName};
 use super::Authed;
-use crate::domain::{CohortActions, Role};
+use crate::domain::CohortActions;
 use crate::features::{auth, incidents, security, users};
 use crate::runtime::AppState;
 use axum::extract::State;
@@ -22,22 +22,6 @@ pub enum StatusFilter {
     Compromised,
     ResetPending,
     Disabled,
-}
-
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum RoleName {
-    Admin,
-    Member,
-}
-
-impl RoleName {
-    pub fn role(self) -> Role {
-        match self {
-            RoleName::Admin => Role::Admin,
-            RoleName::Member => Role::Member,
-        }
-    }
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -515,7 +499,7 @@ pub struct BulkDone {
 #[utoipa::path(post, path = "/api/v1/users/actions", tag = "users", request_body = BulkRequest,
     security(("api_key" = ["incident:write"])),
     responses((status = 200, description = "Done at once (target \"all\")", body = BulkDone),
-              (status = 202, description = "Cohort frozen; its job runs in the background", body = super::incidents::Accepted)))]
+              (status = 202, description = "Cohort frozen; its job runs in the background", body = super::shapes::Accepted)))]
 pub async fn bulk(
     State(state): State<AppState>,
     caller: Authed,
@@ -604,7 +588,7 @@ pub async fn bulk(
             )
             .await?;
             let row = incidents::service::find(&state, reference).await?;
-            Ok(super::incidents::accepted(&row.reference, applied))
+            Ok(super::shapes::accepted(&row.reference, applied))
         }
     }
 }
