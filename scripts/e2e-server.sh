@@ -11,7 +11,8 @@
 #   E2E_ADMIN_EMAIL     admin account e-mail (admin@example.com)
 #   E2E_ADMIN_PASSWORD  admin account password (Vivid-Harbor-Lantern-2931)
 #   KEYWARDEN_BIN       server binary (target/debug/keywarden)
-#   E2E_SITE_ROOT       wasm/CSS site built by cargo-leptos (target/site); LEPTOS_SITE_ROOT is
+#   E2E_SITE_ROOT       wasm/CSS site built by cargo-leptos (target/site; scripts/test.sh builds it
+#                       into target/test-site and sets LEPTOS_SITE_ROOT); LEPTOS_SITE_ROOT is
 #                       honoured too when E2E_SITE_ROOT is unset
 #   E2E_BASE_URL        public URL (http://127.0.0.1:$E2E_PORT); behind a proxy, the proxy's URL
 #   E2E_APPLICATIONS    hosts to add as applications for every role (space-separated), for

@@ -14,10 +14,11 @@ if [ ! -x .tools/node_modules/.bin/wasm-opt ]; then
 fi
 export PATH="$PWD/.tools/node_modules/.bin:$PATH"
 
+# The release site has its own directory (scripts/test.sh builds its debug site elsewhere).
+export LEPTOS_SITE_ROOT="$PWD/target/site"
 echo "==> building Keywarden (release; the first build takes several minutes)" >&2
 cargo leptos build --release
 
-export LEPTOS_SITE_ROOT="$PWD/target/site"
 export KEYWARDEN_DATABASE_URL="${KEYWARDEN_DATABASE_URL:-sqlite://keywarden.db}"
 export KEYWARDEN_LISTEN="${KEYWARDEN_LISTEN:-127.0.0.1:3000}"
 

@@ -357,8 +357,11 @@ api_fuzz() {
   return "$rc"
 }
 
-# Built even without a browser: the API fuzz run uses the same server binary.
-if step "building the server and the site (cargo leptos build)" cargo leptos build; then
+# Built even without a browser: the API fuzz run uses the same server binary. The debug site goes
+# to a directory of its own (cargo-leptos and the server both read LEPTOS_SITE_ROOT), so a release
+# server started by scripts/run.sh from this checkout keeps the release site it was built with.
+export LEPTOS_SITE_ROOT="$PWD/target/test-site"
+if step "building the server and the site (cargo leptos build, site in target/test-site)" cargo leptos build; then
   if ((browser_tests)); then
     step "browser tests (npx playwright test in end2end/)" playwright || true
     browser_skips
