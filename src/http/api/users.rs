@@ -428,7 +428,7 @@ pub enum BulkAction {
 #[serde(untagged)]
 pub enum Target {
     All(AllUsers),
-    Some(Selection),
+    Some(Box<Selection>),
 }
 
 /// `"all"`, or a [`Selection`] (documented by hand: an untagged enum of a string and an object).
@@ -545,6 +545,7 @@ pub async fn bulk(
             .into_response())
         }
         Target::Some(selection) => {
+            let selection = *selection;
             let Some(reference) = body.incident.as_deref() else {
                 return Err(Problem::validation(
                     "incident",
