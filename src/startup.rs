@@ -88,6 +88,7 @@ impl AppState {
             incident_wake: Arc::new(Notify::new()),
             health: Health::default(),
             server_key: Arc::new(server_key),
+            api_usage: Arc::default(),
         }))
     }
 }
@@ -299,6 +300,15 @@ impl Application {
                 move || crate::runtime::checkpoint::run(state.clone(), stopped.clone()),
             )
         };
+        let api_reads = {
+            let (state, stopped) = (self.state.clone(), stopped.clone());
+            supervise(
+                supervise::API_READS,
+                self.state.health.clone(),
+                stopped.clone(),
+                move || crate::runtime::api_usage::run(state.clone(), stopped.clone()),
+            )
+        };
         let incident_jobs = self.state.config.incident_worker_enabled.then(|| {
             let (state, stopped) = (self.state.clone(), stopped.clone());
             supervise(
@@ -330,6 +340,7 @@ impl Application {
         let _ = propagation.await;
         let _ = checkpoints.await;
         let _ = activity.await;
+        let _ = api_reads.await;
         if let Some(jobs) = incident_jobs {
             let _ = jobs.await;
         }

@@ -21,6 +21,7 @@ on_both_databases!(
     bulk_actions_take_everyone_a_filter_or_a_list,
     v2_2_1_malformed_input_is_a_problem_document_and_changes_nothing,
     dense_and_sparse_filters_page_alike,
+    every_read_is_counted_in_the_audit_trail_by_key,
 );
 
 const ALL_SCOPES: &str = "users:read,users:write,sessions:read,sessions:write,incident:read,\
@@ -900,7 +901,9 @@ async fn bulk_actions_take_everyone_a_filter_or_a_list(app: &TestApp) {
 async fn v2_2_1_malformed_input_is_a_problem_document_and_changes_nothing(app: &TestApp) {
     let k = key(app, "fuzz", ALL_SCOPES).await;
     app.member("ada@example.org").await;
-    let entries = app.count("SELECT COUNT(*) FROM audit_log").await;
+    let entries = app
+        .count("SELECT COUNT(*) FROM audit_log WHERE action <> 'api_key.reads'")
+        .await;
     let send = |body: &'static str, content_type: &'static str| {
         plain()
             .post(app.url("/api/v1/users"))
@@ -984,7 +987,8 @@ async fn v2_2_1_malformed_input_is_a_problem_document_and_changes_nothing(app: &
         "nothing created"
     );
     assert_eq!(
-        app.count("SELECT COUNT(*) FROM audit_log").await,
+        app.count("SELECT COUNT(*) FROM audit_log WHERE action <> 'api_key.reads'")
+            .await,
         entries,
         "nothing recorded"
     );
@@ -1028,4 +1032,44 @@ async fn dense_and_sparse_filters_page_alike(app: &TestApp) {
             assert_eq!(ids, vec![59_999], "{q}");
         }
     }
+}
+
+/// Writes are audit entries of their own; reads are counted per key and operation and written
+/// as one entry per key (every minute, and when the node stops).
+async fn every_read_is_counted_in_the_audit_trail_by_key(app: &TestApp) {
+    let k = key(app, "reporting", "users:read,audit:read").await;
+    for path in ["/api/v1/users", "/api/v1/users?limit=5", "/api/v1/audit"] {
+        assert_eq!(
+            call(app, Some(&k), Method::GET, path, None).await.0,
+            StatusCode::OK
+        );
+    }
+    // A refused call is not a read.
+    let refused = call(app, Some(&k), Method::GET, "/api/v1/outbox", None).await;
+    assert_eq!(refused.0, StatusCode::FORBIDDEN);
+    assert_eq!(
+        keywarden::runtime::api_usage::flush(&app.state)
+            .await
+            .unwrap(),
+        1
+    );
+    let (details,): (String,) = sqlx::query_as(
+        "SELECT details FROM audit_log WHERE action = 'api_key.reads' AND actor_kind = 'api_key' \
+         AND actor_label = 'reporting'",
+    )
+    .fetch_one(app.state.store.pool())
+    .await
+    .unwrap();
+    let details: Value = serde_json::from_str(&details).unwrap();
+    assert_eq!(details["calls"], 3, "{details}");
+    assert_eq!(details["operations"]["GET /api/v1/users"], 2, "{details}");
+    assert_eq!(details["operations"]["GET /api/v1/audit"], 1, "{details}");
+    assert_eq!(details["from"], json!(["127.0.0.1"]));
+    // Counted once: nothing is left to write.
+    assert_eq!(
+        keywarden::runtime::api_usage::flush(&app.state)
+            .await
+            .unwrap(),
+        0
+    );
 }

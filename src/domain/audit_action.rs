@@ -40,6 +40,7 @@ macro_rules! actions {
 
 actions! {
     ApiKeyCreated => "api_key.created", "API key created";
+    ApiKeyReads => "api_key.reads", "API reads by a key (counted per minute)";
     ApiKeyRevoked => "api_key.revoked", "API key revoked";
     ApplicationCreated => "application.created", "Application added";
     ApplicationDeleted => "application.deleted", "Application removed";

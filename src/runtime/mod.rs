@@ -3,6 +3,7 @@
 //! parser, the audit chain, the unit of work, supervision, the application state and what a
 //! server function may ask of its request. Nothing here imports a feature.
 
+pub mod api_usage;
 pub mod applications;
 pub mod audit;
 pub mod checkpoint;

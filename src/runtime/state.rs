@@ -61,6 +61,8 @@ pub struct Shared {
     pub session_cache: SessionCache,
     /// The applications behind forward-auth, in memory.
     pub applications: Directory,
+    /// Management API reads counted per key until they are written to the audit trail.
+    pub api_usage: Arc<super::api_usage::ApiUsage>,
 }
 
 impl AppState {

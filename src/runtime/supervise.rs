@@ -18,6 +18,7 @@ pub const PROPAGATION: &str = "security propagation";
 pub const AUDIT_CHECKPOINTS: &str = "audit checkpoints";
 pub const ACTIVITY_WRITER: &str = "session activity writer";
 pub const INCIDENT_JOBS: &str = "incident jobs";
+pub const API_READS: &str = "API read counts";
 
 /// How long a crashed task waits before it is started again.
 const RESTART_PAUSE: Duration = Duration::from_secs(1);

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use axum::extract::{MatchedPath, Request};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use super::problem::Problem;
 use super::Caller;
 use crate::domain::ApiScope;
+use crate::runtime::AppState;
 
 fn scopes() -> &'static HashMap<(Method, String), ApiScope> {
     static SCOPES: OnceLock<HashMap<(Method, String), ApiScope>> = OnceLock::new();
@@ -69,7 +70,7 @@ fn allowed(route: &str) -> Vec<&'static str> {
     out
 }
 
-pub async fn require(req: Request, next: Next) -> Response {
+pub async fn require(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let route = req
         .extensions()
         .get::<MatchedPath>()
@@ -97,7 +98,19 @@ pub async fn require(req: Request, next: Next) -> Response {
                 .into_response()
         }
         Some(scope) => match caller.need(scope) {
-            Ok(_) => next.run(req).await,
+            Ok(caller) => {
+                // Writes are audited by their services; reads are counted (see api_usage).
+                if req.method() == Method::GET || req.method() == Method::HEAD {
+                    state.api_usage.read(
+                        caller.key.key_id,
+                        &caller.key.name,
+                        &format!("GET {route}"),
+                        caller.meta.ip.as_deref(),
+                        state.now(),
+                    );
+                }
+                next.run(req).await
+            }
             Err(problem) => problem.into_response(),
         },
     }
