@@ -306,7 +306,7 @@ impl Application {
                 supervise::API_READS,
                 self.state.health.clone(),
                 stopped.clone(),
-                move || crate::runtime::api_usage::run(state.clone(), stopped.clone()),
+                move || crate::features::api_keys::usage::run(state.clone(), stopped.clone()),
             )
         };
         let incident_jobs = self.state.config.incident_worker_enabled.then(|| {

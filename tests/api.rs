@@ -1048,7 +1048,7 @@ async fn every_read_is_counted_in_the_audit_trail_by_key(app: &TestApp) {
     let refused = call(app, Some(&k), Method::GET, "/api/v1/outbox", None).await;
     assert_eq!(refused.0, StatusCode::FORBIDDEN);
     assert_eq!(
-        keywarden::runtime::api_usage::flush(&app.state)
+        keywarden::features::api_keys::usage::flush(&app.state)
             .await
             .unwrap(),
         1
@@ -1067,7 +1067,7 @@ async fn every_read_is_counted_in_the_audit_trail_by_key(app: &TestApp) {
     assert_eq!(details["from"], json!(["127.0.0.1"]));
     // Counted once: nothing is left to write.
     assert_eq!(
-        keywarden::runtime::api_usage::flush(&app.state)
+        keywarden::features::api_keys::usage::flush(&app.state)
             .await
             .unwrap(),
         0

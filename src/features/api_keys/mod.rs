@@ -7,6 +7,8 @@ pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod service;
 pub mod types;
+#[cfg(feature = "ssr")]
+pub mod usage;
 
 pub use api::*;
 pub use types::{ApiKeyView, CreatedApiKey};
