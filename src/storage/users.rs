@@ -242,25 +242,26 @@ pub enum UserStatus {
 /// otherwise walk the whole table for a page of few or no rows).
 const SPARSE_BELOW: i64 = 5_000;
 
-/// Whether fewer than [`SPARSE_BELOW`] rows satisfy `condition` (bound to `$1`, `$2`), counted on
-/// an index and stopping there.
-async fn is_sparse(conn: &mut Conn, condition: &str, binds: &[&str]) -> sqlx::Result<bool> {
+/// A value bound to a placeholder of the user list's SQL.
+enum Value {
+    Int(i64),
+    Text(String),
+}
+
+/// Whether fewer than [`SPARSE_BELOW`] rows satisfy `condition` (its values bound to `$1`, `$2`,
+/// …), counted on an index and stopping there.
+async fn is_sparse(conn: &mut Conn, condition: &str, values: Vec<Value>) -> sqlx::Result<bool> {
     let sql = format!(
         "SELECT COUNT(*) FROM (SELECT 1 FROM users WHERE {condition} LIMIT {SPARSE_BELOW}) m"
     );
     let mut q = sqlx::query_as::<_, (i64,)>(&sql);
-    for b in binds {
-        q = q.bind(b.to_string());
+    for v in values {
+        q = match v {
+            Value::Int(n) => q.bind(n),
+            Value::Text(t) => q.bind(t),
+        };
     }
     Ok(q.fetch_one(conn).await?.0 < SPARSE_BELOW)
-}
-
-async fn is_sparse_at(conn: &mut Conn, condition: &str, at: i64) -> sqlx::Result<bool> {
-    let sql = format!(
-        "SELECT COUNT(*) FROM (SELECT 1 FROM users WHERE {condition} LIMIT {SPARSE_BELOW}) m"
-    );
-    let (n,): (i64,) = sqlx::query_as(&sql).bind(at).fetch_one(conn).await?;
-    Ok(n < SPARSE_BELOW)
 }
 
 /// One page of users in id order. Every filter reads an index: role (role, id); disabled and
@@ -273,10 +274,6 @@ pub async fn list(
     f: &UserFilter,
     instance_password_watermark: i64,
 ) -> sqlx::Result<Vec<UserRow>> {
-    enum Value {
-        Int(i64),
-        Text(String),
-    }
     // Placeholders are numbered as values are added (PostgreSQL refuses values it is not asked
     // for), and bound in the same order.
     let mut values = vec![Value::Int(f.after_id)];
@@ -299,7 +296,7 @@ pub async fn list(
                     " AND u.disabled_at IS NULL AND NOT {}",
                     compromised(&p)
                 ));
-                if is_sparse_at(conn, "password_set_at > $1", w).await? {
+                if is_sparse(conn, "password_set_at > $1", vec![Value::Int(w)]).await? {
                     sql.push_str(&format!(
                         " AND u.id IN (SELECT id FROM users WHERE password_set_at > {p})"
                     ));
@@ -311,7 +308,7 @@ pub async fn list(
                     " AND u.disabled_at IS NULL AND {} AND NOT {pending}",
                     compromised(&p)
                 ));
-                if is_sparse_at(conn, "password_set_at <= $1", w).await? {
+                if is_sparse(conn, "password_set_at <= $1", vec![Value::Int(w)]).await? {
                     sql.push_str(&format!(
                         " AND u.id IN (SELECT id FROM users WHERE password_set_at <= {p} \
                          UNION SELECT id FROM users WHERE password_compromised_at IS NOT NULL)"
@@ -335,18 +332,17 @@ pub async fn list(
         let hi = format!("{search}\u{10FFFF}");
         // Counted on each index separately: an OR of the two ranges may be planned as a bitmap
         // of every match (PostgreSQL), which is what this probe is there to avoid.
-        let sparse = is_sparse(
-            conn,
-            "email_normalized >= $1 AND email_normalized < $2",
-            &[search, &hi],
-        )
-        .await?
-            && is_sparse(
-                conn,
-                "name_normalized >= $1 AND name_normalized < $2",
-                &[search, &hi],
+        let range = |column: &str| {
+            let condition = format!("{column} >= $1 AND {column} < $2");
+            (
+                condition,
+                vec![Value::Text(search.clone()), Value::Text(hi.clone())],
             )
-            .await?;
+        };
+        let (email, email_values) = range("email_normalized");
+        let (name, name_values) = range("name_normalized");
+        let sparse = is_sparse(conn, &email, email_values).await?
+            && is_sparse(conn, &name, name_values).await?;
         if sparse {
             let (lo, hi) = (param(Value::Text(search.clone())), param(Value::Text(hi)));
             sql.push_str(&format!(

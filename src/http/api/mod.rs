@@ -115,7 +115,10 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/incidents/{reference}/cohorts/{cohort}/cancel",
             post(incidents::cancel),
         )
-        .route_layer(middleware::from_fn_with_state(state.clone(), scope::require))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            scope::require,
+        ))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(
             state.clone(),
