@@ -11,6 +11,7 @@ pub mod checkpoints;
 pub mod devices;
 pub mod incidents;
 pub mod outbox;
+pub mod overview;
 pub mod resets;
 pub mod security;
 pub mod sessions;

@@ -1,6 +1,7 @@
 //! Shared components: layout, form fields, notices.
 
 mod admin;
+pub mod chart;
 mod form;
 pub mod format;
 mod step_up;
