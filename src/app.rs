@@ -1,7 +1,7 @@
 //! The HTML shell and the routes.
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, HashedStylesheet, Link, Meta, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::hooks::use_location;
 use leptos_router::{ParamSegment, SsrMode, StaticSegment};
@@ -29,6 +29,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                // The stylesheet and scripts of this build: hashed names when it has a hash file.
+                <HashedStylesheet options=options.clone() id="leptos"/>
                 <HydrationScripts options/>
                 <MetaTags/>
             </head>
@@ -43,7 +45,6 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     view! {
-        <Stylesheet id="leptos" href="/pkg/keywarden.css"/>
         <Link rel="icon" href="/favicon.svg" type_="image/svg+xml"/>
         <Meta name="color-scheme" content="light"/>
         <Title formatter=|text: String| format!("{text} · Keywarden")/>

@@ -106,6 +106,42 @@ impl FromServerFnError for AppError {
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
         Self::Request(value.to_string())
     }
+
+    /// In the browser, an answer that says this session has ended (or may only do the reset
+    /// task) also takes the user where they can go on, whichever page or action asked.
+    #[cfg(feature = "hydrate")]
+    fn de(data: leptos::server_fn::Bytes) -> Self {
+        use leptos::server_fn::error::IntoAppError;
+        use leptos::server_fn::Decodes;
+        let error = <JsonEncoding as Decodes<Self>>::decode(data)
+            .unwrap_or_else(|e| ServerFnErrorErr::Deserialization(e.to_string()).into_app_error());
+        leave_if_locked_out(&error);
+        error
+    }
+}
+
+#[cfg(feature = "hydrate")]
+pub use browser::leave_if_locked_out;
+
+#[cfg(feature = "hydrate")]
+mod browser {
+    use super::AppError;
+    use crate::domain::sign_in_url;
+
+    /// An ended session goes to sign-in (and back here afterwards), a restricted one to the reset
+    /// task; a full page load, so everything on the page is read again as the new visitor.
+    pub fn leave_if_locked_out(error: &AppError) {
+        let location = leptos::prelude::window().location();
+        let path = location.pathname().unwrap_or_default();
+        let target = match error {
+            AppError::Unauthenticated if path != "/sign-in" => {
+                sign_in_url(&format!("{path}{}", location.search().unwrap_or_default()))
+            }
+            AppError::PasswordResetRequired if path != "/reset-task" => "/reset-task".to_owned(),
+            _ => return,
+        };
+        let _ = location.replace(&target);
+    }
 }
 
 #[cfg(feature = "ssr")]

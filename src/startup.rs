@@ -25,7 +25,7 @@ use crate::app::{shell, App};
 use crate::config::Config;
 use crate::email::{transport, worker::Worker};
 use crate::features::sessions::{sweeper, DbSessionStore};
-use crate::http::{client, csrf, forward_auth, gate, headers, health, throttle};
+use crate::http::{assets, client, csrf, forward_auth, gate, headers, health, throttle};
 use crate::runtime::applications::Directory;
 use crate::runtime::clock::SharedClock;
 use crate::runtime::hasher::{params_of, PasswordHasher};
@@ -111,6 +111,8 @@ fn leptos_options() -> LeptosOptions {
     let var = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_owned());
     LeptosOptions::builder()
         .output_name("keywarden")
+        // The page names the files of the build the binary came with (see http::assets).
+        .hash_files(assets::hash_file().is_some())
         .site_root(var("LEPTOS_SITE_ROOT", "target/site"))
         .site_pkg_dir(var("LEPTOS_SITE_PKG_DIR", "pkg"))
         .build()
@@ -171,7 +173,10 @@ pub fn router(state: AppState) -> Router {
 
     let context = {
         let state = state.clone();
-        move || provide_context(state.clone())
+        move || {
+            provide_context(state.clone());
+            headers::add_page_policy();
+        }
     };
     let app_shell = {
         let options = state.leptos_options.clone();
@@ -204,6 +209,10 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             headers::protect_token_pages,
         ))
+        .layer(middleware::from_fn_with_state(
+            assets::SiteFiles::of(&state.leptos_options),
+            assets::cache_headers,
+        ))
         // Forward-auth is outside the session layer and the page guards: it reads the cookie
         // itself and answers the proxy from memory.
         // The management API: bearer keys only, so outside the session, CSRF and page layers.
@@ -212,6 +221,7 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/nginx", get(forward_auth::nginx))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .layer(compression())
         .layer(header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .layer(header(header::X_FRAME_OPTIONS, "DENY"))
         .layer(header(header::REFERRER_POLICY, "same-origin"))
@@ -220,6 +230,29 @@ pub fn router(state: AppState) -> Router {
                 .make_span_with(crate::telemetry::request_span::<axum::body::Body>),
         )
         .with_state(state)
+}
+
+/// Compresses responses on the fly (brotli or gzip, as the browser accepts): pages, server
+/// function answers, API documents. Not what is compressed already (the site's files have their
+/// copies, see `http::assets`), not images or event streams, and not a page that must not be
+/// stored (`no-store`: the pages with a token in their URL), so no secret shares a compressed
+/// body with text an attacker chose (BREACH).
+fn compression(
+) -> tower_http::compression::CompressionLayer<impl tower_http::compression::Predicate + Clone> {
+    use tower_http::compression::predicate::{DefaultPredicate, Predicate};
+    let storable = |_: axum::http::StatusCode,
+                    _: axum::http::Version,
+                    headers: &axum::http::HeaderMap,
+                    _: &axum::http::Extensions| {
+        !headers
+            .get(header::CACHE_CONTROL)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("no-store"))
+    };
+    tower_http::compression::CompressionLayer::new()
+        .br(true)
+        .gzip(true)
+        .compress_when(DefaultPredicate::new().and(storable))
 }
 
 pub struct Application {

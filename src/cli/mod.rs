@@ -251,6 +251,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .context("count administrators")?
         .admins;
     drop(conn);
+    compress_site(app.state()).await;
     tracing::info!(port = app.port(), "Keywarden is listening on {base_url}");
     if admins == 0 {
         tracing::warn!(
@@ -258,6 +259,30 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         );
     }
     app.run_until(shutdown_signal()).await
+}
+
+/// Compresses the site's files that lack an up to date brotli and gzip copy (after a build: a few
+/// seconds, once), before the first visitor asks for them. A site that cannot be written is
+/// served uncompressed, with a warning.
+async fn compress_site(state: &AppState) {
+    let root = PathBuf::from(state.leptos_options.site_root.as_ref());
+    let started = std::time::Instant::now();
+    let shown = root.display().to_string();
+    match tokio::task::spawn_blocking(move || crate::http::assets::precompress(&root)).await {
+        Ok(Ok(done)) if done.written > 0 => tracing::info!(
+            site = shown,
+            written = done.written,
+            ms = started.elapsed().as_millis() as u64,
+            "compressed the site's files (brotli, gzip)"
+        ),
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => tracing::warn!(
+            site = shown,
+            error = format!("{e:#}"),
+            "cannot write compressed copies of the site's files: they are served uncompressed"
+        ),
+        Err(e) => tracing::warn!(error = %e, "compressing the site's files failed"),
+    }
 }
 
 async fn create_admin(config: Config, email: &str) -> anyhow::Result<()> {

@@ -30,7 +30,7 @@ pub use password::{
     NewPassword, PasswordError, PasswordPolicy, MAX_LENGTH, MIN_LENGTH_FLOOR, STRENGTH_CHECK_CHARS,
 };
 pub use role::Role;
-pub use viewer::{Actor, RequestMeta, Viewer};
+pub use viewer::{needs_sign_in, sign_in_url, Actor, RequestMeta, Viewer};
 
 /// Where "This wasn't me" links point unless an administrator chose another path.
 pub const DEFAULT_ALERT_PATH: &str = "/unauthorized-sign-in";

@@ -123,3 +123,51 @@ impl Actor {
         }
     }
 }
+
+/// Pages that need a signed-in user (the request gate sends anyone else to sign in, and so does
+/// the browser when a session ends while a page is open).
+pub fn needs_sign_in(path: &str) -> bool {
+    ["/account", "/admin", "/reset-task"].iter().any(|p| {
+        path == *p
+            || path
+                .strip_prefix(p)
+                .is_some_and(|rest| rest.starts_with('/'))
+    })
+}
+
+/// The sign-in page, coming back to `next` (a path on this site, query included) afterwards.
+pub fn sign_in_url(next: &str) -> String {
+    let next: String = url_encode(next);
+    format!("/sign-in?next={next}")
+}
+
+/// Percent-encodes everything but unreserved characters (RFC 3986), for a query value.
+fn url_encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signed_in_pages_and_the_way_back() {
+        assert!(needs_sign_in("/account"));
+        assert!(needs_sign_in("/account/devices"));
+        assert!(needs_sign_in("/admin/users/7"));
+        assert!(!needs_sign_in("/accounts"));
+        assert!(!needs_sign_in("/sign-in"));
+        assert_eq!(
+            sign_in_url("/admin/users?q=a b&role=admin"),
+            "/sign-in?next=/admin/users%3Fq%3Da%20b%26role%3Dadmin"
+        );
+    }
+}

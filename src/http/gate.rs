@@ -8,16 +8,10 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use tower_sessions::Session;
 
+use crate::domain::{needs_sign_in, sign_in_url};
 use crate::error::AppError;
 use crate::features::sessions::service;
 use crate::runtime::AppState;
-
-/// Pages that need a signed-in user.
-fn needs_sign_in(path: &str) -> bool {
-    ["/account", "/admin", "/reset-task"]
-        .iter()
-        .any(|p| path == *p || path.starts_with(&format!("{p}/")))
-}
 
 /// What a session restricted to the reset-password task may reach (the "This wasn't me" page
 /// too: its link is the credential, not the session; and the incident banner, read-only but for
@@ -62,8 +56,11 @@ pub async fn resolve_viewer(
     let path = req.uri().path().to_owned();
     let is_page = req.method() == Method::GET && !path.starts_with("/api/");
     if is_page && needs_sign_in(&path) && viewer.is_none() {
-        let next = url::form_urlencoded::byte_serialize(path.as_bytes()).collect::<String>();
-        return Redirect::to(&format!("/sign-in?next={next}")).into_response();
+        let back = match req.uri().query() {
+            Some(query) => format!("{path}?{query}"),
+            None => path.clone(),
+        };
+        return Redirect::to(&sign_in_url(&back)).into_response();
     }
     // A restricted session may only do the reset-password task.
     if viewer.as_ref().is_some_and(|v| v.reset_required)

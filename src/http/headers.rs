@@ -1,4 +1,4 @@
-//! Response headers for pages that carry a secret in their URL.
+//! Response headers: the page policy (CSP) and what pages that carry a secret in their URL add.
 
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue};
@@ -26,4 +26,32 @@ pub async fn protect_token_pages(
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     response
+}
+
+/// The `Content-Security-Policy` of a page. Scripts run only from this origin (the site's module
+/// and wasm) or inline with this response's nonce (Leptos' hydration and resource scripts carry
+/// it); the wasm needs `'wasm-unsafe-eval'` to be compiled, nothing needs `eval`. No plugins, no
+/// `<base>` rewriting, no framing; styles, images, fonts and requests from this origin only.
+pub fn content_security_policy(nonce: &str) -> String {
+    format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+         style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; \
+         object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+    )
+}
+
+/// Adds the page's `Content-Security-Policy`, built on the nonce Leptos made for this response.
+/// Called in the context of every rendered page (server functions have no nonce and no policy:
+/// they answer JSON, and their redirects lead to pages that have one).
+pub fn add_page_policy() {
+    use leptos::prelude::use_context;
+    let (Some(nonce), Some(response)) = (
+        leptos::nonce::use_nonce(),
+        use_context::<leptos_axum::ResponseOptions>(),
+    ) else {
+        return;
+    };
+    if let Ok(value) = HeaderValue::from_str(&content_security_policy(&nonce)) {
+        response.insert_header(header::CONTENT_SECURITY_POLICY, value);
+    }
 }

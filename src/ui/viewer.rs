@@ -58,8 +58,23 @@ fn refresh_on_navigation(viewer: RwSignal<Option<Viewer>>) {
             let generation = Rc::clone(&generation);
             leptos::task::spawn_local(async move {
                 if let Ok(v) = whoami().await {
+                    if generation.get() != current {
+                        return;
+                    }
+                    // The session ended (or was restricted) since the last page: leave for
+                    // sign-in or the reset task rather than show a page that cannot load.
+                    let path = location.pathname.get_untracked();
+                    match &v {
+                        None if crate::domain::needs_sign_in(&path) => {
+                            crate::error::leave_if_locked_out(&AppError::Unauthenticated)
+                        }
+                        Some(v) if v.reset_required => {
+                            crate::error::leave_if_locked_out(&AppError::PasswordResetRequired)
+                        }
+                        _ => {}
+                    }
                     // Setting an equal value would re-render everything that depends on it.
-                    if generation.get() == current && viewer.get_untracked() != v {
+                    if viewer.get_untracked() != v {
                         viewer.set(v);
                     }
                 }
