@@ -5,6 +5,8 @@
 
 mod common;
 
+use std::time::Duration;
+
 use common::{TestApp, PASSWORD};
 use keywarden::features::admin::service::overview;
 use keywarden::features::admin::Overview;
@@ -13,6 +15,7 @@ use keywarden::storage::users::{self, UserFilter, UserStatus};
 on_both_databases!(
     the_overview_counts_what_happened_compromises_a_reset_a_disabled_account_and_sign_ins,
     after_compromise_all_the_overview_counts_everyone_and_names_who_did_it,
+    the_live_session_count_is_at_most_a_minute_old_and_recounted_off_the_request,
 );
 
 const NEW_PASSWORD: &str = "Fresh-Meadow-Copper-7741";
@@ -199,4 +202,37 @@ async fn after_compromise_all_the_overview_counts_everyone_and_names_who_did_it(
     let cp = o.chain.checkpoint.expect("a checkpoint after the action");
     assert!(cp.entry_matches);
     assert!(cp.seq <= o.chain.head_seq);
+}
+
+async fn the_live_session_count_is_at_most_a_minute_old_and_recounted_off_the_request(
+    app: &TestApp,
+) {
+    let _admin = app.admin("root@example.org").await;
+    let ada = app.member("ada@example.org").await;
+    let first = figures(app).await;
+    assert_eq!(first.active_sessions, 2);
+    assert_eq!(
+        first.active_sessions_at, first.at,
+        "counted on the first view"
+    );
+    assert_eq!(app.call(&ada, "sign_out", &[]).await.status(), 200);
+    // Within the minute the stored count is shown, with its time.
+    app.clock.advance(Duration::from_secs(30));
+    let cached = figures(app).await;
+    assert_eq!(cached.active_sessions, 2);
+    assert_eq!(cached.active_sessions_at, first.at);
+    // Past it, the view still answers from the stored count and a recount follows.
+    app.clock.advance(Duration::from_secs(31));
+    let stale = figures(app).await;
+    assert_eq!(stale.active_sessions_at, first.at);
+    let mut now = stale;
+    for _ in 0..100 {
+        if now.active_sessions_at > first.at {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        now = figures(app).await;
+    }
+    assert_eq!(now.active_sessions, 1, "ada signed out");
+    assert!(now.active_sessions_at > first.at);
 }

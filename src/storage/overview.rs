@@ -5,6 +5,7 @@
 use sqlx::FromRow;
 
 use super::Conn;
+use crate::domain::AuditAction;
 
 /// The user counts behind the security posture. `compromised` and `reset_pending` are exactly
 /// the rows of the user list's `status=compromised` and `status=reset_pending` filters.
@@ -123,15 +124,19 @@ pub async fn live_sessions(conn: &mut Conn, c: LiveCut) -> sqlx::Result<i64> {
         &values,
     )
     .await?;
+    // From the few users who can refuse a live session to their sessions: CROSS JOIN keeps the
+    // users as SQLite's outer loop (PostgreSQL plans it as any inner join), and `+ended_at`
+    // keeps the sessions read by user rather than through the live-session index.
     let refused = count(
         conn,
-        &format!(
-            "SELECT COUNT(*) FROM users u JOIN sessions s ON s.user_id = u.id \
-             WHERE u.id IN (SELECT id FROM users WHERE disabled_at IS NOT NULL \
-                            UNION SELECT id FROM users WHERE sessions_revoked_before > $3) \
-             AND {alive} \
-             AND (u.disabled_at IS NOT NULL OR COALESCE(s.issued_at, s.created_at) <= u.sessions_revoked_before)"
-        ),
+        "SELECT COUNT(*) FROM (SELECT id, disabled_at, sessions_revoked_before FROM users \
+                               WHERE disabled_at IS NOT NULL \
+                               UNION SELECT id, disabled_at, sessions_revoked_before FROM users \
+                               WHERE sessions_revoked_before > $3) u \
+         CROSS JOIN sessions s WHERE s.user_id = u.id AND +s.ended_at IS NULL \
+         AND s.expires_at > $1 AND s.last_seen_at > $2 AND s.created_at > $3 \
+         AND COALESCE(s.issued_at, s.created_at) > $4 \
+         AND (u.disabled_at IS NOT NULL OR COALESCE(s.issued_at, s.created_at) <= u.sessions_revoked_before)",
         &values,
     )
     .await?;
@@ -171,20 +176,24 @@ pub struct ActionRow {
 }
 
 /// The newest `limit` entries among `actions`, newest first: each action's newest read from the
-/// `(action, seq)` index, then merged (no walk of the trail backwards looking for rare actions).
+/// `(action, seq)` index, then merged. The codes are written into the statement: with them as
+/// parameters, PostgreSQL's generic plan walks the whole trail backwards looking for them.
 pub async fn latest_of(
     conn: &mut Conn,
-    actions: &[&str],
+    actions: &[AuditAction],
     limit: i64,
 ) -> sqlx::Result<Vec<ActionRow>> {
     if actions.is_empty() {
         return Ok(Vec::new());
     }
-    let parts: Vec<String> = (1..=actions.len())
-        .map(|i| {
+    let parts: Vec<String> = actions
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
             format!(
                 "SELECT * FROM (SELECT seq, at, actor_kind, actor_label, action, reason FROM audit_log \
-                 WHERE action = ${i} ORDER BY seq DESC LIMIT {limit}) a{i}"
+                 WHERE action = '{}' ORDER BY seq DESC LIMIT {limit}) a{i}",
+                a.as_str()
             )
         })
         .collect();
@@ -192,11 +201,7 @@ pub async fn latest_of(
         "{} ORDER BY seq DESC LIMIT {limit}",
         parts.join(" UNION ALL ")
     );
-    let mut q = sqlx::query_as(&sql);
-    for a in actions {
-        q = q.bind(*a);
-    }
-    q.fetch_all(conn).await
+    sqlx::query_as(&sql).fetch_all(conn).await
 }
 
 /// The hash stored for entry `seq` (the primary key), if it exists.
@@ -223,4 +228,47 @@ pub async fn outbox_health(conn: &mut Conn) -> sqlx::Result<(i64, i64)> {
     )
     .await?;
     Ok((pending, failed))
+}
+
+/// A stored count and when it was taken (see migration 0017).
+pub async fn stored_count(conn: &mut Conn, name: &str) -> sqlx::Result<Option<(i64, i64)>> {
+    sqlx::query_as("SELECT n, counted_at FROM overview_counts WHERE name = $1")
+        .bind(name)
+        .fetch_optional(conn)
+        .await
+}
+
+/// Stores a count taken at `at` (and releases the claim on its recount).
+pub async fn store_count(conn: &mut Conn, name: &str, n: i64, at: i64) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO overview_counts (name, n, counted_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (name) DO UPDATE SET n = EXCLUDED.n, counted_at = EXCLUDED.counted_at, \
+         refresh_claimed_at = NULL",
+    )
+    .bind(name)
+    .bind(n)
+    .bind(at)
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+/// Claims the recount of a count taken at or before `stale_at`, unless a claim made after
+/// `stale_at` is still running: true for exactly one caller, on every node.
+pub async fn claim_recount(
+    conn: &mut Conn,
+    name: &str,
+    now: i64,
+    stale_at: i64,
+) -> sqlx::Result<bool> {
+    let r = sqlx::query(
+        "UPDATE overview_counts SET refresh_claimed_at = $2 WHERE name = $1 AND counted_at <= $3 \
+         AND (refresh_claimed_at IS NULL OR refresh_claimed_at <= $3)",
+    )
+    .bind(name)
+    .bind(now)
+    .bind(stale_at)
+    .execute(conn)
+    .await?;
+    Ok(r.rows_affected() == 1)
 }

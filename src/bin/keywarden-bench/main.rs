@@ -17,6 +17,8 @@
 //!   one cached session takes.
 //! - `api --backend sqlite,postgres --users 1000000 --bulk 100000`: `GET /api/v1/users` pages
 //!   (first, filtered dense and sparse, deep cursor) and one bulk call on a list of addresses.
+//! - `overview --backend sqlite,postgres --users 1000000 --sign-ins 300000`: the admin home's
+//!   query on a large instance with a month of audit trail (p50/p95).
 
 mod api;
 mod contain;
@@ -24,6 +26,7 @@ mod flood;
 mod forward;
 mod incident;
 mod node;
+mod overview;
 mod propagate;
 
 use anyhow::{bail, Context};
@@ -55,6 +58,24 @@ enum Command {
         /// Seconds per list step.
         #[arg(long, default_value_t = 3.0)]
         seconds: f64,
+    },
+    /// The admin overview's query on a large instance.
+    Overview {
+        /// sqlite, postgres, or both separated by a comma.
+        #[arg(long, default_value = "sqlite")]
+        backend: String,
+        /// Seeded users (each with a live session).
+        #[arg(long, default_value_t = 1_000_000)]
+        users: i64,
+        /// Audit entries in all (a month of history).
+        #[arg(long, default_value_t = 1_000_000)]
+        audit: i64,
+        /// Of those, sign-in outcomes in the last 24 hours.
+        #[arg(long, default_value_t = 300_000)]
+        sign_ins: i64,
+        /// Timed reads of the overview.
+        #[arg(long, default_value_t = 50)]
+        reads: usize,
     },
     /// Instance-wide containment at several sizes.
     ContainAll {
@@ -167,6 +188,33 @@ async fn run() -> anyhow::Result<()> {
                     bail!("--backend takes sqlite, postgres or both");
                 }
                 api::run(backend, &options).await?;
+            }
+            Ok(())
+        }
+        Command::Overview {
+            backend,
+            users,
+            audit,
+            sign_ins,
+            reads,
+        } => {
+            if !(1..=10_000_000).contains(&users) || !(0..=audit).contains(&sign_ins) {
+                bail!("--users takes 1 to 10000000, and --sign-ins at most --audit");
+            }
+            if !(1..=10_000).contains(&reads) {
+                bail!("--reads takes 1 to 10000");
+            }
+            let options = overview::Options {
+                users,
+                audit,
+                sign_ins,
+                reads,
+            };
+            for backend in backend.split(',').map(str::trim) {
+                if backend != "sqlite" && backend != "postgres" {
+                    bail!("--backend takes sqlite, postgres or both");
+                }
+                overview::run(backend, &options).await?;
             }
             Ok(())
         }

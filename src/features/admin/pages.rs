@@ -36,6 +36,11 @@ fn audit_since(action: &str, from: &str) -> String {
     format!("/admin/audit?action={action}&from={from}")
 }
 
+/// When a count was taken, as a note under it: "counted at 14:05 UTC".
+fn counted_at(at: i64) -> String {
+    format!("counted at {}", &utc(at)[11..])
+}
+
 #[component]
 fn Figures(o: Overview) -> impl IntoView {
     let week = format!("since {}", o.week_from);
@@ -44,7 +49,7 @@ fn Figures(o: Overview) -> impl IntoView {
         <section class="stats" aria-label="Instance figures">
             <Stat label="Users" value=o.users href="/admin/users"/>
             <Stat label="Administrators" value=o.admins href="/admin/users?role=admin"/>
-            <Stat label="Active sessions" value=o.active_sessions/>
+            <Stat label="Active sessions" value=o.active_sessions note=counted_at(o.active_sessions_at)/>
             <Stat label="Signed in, last 24 hours" value=signed_in/>
         </section>
 

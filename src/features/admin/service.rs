@@ -10,9 +10,12 @@ use crate::features::sessions::validity::Cutoffs;
 use crate::runtime::checkpoint::Cause;
 use crate::runtime::AppState;
 use crate::storage::overview::{self, LiveCut};
-use crate::storage::{audit, checkpoints, Backend};
+use crate::storage::{audit, checkpoints, Backend, Conn};
 
 const HOUR_MS: i64 = 3_600_000;
+/// How old the stored live-session count may be before a view asks for a recount.
+pub const LIVE_COUNT_FRESH_MS: i64 = 60_000;
+const LIVE_SESSIONS: &str = "live_sessions";
 const DAY_MS: i64 = 24 * HOUR_MS;
 /// Hours in the sign-in chart, the current one included.
 pub const CHART_HOURS: i64 = 24;
@@ -33,18 +36,7 @@ pub async fn overview(state: &AppState) -> Result<Overview> {
     let people = overview::user_figures(&mut conn, snap.row.passwords_compromised_before)
         .await
         .context("count users")?;
-    let cut = Cutoffs::at(now, &snap);
-    let active_sessions = overview::live_sessions(
-        &mut conn,
-        LiveCut {
-            now,
-            idle: cut.idle,
-            absolute: cut.absolute,
-            revoked_before: snap.row.sessions_revoked_before,
-        },
-    )
-    .await
-    .context("count sessions")?;
+    let (active_sessions, active_sessions_at) = active_sessions(state, &mut conn, now).await?;
     // Today and the six days before, whole UTC days (what the audit filter's dates select).
     let week_start = now - now.rem_euclid(DAY_MS) - 6 * DAY_MS;
     let mut week = [0_i64; 3];
@@ -62,19 +54,20 @@ pub async fn overview(state: &AppState) -> Result<Overview> {
     let counted = overview::sign_in_hours(&mut conn, first_hour)
         .await
         .context("read sign-ins by hour")?;
-    let codes: Vec<&str> = INSTANCE_ACTIONS.iter().map(|a| a.as_str()).collect();
-    let instance_actions = overview::latest_of(&mut conn, &codes, INSTANCE_ACTIONS_SHOWN)
-        .await
-        .context("read instance-wide actions")?
-        .into_iter()
-        .map(|r| InstanceAction {
-            seq: r.seq,
-            what: AuditAction::parse(&r.action).map_or(r.action.clone(), |a| a.label().to_owned()),
-            who: actor_in_words(&r.actor_kind, r.actor_label.as_deref()),
-            when: time::utc(r.at),
-            reason: r.reason,
-        })
-        .collect();
+    let instance_actions =
+        overview::latest_of(&mut conn, &INSTANCE_ACTIONS, INSTANCE_ACTIONS_SHOWN)
+            .await
+            .context("read instance-wide actions")?
+            .into_iter()
+            .map(|r| InstanceAction {
+                seq: r.seq,
+                what: AuditAction::parse(&r.action)
+                    .map_or(r.action.clone(), |a| a.label().to_owned()),
+                who: actor_in_words(&r.actor_kind, r.actor_label.as_deref()),
+                when: time::utc(r.at),
+                reason: r.reason,
+            })
+            .collect();
     let (head_seq, _) = audit::head(&mut conn).await.context("read audit head")?;
     let checkpoint = match checkpoints::latest(&mut conn)
         .await
@@ -112,6 +105,7 @@ pub async fn overview(state: &AppState) -> Result<Overview> {
         reset_pending: people.reset_pending,
         resets_completed,
         active_sessions,
+        active_sessions_at,
         week_from: time::utc(week_start)[..10].to_owned(),
         new_device_alerts,
         not_me_reports,
@@ -124,6 +118,58 @@ pub async fn overview(state: &AppState) -> Result<Overview> {
         outbox_pending,
         outbox_failed,
     })
+}
+
+/// The live sessions as last counted, and when. A count older than [`LIVE_COUNT_FRESH_MS`] is
+/// shown as it is while one node (the one whose claim succeeds) recounts in the background: the
+/// exact count reads an index entry per live session, over 100 ms at a million on PostgreSQL.
+/// With no count stored yet, it is taken now.
+async fn active_sessions(state: &AppState, conn: &mut Conn, now: i64) -> Result<(i64, i64)> {
+    let stored = overview::stored_count(conn, LIVE_SESSIONS)
+        .await
+        .context("read the live-session count")?;
+    match stored {
+        Some((n, at)) if at > now - LIVE_COUNT_FRESH_MS => Ok((n, at)),
+        Some((n, at)) => {
+            let claimed =
+                overview::claim_recount(conn, LIVE_SESSIONS, now, now - LIVE_COUNT_FRESH_MS)
+                    .await
+                    .context("claim the live-session recount")?;
+            if claimed {
+                let state = state.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = count_live_sessions(&state).await {
+                        tracing::warn!(error = %e, "live-session recount failed");
+                    }
+                });
+            }
+            Ok((n, at))
+        }
+        None => Ok((count_live_sessions(state).await?, now)),
+    }
+}
+
+/// Counts the live sessions exactly (the session validity rule's cut-offs) and stores the count.
+pub async fn count_live_sessions(state: &AppState) -> Result<i64> {
+    let now = state.now();
+    let snap = state.security.get();
+    let cut = Cutoffs::at(now, &snap);
+    let mut conn = state.conn().await?;
+    let n = overview::live_sessions(
+        &mut conn,
+        LiveCut {
+            now,
+            idle: cut.idle,
+            absolute: cut.absolute,
+            revoked_before: snap.row.sessions_revoked_before,
+        },
+    )
+    .await
+    .context("count sessions")?;
+    overview::store_count(&mut conn, LIVE_SESSIONS, n, now)
+        .await
+        .context("store the live-session count")?;
+    Ok(n)
 }
 
 /// The chart's hours from the counted outcomes. A sign-in that containment restricts or refuses

@@ -18,6 +18,8 @@ pub struct Overview {
     /// New passwords chosen after a compromise since `week_from`.
     pub resets_completed: i64,
     pub active_sessions: i64,
+    /// When the live sessions were counted (Unix ms): the count may be up to a minute old.
+    pub active_sessions_at: i64,
     /// The first day (UTC, `YYYY-MM-DD`) of the 7-day window: today and the six days before,
     /// whole days, so the audit trail's date filter shows exactly the counted entries.
     pub week_from: String,
