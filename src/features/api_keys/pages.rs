@@ -12,7 +12,7 @@ use super::{list_api_keys, ApiKeyView, CreateApiKey, CreatedApiKey, RevokeApiKey
 use crate::domain::{ApiScope, MAX_KEY_LIFETIME_DAYS};
 use crate::error::AppError;
 use crate::ui::format::utc;
-use crate::ui::{field_error, AdminOnly, FormError, Notice};
+use crate::ui::{field_error, AdminOnly, ConfirmDialog, FormError, Notice};
 
 #[component]
 pub fn ApiKeysPage() -> impl IntoView {
@@ -151,16 +151,13 @@ fn KeyRow(k: ApiKeyView, revoke: ServerAction<RevokeApiKey>) -> impl IntoView {
     let confirm_revoke = (k.status == "Active").then(|| {
         let name = k.name.clone();
         view! {
-            <details class="confirm-dialog">
-                <summary class="btn btn-small btn-danger" aria-label=format!("Revoke {name}…")>"Revoke…"</summary>
-                <div class="dialog-body">
-                    <p>"Revoke " <strong>{name.clone()}</strong> "? Its next call is refused (401). This cannot be undone."</p>
-                    <ActionForm action=revoke attr:class="inline-form">
-                        <input type="hidden" name="id" value=k.id.to_string()/>
-                        <button type="submit" class="btn btn-small btn-danger">"Revoke key"</button>
-                    </ActionForm>
-                </div>
-            </details>
+            <ConfirmDialog class="confirm-dialog" opener="Revoke…" opener_label=format!("Revoke {name}…") opener_class="btn btn-small btn-danger">
+                <p>"Revoke " <strong>{name.clone()}</strong> "? Its next call is refused (401). This cannot be undone."</p>
+                <ActionForm action=revoke attr:class="inline-form">
+                    <input type="hidden" name="id" value=k.id.to_string()/>
+                    <button type="submit" class="btn btn-small btn-danger">"Revoke key"</button>
+                </ActionForm>
+            </ConfirmDialog>
         }
         .into_any()
     });

@@ -12,7 +12,7 @@ use super::{
 };
 use crate::error::AppError;
 use crate::ui::format::count;
-use crate::ui::{field_error, AdminOnly, FormError, Notice};
+use crate::ui::{field_error, AdminOnly, ConfirmDialog, FormError, Notice};
 
 const PAGE: &str = "/admin/applications";
 const ROLES: [&str; 2] = ["admin", "member"];
@@ -172,17 +172,14 @@ fn AppRow(
     }
     .into_any();
     let confirm_remove = view! {
-        <details class="confirm-dialog">
-            <summary class="btn btn-small btn-danger" aria-label=remove_label>"Remove…"</summary>
-            <div class="dialog-body">
-                <p>"Remove " <strong>{name.clone()}</strong> "? Requests for " <span class="mono">{host}</span>
-                   " are refused from then on, unless another application covers the host."</p>
-                <ActionForm action=remove attr:class="inline-form">
-                    <input type="hidden" name="id" value=remove_id/>
-                    <button type="submit" class="btn btn-small btn-danger">"Remove application"</button>
-                </ActionForm>
-            </div>
-        </details>
+        <ConfirmDialog class="confirm-dialog" opener="Remove…" opener_label=remove_label opener_class="btn btn-small btn-danger">
+            <p>"Remove " <strong>{name.clone()}</strong> "? Requests for " <span class="mono">{host}</span>
+               " are refused from then on, unless another application covers the host."</p>
+            <ActionForm action=remove attr:class="inline-form">
+                <input type="hidden" name="id" value=remove_id/>
+                <button type="submit" class="btn btn-small btn-danger">"Remove application"</button>
+            </ActionForm>
+        </ConfirmDialog>
     }
     .into_any();
     view! {

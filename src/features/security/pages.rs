@@ -7,7 +7,7 @@ use super::{
     SecurityOverview, SignOutEveryone, COMPROMISE_ALL_PHRASE, SIGN_OUT_ALL_PHRASE,
 };
 use crate::ui::format::{plural, utc};
-use crate::ui::{field_error, AdminOnly, FormError, Notice, StepUp};
+use crate::ui::{field_error, AdminOnly, ConfirmDialog, FormError, Notice, StepUp};
 
 #[component]
 pub fn SecurityPage() -> impl IntoView {
@@ -210,70 +210,64 @@ fn IncidentPanel(o: SecurityOverview, incident: Incident) -> impl IntoView {
                     None => "No instance-wide sign-out so far.".to_owned(),
                 }}</li>
             </ul>
-            <details class="danger-dialog" node_ref=incident.compromise_dialog>
-                <summary class="btn btn-danger">"Set all passwords as compromised…"</summary>
-                <div class="dialog-body">
-                    <h3>"Set all passwords as compromised"</h3>
-                    <p class="impact" role="status">{impact}</p>
-                    <p>"Every user must prove control of their e-mail and choose a new password: at their next sign-in, and "
-                       "sessions that are signed in now are restricted to that on their next request. "
-                       "Signing out every session is the stronger choice: it ends them outright. "
-                       "You keep your own session to handle the incident, and are offered to change your password. "
-                       <strong>"This cannot be undone."</strong></p>
-                    <FormError message=Signal::derive(move || c_err.get().and_then(|r| r.err()).and_then(|e| e.form_message()))/>
-                    <ActionForm action=compromise node_ref=incident.compromise_form attr:class="form form-wide" attr:novalidate=true>
-                        <label class="check">
-                            <input type="checkbox" name="sign_out" checked=true prop:checked=with_sign_out on:change=move |ev| with_sign_out.set(event_target_checked(&ev))/>
-                            " And sign out every session now"
-                        </label>
-                        <label class="check">
-                            <input type="checkbox" name="sign_out_me"/>
-                            " Sign me out too (otherwise your own session is re-issued)"
-                        </label>
-                        <div class="field">
-                            <label for="compromise-reason">"Reason"</label>
-                            <textarea id="compromise-reason" name="reason" rows="2" placeholder="e.g. credential dump of 2026-11-21"></textarea>
-                            {field_error(c_err, "reason")}
-                        </div>
-                        <div class="field">
-                            <label for="compromise-confirmation">"Confirmation"</label>
-                            <p class="field-hint">"Type " <strong class="mono">{COMPROMISE_ALL_PHRASE}</strong> " to confirm."</p>
-                            <input id="compromise-confirmation" name="confirmation" autocomplete="off"/>
-                            {field_error(c_err, "confirmation")}
-                        </div>
-                        <StepUp needed=step_up id="compromise-password" error=c_err/>
-                        <p><button type="submit" class="btn btn-danger">"Set all passwords as compromised"</button></p>
-                    </ActionForm>
-                </div>
-            </details>
-            <details class="danger-dialog" node_ref=incident.sign_out_dialog>
-                <summary class="btn btn-secondary">"Sign out everyone…"</summary>
-                <div class="dialog-body">
-                    <h3>"Sign out everyone"</h3>
-                    <p class="impact" role="status">{format!("Signs out {sessions}. Passwords stay valid.")}</p>
-                    <p><strong>"This cannot be undone."</strong></p>
-                    <FormError message=Signal::derive(move || s_err.get().and_then(|r| r.err()).and_then(|e| e.form_message()))/>
-                    <ActionForm action=sign_out node_ref=incident.sign_out_form attr:class="form form-wide" attr:novalidate=true>
-                        <label class="check">
-                            <input type="checkbox" name="sign_out_me"/>
-                            " Sign me out too (otherwise your own session is re-issued)"
-                        </label>
-                        <div class="field">
-                            <label for="signout-reason">"Reason"</label>
-                            <textarea id="signout-reason" name="reason" rows="2"></textarea>
-                            {field_error(s_err, "reason")}
-                        </div>
-                        <div class="field">
-                            <label for="signout-confirmation">"Confirmation"</label>
-                            <p class="field-hint">"Type " <strong class="mono">{SIGN_OUT_ALL_PHRASE}</strong> " to confirm."</p>
-                            <input id="signout-confirmation" name="confirmation" autocomplete="off"/>
-                            {field_error(s_err, "confirmation")}
-                        </div>
-                        <StepUp needed=step_up id="signout-password" error=s_err/>
-                        <p><button type="submit" class="btn btn-danger">"Sign out everyone"</button></p>
-                    </ActionForm>
-                </div>
-            </details>
+            <ConfirmDialog opener="Set all passwords as compromised…" dialog=incident.compromise_dialog>
+                <h3>"Set all passwords as compromised"</h3>
+                <p class="impact" role="status">{impact}</p>
+                <p>"Every user must prove control of their e-mail and choose a new password: at their next sign-in, and "
+                   "sessions that are signed in now are restricted to that on their next request. "
+                   "Signing out every session is the stronger choice: it ends them outright. "
+                   "You keep your own session to handle the incident, and are offered to change your password. "
+                   <strong>"This cannot be undone."</strong></p>
+                <FormError message=Signal::derive(move || c_err.get().and_then(|r| r.err()).and_then(|e| e.form_message()))/>
+                <ActionForm action=compromise node_ref=incident.compromise_form attr:class="form form-wide" attr:novalidate=true>
+                    <label class="check">
+                        <input type="checkbox" name="sign_out" checked=true prop:checked=with_sign_out on:change=move |ev| with_sign_out.set(event_target_checked(&ev))/>
+                        " And sign out every session now"
+                    </label>
+                    <label class="check">
+                        <input type="checkbox" name="sign_out_me"/>
+                        " Sign me out too (otherwise your own session is re-issued)"
+                    </label>
+                    <div class="field">
+                        <label for="compromise-reason">"Reason"</label>
+                        <textarea id="compromise-reason" name="reason" rows="2" placeholder="e.g. credential dump of 2026-11-21"></textarea>
+                        {field_error(c_err, "reason")}
+                    </div>
+                    <div class="field">
+                        <label for="compromise-confirmation">"Confirmation"</label>
+                        <p class="field-hint">"Type " <strong class="mono">{COMPROMISE_ALL_PHRASE}</strong> " to confirm."</p>
+                        <input id="compromise-confirmation" name="confirmation" autocomplete="off"/>
+                        {field_error(c_err, "confirmation")}
+                    </div>
+                    <StepUp needed=step_up id="compromise-password" error=c_err/>
+                    <p><button type="submit" class="btn btn-danger">"Set all passwords as compromised"</button></p>
+                </ActionForm>
+            </ConfirmDialog>
+            <ConfirmDialog opener="Sign out everyone…" opener_class="btn btn-secondary" dialog=incident.sign_out_dialog>
+                <h3>"Sign out everyone"</h3>
+                <p class="impact" role="status">{format!("Signs out {sessions}. Passwords stay valid.")}</p>
+                <p><strong>"This cannot be undone."</strong></p>
+                <FormError message=Signal::derive(move || s_err.get().and_then(|r| r.err()).and_then(|e| e.form_message()))/>
+                <ActionForm action=sign_out node_ref=incident.sign_out_form attr:class="form form-wide" attr:novalidate=true>
+                    <label class="check">
+                        <input type="checkbox" name="sign_out_me"/>
+                        " Sign me out too (otherwise your own session is re-issued)"
+                    </label>
+                    <div class="field">
+                        <label for="signout-reason">"Reason"</label>
+                        <textarea id="signout-reason" name="reason" rows="2"></textarea>
+                        {field_error(s_err, "reason")}
+                    </div>
+                    <div class="field">
+                        <label for="signout-confirmation">"Confirmation"</label>
+                        <p class="field-hint">"Type " <strong class="mono">{SIGN_OUT_ALL_PHRASE}</strong> " to confirm."</p>
+                        <input id="signout-confirmation" name="confirmation" autocomplete="off"/>
+                        {field_error(s_err, "confirmation")}
+                    </div>
+                    <StepUp needed=step_up id="signout-password" error=s_err/>
+                    <p><button type="submit" class="btn btn-danger">"Sign out everyone"</button></p>
+                </ActionForm>
+            </ConfirmDialog>
         </section>
     }
 }

@@ -12,7 +12,7 @@ use super::{
 };
 use crate::error::AppError;
 use crate::ui::format::{plural, utc};
-use crate::ui::{AdminOnly, FormError, StepUp};
+use crate::ui::{AdminOnly, ConfirmDialog, FormError, StepUp};
 
 #[component]
 pub fn UsersPage() -> impl IntoView {
@@ -301,23 +301,20 @@ fn Details(
             </section>
             <section class="panel" aria-labelledby="actions-heading">
                 <h2 id="actions-heading">"Actions"</h2>
-                <details class="danger-dialog" node_ref=dialog>
-                    <summary class="btn btn-danger">"Set password as compromised…"</summary>
-                    <div class="dialog-body">
-                        <p>"The user must prove control of their e-mail and choose a new password. Sessions signed in now are restricted to that on their next request; signing them out ends them outright."</p>
-                        <ActionForm action=compromise node_ref=compromise_form attr:class="form form-wide" attr:novalidate=true>
-                            <input type="hidden" name="user_id" value=uid.to_string()/>
-                            <label class="check"><input type="checkbox" name="sign_out" checked=true/>" Also sign out all sessions"</label>
-                            <div class="field">
-                                <label for="user-compromise-reason">"Reason"</label>
-                                <textarea id="user-compromise-reason" name="reason" rows="2"></textarea>
-                                {move || compromise.value().get().and_then(|r| r.err()).and_then(|e| e.for_field("reason")).map(|m| view! { <p class="field-error">{m}</p> })}
-                            </div>
-                            {confirm("user-compromise-password", Signal::derive(move || compromise.value().get()))}
-                            <p><button type="submit" class="btn btn-danger">"Set password as compromised"</button></p>
-                        </ActionForm>
-                    </div>
-                </details>
+                <ConfirmDialog opener="Set password as compromised…" dialog>
+                    <p>"The user must prove control of their e-mail and choose a new password. Sessions signed in now are restricted to that on their next request; signing them out ends them outright."</p>
+                    <ActionForm action=compromise node_ref=compromise_form attr:class="form form-wide" attr:novalidate=true>
+                        <input type="hidden" name="user_id" value=uid.to_string()/>
+                        <label class="check"><input type="checkbox" name="sign_out" checked=true/>" Also sign out all sessions"</label>
+                        <div class="field">
+                            <label for="user-compromise-reason">"Reason"</label>
+                            <textarea id="user-compromise-reason" name="reason" rows="2"></textarea>
+                            {move || compromise.value().get().and_then(|r| r.err()).and_then(|e| e.for_field("reason")).map(|m| view! { <p class="field-error">{m}</p> })}
+                        </div>
+                        {confirm("user-compromise-password", Signal::derive(move || compromise.value().get()))}
+                        <p><button type="submit" class="btn btn-danger">"Set password as compromised"</button></p>
+                    </ActionForm>
+                </ConfirmDialog>
                 <div class="action-row">
                     <ActionForm action=sign_out>
                         <input type="hidden" name="user_id" value=uid.to_string()/>
