@@ -1,5 +1,8 @@
 //! Keywarden: a self-hosted identity service built for the day credentials leak.
 #![forbid(unsafe_code)]
+// Leptos views are nested generic types; the release wasm build computes the layout of the audit
+// trail's row (a table row with a details list) past the default limit of 128.
+#![recursion_limit = "256"]
 
 pub mod app;
 pub mod domain;

@@ -23,7 +23,7 @@ async function get(request: APIRequestContext, path: string, encoding: string) {
   return request.get(path, { headers: { "accept-encoding": encoding }, maxRedirects: 0 });
 }
 
-test("pages carry a Content-Security-Policy with the nonce of their scripts, and still work", async ({ page }) => {
+test("v3_4_3 pages carry a Content-Security-Policy with the nonce of their scripts, and still work", async ({ page }) => {
   const response = await visit(page, "/sign-in");
   const policy = response.headers()["content-security-policy"];
   expect(policy, "the page has a Content-Security-Policy").toBeTruthy();
@@ -42,7 +42,9 @@ test("pages carry a Content-Security-Policy with the nonce of their scripts, and
   expect(scriptSrc).not.toContain("'unsafe-eval'");
   expect(directives.get("object-src")).toEqual(["'none'"]);
   expect(directives.get("base-uri")).toEqual(["'none'"]);
-  expect(directives.get("frame-ancestors")).toEqual(["'none'"]);
+  expect(directives.get("frame-ancestors")).toEqual(["'none'"]); // 3.4.6
+  expect(response.headers()["x-content-type-options"]).toBe("nosniff"); // 3.4.4
+  expect(response.headers()["referrer-policy"]).toBe("same-origin"); // 3.4.5
 
   // Every inline script of the page carries that nonce (the browser hides the attribute from
   // the DOM, but keeps the value in the `nonce` property).

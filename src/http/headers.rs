@@ -31,12 +31,17 @@ pub async fn protect_token_pages(
 /// The `Content-Security-Policy` of a page. Scripts run only from this origin (the site's module
 /// and wasm) or inline with this response's nonce (Leptos' hydration and resource scripts carry
 /// it); the wasm needs `'wasm-unsafe-eval'` to be compiled, nothing needs `eval`. No plugins, no
-/// `<base>` rewriting, no framing; styles, images, fonts and requests from this origin only.
+/// `<base>` rewriting, no framing; images, fonts and requests from this origin only.
+///
+/// Inline styles are allowed: the template editor previews administrator-written mail (inline
+/// styles are how mail is styled) in a sandboxed `srcdoc` frame, which inherits this policy, and
+/// chart legends colour their swatches inline. Styles cannot run code, and every value a page
+/// shows is escaped, so no visitor's text can add a style.
 pub fn content_security_policy(nonce: &str) -> String {
     format!(
         "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
-         style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; \
-         object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+         style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self'; \
+         connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
     )
 }
 
