@@ -78,3 +78,13 @@ if ! "$BIN/cargo-leptos" --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION"
   src="$(fetch_crate cargo-leptos "$CARGO_LEPTOS_VERSION")"
   build_crate "$src" "-p cargo-util-schemas --precise 0.14.1"
 fi
+
+# cargo-leptos needs wasm-opt for release builds (run.sh, and the browser tests' site in test.sh).
+# Debian's binaryen produces wasm that breaks hydration, so a pinned one from npm is installed
+# into .tools/ of the checkout (once); the scripts put .tools/node_modules/.bin on PATH.
+WASM_OPT_VERSION=132.0.0
+TOOLS="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/.tools"
+if [[ ! -x "$TOOLS/node_modules/.bin/wasm-opt" ]]; then
+  log "installing wasm-opt (npm binaryen@$WASM_OPT_VERSION) into .tools/"
+  npm install --silent --no-fund --no-audit --prefix "$TOOLS" "binaryen@$WASM_OPT_VERSION" >/dev/null
+fi

@@ -6,18 +6,14 @@ cd "$(dirname "$0")/.."
 
 bash scripts/install-tools.sh
 
-# cargo-leptos needs wasm-opt for release builds. Debian's binaryen produces wasm that breaks
-# hydration, so a pinned one from npm is installed into .tools/ (once).
-if [ ! -x .tools/node_modules/.bin/wasm-opt ]; then
-  echo "==> installing wasm-opt (npm binaryen@132.0.0) into .tools/" >&2
-  npm install --silent --no-fund --no-audit --prefix .tools binaryen@132.0.0 >/dev/null
-fi
+# wasm-opt for the release wasm (installed by install-tools.sh).
 export PATH="$PWD/.tools/node_modules/.bin:$PATH"
 
 # The release site has its own directory (scripts/test.sh builds its debug site elsewhere).
 export LEPTOS_SITE_ROOT="$PWD/target/site"
 echo "==> building Keywarden (release; the first build takes several minutes)" >&2
-cargo leptos build --release
+# --split: the console's pages are split out of the main wasm and loaded when first visited.
+cargo leptos build --release --split
 
 export KEYWARDEN_DATABASE_URL="${KEYWARDEN_DATABASE_URL:-sqlite://keywarden.db}"
 export KEYWARDEN_LISTEN="${KEYWARDEN_LISTEN:-127.0.0.1:3000}"

@@ -71,6 +71,7 @@ step() {
 # --- build tools ------------------------------------------------------------------------------
 log "checking build tools (scripts/install-tools.sh)"
 bash scripts/install-tools.sh
+export PATH="$PWD/.tools/node_modules/.bin:$PATH"
 
 # --- PostgreSQL -------------------------------------------------------------------------------
 export KEYWARDEN_TEST_POSTGRES_URL="${KEYWARDEN_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
@@ -361,7 +362,18 @@ api_fuzz() {
 # to a directory of its own (cargo-leptos and the server both read LEPTOS_SITE_ROOT), so a release
 # server started by scripts/run.sh from this checkout keeps the release site it was built with.
 export LEPTOS_SITE_ROOT="$PWD/target/test-site"
-if step "building the server and the site (cargo leptos build, site in target/test-site)" cargo leptos build; then
+# The site is built as it ships: release wasm with the console's pages split out (lazy routes)
+# and hashed file names, so the browser tests exercise, and measure, what visitors download. Its
+# hash file sits in the site (both cargo-leptos and the server read LEPTOS_HASH_FILE_NAME). The
+# server under test is the debug build, which shares its compiled dependencies with the Rust
+# tests; the compressed copies are written once, before the three test servers start.
+export LEPTOS_HASH_FILE_NAME="$LEPTOS_SITE_ROOT/hash.txt"
+build_test_site() {
+  cargo leptos build --release --split --frontend-only \
+    && cargo leptos build --server-only \
+    && target/debug/keywarden compress-site
+}
+if step "building the site (release wasm, split) and the server (debug), site in target/test-site" build_test_site; then
   if ((browser_tests)); then
     step "browser tests (npx playwright test in end2end/)" playwright || true
     browser_skips

@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, HashedStylesheet, Link, Meta, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::hooks::use_location;
-use leptos_router::{ParamSegment, SsrMode, StaticSegment};
+use leptos_router::{lazy_route, Lazy, LazyRoute, ParamSegment, SsrMode, StaticSegment};
 
 use crate::features::admin::pages::AdminHome;
 use crate::features::api_keys::pages::ApiKeysPage;
@@ -73,19 +73,19 @@ fn Layout() -> impl IntoView {
                     <Route path=StaticSegment("account") view=AccountPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("account"), StaticSegment("devices")) view=DevicesPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("reset-task") view=ResetTaskPage ssr=SsrMode::Async/>
-                    <Route path=(StaticSegment("admin"), StaticSegment("users")) view=UsersPage ssr=SsrMode::Async/>
-                    <Route path=(StaticSegment("admin"), StaticSegment("users"), ParamSegment("id")) view=UserDetailsPage ssr=SsrMode::Async/>
-                    <Route path=(StaticSegment("admin"), StaticSegment("security")) view=SecurityPage ssr=SsrMode::Async/>
-                    <Route path=StaticSegment("admin") view=AdminHome ssr=SsrMode::Async/>
-                    <Route path=(StaticSegment("admin"), StaticSegment("applications")) view=ApplicationsPage ssr=SsrMode::Async/>
-                    <Route path=(StaticSegment("admin"), StaticSegment("api-keys")) view=ApiKeysPage ssr=SsrMode::Async/>
-                    <Route path=(StaticSegment("admin"), StaticSegment("incidents")) view=IncidentsPage ssr=SsrMode::Async/>
-                    <Route path=(StaticSegment("admin"), StaticSegment("incidents"), ParamSegment("id")) view=IncidentPage ssr=SsrMode::Async/>
-                    <Route path=(StaticSegment("admin"), StaticSegment("email")) view=MailAdminPage ssr=SsrMode::Async/>
-                    <Route path=(StaticSegment("admin"), StaticSegment("audit")) view=AuditTrailPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("admin"), StaticSegment("users")) view={Lazy::<UsersRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("admin"), StaticSegment("users"), ParamSegment("id")) view={Lazy::<UserDetailsRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("admin"), StaticSegment("security")) view={Lazy::<SecurityRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("admin") view={Lazy::<AdminHomeRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("admin"), StaticSegment("applications")) view={Lazy::<ApplicationsRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("admin"), StaticSegment("api-keys")) view={Lazy::<ApiKeysRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("admin"), StaticSegment("incidents")) view={Lazy::<IncidentsRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("admin"), StaticSegment("incidents"), ParamSegment("id")) view={Lazy::<IncidentRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("admin"), StaticSegment("email")) view={Lazy::<MailAdminRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("admin"), StaticSegment("audit")) view={Lazy::<AuditTrailRoute>::new()} ssr=SsrMode::Async/>
                     <Route
                         path=(StaticSegment("admin"), StaticSegment("email"), StaticSegment("templates"), ParamSegment("kind"))
-                        view=TemplateEditorPage
+                        view={Lazy::<TemplateEditorRoute>::new()}
                         ssr=SsrMode::Async
                     />
                 </Routes>
@@ -93,6 +93,39 @@ fn Layout() -> impl IntoView {
             <footer class="site-footer">"Keywarden · self-hosted identity"</footer>
     }
 }
+
+/// A page loaded on demand: its code is split out of the main wasm (`cargo leptos build
+/// --split`) and fetched when the route is first visited, so the first visit to a public page
+/// does not carry the whole console. Without `--split` it is an ordinary route.
+macro_rules! lazy_page {
+    ($route:ident, $page:ident) => {
+        pub struct $route;
+
+        #[lazy_route]
+        impl LazyRoute for $route {
+            fn data() -> Self {
+                Self
+            }
+
+            fn view(_this: Self) -> AnyView {
+                view! { <$page/> }.into_any()
+            }
+        }
+    };
+}
+
+// The administrator's console: none of it is needed before an administrator signs in.
+lazy_page!(AdminHomeRoute, AdminHome);
+lazy_page!(UsersRoute, UsersPage);
+lazy_page!(UserDetailsRoute, UserDetailsPage);
+lazy_page!(SecurityRoute, SecurityPage);
+lazy_page!(ApplicationsRoute, ApplicationsPage);
+lazy_page!(ApiKeysRoute, ApiKeysPage);
+lazy_page!(IncidentsRoute, IncidentsPage);
+lazy_page!(IncidentRoute, IncidentPage);
+lazy_page!(MailAdminRoute, MailAdminPage);
+lazy_page!(AuditTrailRoute, AuditTrailPage);
+lazy_page!(TemplateEditorRoute, TemplateEditorPage);
 
 #[cfg(feature = "ssr")]
 fn server_alert_path() -> String {

@@ -37,5 +37,7 @@ pub mod telemetry;
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(app::App);
+    // The console's pages are lazy routes (loaded when first visited): hydration waits for the
+    // piece of wasm of the page being hydrated.
+    leptos::mount::hydrate_lazy(app::App);
 }

@@ -107,12 +107,13 @@ async fn median_stored_params(store: &Store) -> anyhow::Result<Option<(u32, u32,
 
 /// Where the compiled site (wasm, JS, CSS) lives; cargo-leptos sets `LEPTOS_SITE_ROOT` when it
 /// runs the server, and the default matches its build output.
-fn leptos_options() -> LeptosOptions {
+pub fn leptos_options() -> LeptosOptions {
     let var = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_owned());
     LeptosOptions::builder()
         .output_name("keywarden")
         // The page names the files of the build the binary came with (see http::assets).
         .hash_files(assets::hash_file().is_some())
+        .hash_file(assets::hash_file_name().into())
         .site_root(var("LEPTOS_SITE_ROOT", "target/site"))
         .site_pkg_dir(var("LEPTOS_SITE_PKG_DIR", "pkg"))
         .build()

@@ -65,6 +65,10 @@ enum Command {
     /// Management API keys (the same as Admin console → API keys).
     #[command(subcommand)]
     ApiKey(ApiKeyCommand),
+    /// Write a brotli and a gzip copy beside each of the site's files (wasm, script, stylesheet)
+    /// that lacks an up to date one. `serve` does it at start; run it after a build to have it
+    /// done once for several servers.
+    CompressSite,
 }
 
 #[derive(Debug, Subcommand)]
@@ -143,6 +147,18 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
         println!("Wrote a new server key to {}.", file.display());
         return Ok(());
     }
+    // Needs only the site's directory (`LEPTOS_SITE_ROOT`).
+    if let Some(Command::CompressSite) = &cli.command {
+        let root = PathBuf::from(crate::startup::leptos_options().site_root.as_ref());
+        let done = crate::http::assets::precompress(&root)?;
+        println!(
+            "{}: {} compressed copies written, {} already up to date.",
+            root.display(),
+            done.written,
+            done.current
+        );
+        return Ok(());
+    }
     let config = Config::load(cli.config.as_deref())?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config).await,
@@ -163,7 +179,7 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
         Command::App(cmd) => app(config, cmd).await,
         Command::ApiKey(cmd) => api_key::run(config, cmd).await,
         // Handled above, before the configuration is read.
-        Command::SecretKey(_) => Ok(()),
+        Command::SecretKey(_) | Command::CompressSite => Ok(()),
         Command::Audit(cmd) => audit(config, cmd).await,
     }
 }

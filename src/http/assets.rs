@@ -28,13 +28,20 @@ pub const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 /// unchanged).
 pub const REVALIDATE: &str = "no-cache";
 
-/// The hash file cargo-leptos writes next to the server binary when it builds the site with
-/// `hash-files` (lines `js: …`, `wasm: …`, `css: …`). Leptos reads the same file to name the
-/// files in the page, so a binary without one serves and names the unhashed files.
+/// The hash file cargo-leptos writes when it builds the site with `hash-files` (lines `js: …`,
+/// `wasm: …`, `css: …`): next to the server binary, or where `LEPTOS_HASH_FILE_NAME` says (a name
+/// beside the binary, or an absolute path: the same variable for the build and the server). Leptos
+/// reads the same file to name the files in the page, so a binary without one serves and names
+/// the unhashed files.
 pub fn hash_file() -> Option<PathBuf> {
     let exe = std::env::current_exe().ok()?;
-    let file = exe.parent()?.join("hash.txt");
+    let file = exe.parent()?.join(hash_file_name());
     file.is_file().then_some(file)
+}
+
+/// `LEPTOS_HASH_FILE_NAME`, or cargo-leptos' default `hash.txt`.
+pub fn hash_file_name() -> String {
+    std::env::var("LEPTOS_HASH_FILE_NAME").unwrap_or_else(|_| "hash.txt".to_owned())
 }
 
 /// The build's hashes (`file: hash` lines); empty without a hash file.
@@ -80,7 +87,8 @@ impl SiteFiles {
     pub fn cache_control(&self, path: &str) -> Option<&'static str> {
         if path.starts_with(&self.pkg_prefix) {
             let name = path.rsplit('/').next().unwrap_or_default();
-            let hashed = self.hashes.iter().any(|h| name.contains(h.as_str()));
+            let hashed = !self.hashes.is_empty()
+                && (self.hashes.iter().any(|h| name.contains(h.as_str())) || has_hash_part(name));
             Some(if hashed { IMMUTABLE } else { REVALIDATE })
         } else if self.root_files.contains(path) {
             Some(REVALIDATE)
@@ -88,6 +96,19 @@ impl SiteFiles {
             None
         }
     }
+}
+
+/// Whether a file name has a part that is a cargo-leptos content hash (`chunk_7.<hash>.wasm`: 22
+/// URL-safe base64 characters, 128 bits), as the lazily loaded pieces of a split wasm do; their
+/// hashes are not in the hash file.
+fn has_hash_part(name: &str) -> bool {
+    let parts: Vec<&str> = name.split('.').collect();
+    parts.len() >= 3
+        && parts[1..parts.len() - 1].iter().any(|p| {
+            p.len() == 22
+                && p.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
 }
 
 /// Sets `Cache-Control` (and `Vary: Accept-Encoding`, since a compressed copy may be sent) on the
@@ -288,6 +309,12 @@ mod tests {
             Some(IMMUTABLE)
         );
         assert_eq!(files.cache_control("/pkg/keywarden.js"), Some(REVALIDATE));
+        assert_eq!(
+            files.cache_control("/pkg/chunk_12.yTE1WERl6l-8p7WFiyk63Q.wasm"),
+            Some(IMMUTABLE),
+            "a piece of the split wasm, hashed by name"
+        );
+        assert_eq!(files.cache_control("/pkg/chunk_12.wasm"), Some(REVALIDATE));
         assert_eq!(files.cache_control("/favicon.svg"), Some(REVALIDATE));
         assert_eq!(files.cache_control("/admin"), None);
     }
