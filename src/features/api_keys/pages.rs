@@ -112,7 +112,7 @@ fn KeyTable(keys: Vec<ApiKeyView>, revoke: ServerAction<RevokeApiKey>) -> impl I
             .into_any();
     }
     view! {
-        <div class="table-scroll">
+        <div class="table-scroll" tabindex="0" role="region" aria-label="API keys (scrolls sideways)">
             <table class="table apps-table" aria-label="API keys">
                 <thead><tr>
                     <th scope="col">"Name"</th><th scope="col">"Key"</th><th scope="col">"Scopes"</th>

@@ -130,7 +130,7 @@ fn AppTable(
         .into_any();
     }
     view! {
-        <section class="panel table-scroll">
+        <section class="panel table-scroll" tabindex="0" aria-label="Applications (scrolls sideways)">
             <table class="table apps-table" aria-label="Applications">
                 <thead><tr>
                     <th scope="col">"Name"</th><th scope="col">"Host"</th><th scope="col">"Roles allowed"</th>

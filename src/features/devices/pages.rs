@@ -46,7 +46,7 @@ where
         return view! { <p class="muted">"No active sessions."</p> }.into_any();
     }
     view! {
-        <div class="table-scroll"><table class="table" aria-label="Active sessions">
+        <div class="table-scroll" tabindex="0" role="region" aria-label="Active sessions (scrolls sideways)"><table class="table" aria-label="Active sessions">
             <thead><tr>
                 <DeviceHeadings/><th scope="col">"First signed in"</th>
                 <th scope="col">"Last active"</th><th scope="col"><span class="visually-hidden">"Actions"</span></th>
@@ -73,7 +73,7 @@ pub fn EndedTable(sessions: Vec<DeviceSession>) -> impl IntoView {
         return view! { <p class="muted">"No session ended in the last 30 days."</p> }.into_any();
     }
     view! {
-        <div class="table-scroll"><table class="table" aria-label="Ended sessions">
+        <div class="table-scroll" tabindex="0" role="region" aria-label="Ended sessions (scrolls sideways)"><table class="table" aria-label="Ended sessions">
             <thead><tr>
                 <DeviceHeadings/><th scope="col">"Signed in"</th>
                 <th scope="col">"Ended"</th><th scope="col">"Reason"</th>
