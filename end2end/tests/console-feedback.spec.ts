@@ -22,7 +22,7 @@ import {
   uniqueEmail,
   visit,
 } from "./support";
-import { newPerson, openUser, screenshot } from "./incident-support";
+import { newPerson, newSignedInMember, openUser, screenshot } from "./incident-support";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 const REASON = "Password reused on a breached site (browser test)";
@@ -37,10 +37,7 @@ test("a member's page: each notice tells the latest action, and the done dialog 
   page,
 }) => {
   // A member with exactly one session, in a browser of their own.
-  const email = uniqueEmail("feedback");
-  const member = await newPerson(browser, "the member");
-  await signUp(member.page, email, MEMBER_PASSWORD);
-  await signIn(member.page, email, MEMBER_PASSWORD);
+  const { email, member } = await newSignedInMember(browser, "feedback");
 
   await signIn(page, ADMIN_EMAIL, ADMIN_PASSWORD);
   await openUser(page, email);

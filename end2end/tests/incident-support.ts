@@ -3,7 +3,7 @@
 
 import type { Browser, BrowserContext, Page } from "@playwright/test";
 import { waitForMail } from "./mail";
-import { expect, expectPath, fillSignIn, settle, visit } from "./support";
+import { MEMBER_PASSWORD, expect, expectPath, fillSignIn, settle, signIn, signUp, uniqueEmail, visit } from "./support";
 
 /** Where the screenshots of these tests go (under Playwright's output directory). */
 export const SCREENS_DIR = "test-results/screens";
@@ -43,6 +43,15 @@ export async function newPerson(browser: Browser, who: string): Promise<Person> 
       expect(problems, `errors logged by the page of ${who}`).toEqual([]);
     },
   };
+}
+
+/** A new member, signed up and signed in (one session) in a browser of their own. */
+export async function newSignedInMember(browser: Browser, prefix: string): Promise<{ email: string; member: Person }> {
+  const email = uniqueEmail(prefix);
+  const member = await newPerson(browser, "the member");
+  await signUp(member.page, email, MEMBER_PASSWORD);
+  await signIn(member.page, email, MEMBER_PASSWORD);
+  return { email, member };
 }
 
 /** Finds `email` through the search form of /admin/users and opens its details page. */

@@ -12,7 +12,7 @@ import {
   uniqueEmail,
   visit,
 } from "./support";
-import { newPerson, openUser, screenshot } from "./incident-support";
+import { newPerson, newSignedInMember, openUser, screenshot } from "./incident-support";
 
 // A session that ends (or is restricted to the reset task) while its page is open: the next
 // in-app navigation goes to sign-in (and back afterwards) or to the reset task, never to a page
@@ -47,10 +47,7 @@ test("a session signed out while its page is open goes to sign-in on the next cl
   browser,
   page,
 }) => {
-  const email = uniqueEmail("ended");
-  const member = await newPerson(browser, "the member");
-  await signUp(member.page, email, MEMBER_PASSWORD);
-  await signIn(member.page, email, MEMBER_PASSWORD);
+  const { email, member } = await newSignedInMember(browser, "ended");
 
   await signIn(page, ADMIN_EMAIL, ADMIN_PASSWORD);
   await adminSignsOut(page, email);
@@ -73,10 +70,7 @@ test("a session signed out while its page is open goes to sign-in on the next cl
 });
 
 test("a session restricted to the reset task goes there on the next click", async ({ browser, page }) => {
-  const email = uniqueEmail("restricted");
-  const member = await newPerson(browser, "the member");
-  await signUp(member.page, email, MEMBER_PASSWORD);
-  await signIn(member.page, email, MEMBER_PASSWORD);
+  const { email, member } = await newSignedInMember(browser, "restricted");
 
   await signIn(page, ADMIN_EMAIL, ADMIN_PASSWORD);
   await adminCompromises(page, email);
