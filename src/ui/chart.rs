@@ -108,7 +108,7 @@ pub fn StackedBars(
         })
         .collect_view();
     view! {
-        <svg viewBox=format!("0 0 {W} {H}") width="100%" role="img" class="chart"
+        <svg viewBox=format!("0 0 {W} {H}") width="100%" role="img" class="chart chart-wide"
             aria-labelledby=labelled_by>
             <title id=title_id>{title}</title>
             <desc id=desc_id>{description}</desc>

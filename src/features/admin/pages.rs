@@ -200,8 +200,8 @@ fn InstanceActions(actions: Vec<InstanceAction>) -> impl IntoView {
                         {actions.into_iter().map(|a| view! {
                             <li>
                                 <strong>{a.what}</strong>
-                                <span class="muted small">{format!(" by {}, {}", a.who, a.when)}</span>
-                                {a.reason.map(|r| view! { <span class="small">{format!(" — “{r}”")}</span> })}
+                                <span class="event-meta muted small">{format!("{} · {}", a.when, a.who)}</span>
+                                {a.reason.map(|r| view! { <span class="event-meta small">{format!("“{r}”")}</span> })}
                             </li>
                         }).collect_view()}
                     </ul>
