@@ -287,7 +287,17 @@ async fn pages_are_guarded_by_sign_in_and_role(app: &TestApp) {
     let anonymous = app.new_browser();
     let r = anonymous.get(app.url("/admin")).send().await.unwrap();
     assert_eq!(r.status(), 303);
-    assert_eq!(r.headers()["location"], "/sign-in?next=%2Fadmin");
+    assert_eq!(r.headers()["location"], "/sign-in?next=/admin");
+    // The way back keeps the query (a filtered list), encoded as one value.
+    let r = anonymous
+        .get(app.url("/admin/users?status=compromised&q=a b"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.headers()["location"],
+        "/sign-in?next=/admin/users%3Fstatus%3Dcompromised%26q%3Da%2520b"
+    );
     assert_eq!(
         anonymous
             .get(app.url("/account"))
