@@ -295,9 +295,10 @@ logs_dir="$(mktemp -d "${TMPDIR:-/tmp}/keywarden-test-logs.XXXXXX")"
 rust_log="$logs_dir/cargo-test.log"
 export KEYWARDEN_TEST_SKIP_LOG="$logs_dir/skipped.log"
 
-# Shown as it runs and kept in $rust_log. --show-output prints what passing tests wrote (libtest
-# captures eprintln!), where the SKIP lines are; pipefail keeps cargo's exit status.
-rust_tests() { cargo test --features ssr -- --test-threads=2 --show-output 2>&1 | tee "$rust_log"; }
+# --no-fail-fast: a failing test binary does not hide the results of the others. Shown as it
+# runs and kept in $rust_log. --show-output prints what passing tests wrote (libtest captures
+# eprintln!), where the SKIP lines are; pipefail keeps cargo's exit status.
+rust_tests() { cargo test --no-fail-fast --features ssr -- --test-threads=2 --show-output 2>&1 | tee "$rust_log"; }
 
 # skip_lines FILE: the lines of FILE that start with "SKIP:" (colour codes removed).
 skip_lines() { sed -E 's/\x1b\[[0-9;]*m//g' "$1" 2>/dev/null | grep -E '^SKIP:' || true; }
