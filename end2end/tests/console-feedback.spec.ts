@@ -7,7 +7,6 @@
 // forward-auth.spec.ts does), where the admin is the only user with the only session.
 
 import { spawn, type ChildProcess } from "node:child_process";
-import * as net from "node:net";
 import * as path from "node:path";
 import type { Locator, Page } from "@playwright/test";
 import {
@@ -23,6 +22,7 @@ import {
   visit,
 } from "./support";
 import { newPerson, newSignedInMember, openUser, screenshot } from "./incident-support";
+import { freePort, stopProcess } from "./proxy-support";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 const REASON = "Password reused on a breached site (browser test)";
@@ -197,19 +197,7 @@ async function startServer(): Promise<Server> {
     env: { ...process.env, E2E_PORT: String(port) },
     stdio: ["ignore", "inherit", "inherit"],
   });
-  const stop = () =>
-    new Promise<void>((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve();
-      const timer = setTimeout(() => {
-        child.kill("SIGKILL");
-        resolve();
-      }, 5_000);
-      child.once("exit", () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      child.kill("SIGTERM");
-    });
+  const stop = () => stopProcess(child);
   for (let i = 0; i < 1200; i++) {
     if (child.exitCode !== null) throw new Error("scripts/e2e-server.sh exited while starting");
     try {
@@ -223,13 +211,3 @@ async function startServer(): Promise<Server> {
   throw new Error("scripts/e2e-server.sh did not start within 120 s");
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const { port } = probe.address() as net.AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-}

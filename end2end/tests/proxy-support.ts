@@ -30,7 +30,8 @@ export function nginxProgram(): string | undefined {
   return candidates.find((p) => !!p && fs.existsSync(p) && fs.statSync(p).isFile());
 }
 
-function freePort(): Promise<number> {
+/** A TCP port free on 127.0.0.1 at the moment of asking. */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.once("error", reject);
@@ -100,7 +101,8 @@ export interface ProtectedSite {
   stop(): Promise<void>;
 }
 
-function stopProcess(child: ChildProcess | undefined): Promise<void> {
+/** Stops a child process: SIGTERM, then SIGKILL after 5 s; resolves once it has exited. */
+export function stopProcess(child: ChildProcess | undefined): Promise<void> {
   if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
     const timer = setTimeout(() => {
