@@ -26,16 +26,6 @@ on_both_databases!(
 
 const NEW_PASSWORD: &str = "Fresh-Meadow-Copper-7741";
 
-/// The code of the newest reset-task mail for `email`, read from the delivered mail.
-async fn latest_code(app: &TestApp, email: &str) -> String {
-    let text = app.delivered_mail("reset_code", Some(email)).await.text;
-    text.lines()
-        .map(str::trim)
-        .find(|l| l.len() == 6 && l.bytes().all(|b| b.is_ascii_digit()))
-        .expect("a 6-digit code on its own line")
-        .to_owned()
-}
-
 async fn field_of(r: reqwest::Response) -> String {
     assert_eq!(r.status(), 422);
     let v: Value = r.json().await.unwrap();
@@ -57,7 +47,7 @@ async fn task_session(app: &TestApp, email: &str) -> reqwest::Client {
     let b = app.new_browser();
     let r = app.sign_in(&b, email, PASSWORD).await;
     assert_eq!(r.headers()["location"], "/reset-task");
-    let code = latest_code(app, email).await;
+    let code = app.latest_reset_code(email).await;
     assert_eq!(
         app.call(&b, "reset_task_verify_code", &[("code", &code)])
             .await
@@ -147,7 +137,7 @@ async fn the_task_code_is_single_use_expires_and_locks_after_five_tries(app: &Te
     app.compromise_user(&admin, "ada@example.org", true).await;
     let b = app.new_browser();
     app.sign_in(&b, "ada@example.org", PASSWORD).await;
-    let code = latest_code(app, "ada@example.org").await;
+    let code = app.latest_reset_code("ada@example.org").await;
     let wrong = if code == "000000" { "111111" } else { "000000" };
     for _ in 0..5 {
         assert_eq!(
@@ -178,7 +168,7 @@ async fn the_task_code_is_single_use_expires_and_locks_after_five_tries(app: &Te
         app.call(&b, "reset_task_resend_code", &[]).await.status(),
         200
     );
-    let second = latest_code(app, "ada@example.org").await;
+    let second = app.latest_reset_code("ada@example.org").await;
     app.clock.advance(Duration::from_secs(11 * 60));
     let expired: Value = app
         .call(&b, "reset_task_verify_code", &[("code", &second)])
@@ -192,7 +182,7 @@ async fn the_task_code_is_single_use_expires_and_locks_after_five_tries(app: &Te
         .contains("expired"));
     // A fresh code works once.
     app.call(&b, "reset_task_resend_code", &[]).await;
-    let third = latest_code(app, "ada@example.org").await;
+    let third = app.latest_reset_code("ada@example.org").await;
     assert_eq!(
         app.call(&b, "reset_task_verify_code", &[("code", &third)])
             .await

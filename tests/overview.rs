@@ -20,15 +20,6 @@ on_both_databases!(
 
 const NEW_PASSWORD: &str = "Fresh-Meadow-Copper-7741";
 
-async fn latest_code(app: &TestApp, email: &str) -> String {
-    let text = app.delivered_mail("reset_code", Some(email)).await.text;
-    text.lines()
-        .map(str::trim)
-        .find(|l| l.len() == 6 && l.bytes().all(|b| b.is_ascii_digit()))
-        .expect("a 6-digit code on its own line")
-        .to_owned()
-}
-
 /// A sign-in with a compromised password, in a new browser: restricted to the reset task.
 async fn restricted(app: &TestApp, email: &str) -> reqwest::Client {
     let b = app.new_browser();
@@ -79,7 +70,7 @@ async fn the_overview_counts_what_happened_compromises_a_reset_a_disabled_accoun
     // Bo completes the reset from a new browser (refused sign-in 1, new-device alert 1); the
     // completion signs out his first browser and leaves him one full session.
     let bo = restricted(app, "bo@example.org").await;
-    let code = latest_code(app, "bo@example.org").await;
+    let code = app.latest_reset_code("bo@example.org").await;
     let r = app
         .call(&bo, "reset_task_verify_code", &[("code", &code)])
         .await;

@@ -20,16 +20,6 @@ on_both_databases!(
 const ADA: &str = "ada@example.org";
 const NEW_PASSWORD: &str = "Fresh-Meadow-Copper-7741";
 
-/// The code of the newest reset-task mail to `email`, read from the delivered mail.
-async fn latest_code(app: &TestApp, email: &str) -> String {
-    let text = app.delivered_mail("reset_code", Some(email)).await.text;
-    text.lines()
-        .map(str::trim)
-        .find(|l| l.len() == 6 && l.bytes().all(|b| b.is_ascii_digit()))
-        .expect("a 6-digit code on its own line")
-        .to_owned()
-}
-
 fn wrong_for(code: &str) -> &'static str {
     if code == "000000" {
         "111111"
@@ -85,7 +75,7 @@ async fn codes_mailed(app: &TestApp) -> i64 {
 async fn v6_6_3_concurrent_wrong_codes_are_checked_at_most_five_times_per_code(app: &TestApp) {
     compromised_ada(app).await;
     let b = restricted(app).await;
-    let code = latest_code(app, ADA).await;
+    let code = app.latest_reset_code(ADA).await;
     let wrong = wrong_for(&code);
     let mut guesses = tokio::task::JoinSet::new();
     for _ in 0..24 {
@@ -141,7 +131,7 @@ async fn v6_6_3_wrong_codes_spend_a_daily_budget_that_spans_codes_nodes_and_rest
             let r = app.call(&b, "reset_task_resend_code", &[]).await;
             assert_eq!(r.status(), 200, "code {round} sent");
         }
-        let wrong = wrong_for(&latest_code(app, ADA).await);
+        let wrong = wrong_for(&app.latest_reset_code(ADA).await);
         for _ in 0..5 {
             let (status, message) = verify(app, &b, wrong).await;
             assert_eq!(status, 422);
@@ -152,7 +142,7 @@ async fn v6_6_3_wrong_codes_spend_a_daily_budget_that_spans_codes_nodes_and_rest
     // The last five on another node, with the code its sign-in sent.
     let node2 = app.second_node().await;
     let b2 = restricted(&node2).await;
-    let code = latest_code(&node2, ADA).await;
+    let code = node2.latest_reset_code(ADA).await;
     for i in 0..4 {
         let (_, message) = verify(&node2, &b2, wrong_for(&code)).await;
         assert!(message.contains("not correct"), "try {i}: {message}");
@@ -217,7 +207,7 @@ async fn v6_6_3_wrong_codes_spend_a_daily_budget_that_spans_codes_nodes_and_rest
         .advance(Duration::from_secs(24 * 60 * 60 + 60));
     let b4 = restricted(&restarted).await;
     assert_eq!(codes_mailed(app).await, mailed + 1);
-    let fresh = latest_code(&restarted, ADA).await;
+    let fresh = restarted.latest_reset_code(ADA).await;
     assert_eq!(verify(&restarted, &b4, &fresh).await.0, 200);
 }
 
@@ -226,7 +216,7 @@ async fn v6_5_2_codes_are_stored_as_an_hmac_bound_to_the_user_under_the_server_k
     use keywarden::runtime::token;
     compromised_ada(app).await;
     restricted(app).await;
-    let code = latest_code(app, ADA).await;
+    let code = app.latest_reset_code(ADA).await;
     let id = app.user_id(ADA).await;
     let (stored,): (String,) =
         sqlx::query_as("SELECT code_hash FROM reset_codes WHERE user_id = $1")

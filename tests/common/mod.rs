@@ -566,6 +566,16 @@ impl TestApp {
     /// The newest mail of `kind` (to `to` when given), as delivered: the outbox keeps no body
     /// once a mail is sent, so this waits for the worker's `.eml` file in `mail_dir` and
     /// decodes it.
+    /// The code of the newest reset-task mail to `email`, read from the delivered mail.
+    pub async fn latest_reset_code(&self, email: &str) -> String {
+        let text = self.delivered_mail("reset_code", Some(email)).await.text;
+        text.lines()
+            .map(str::trim)
+            .find(|l| l.len() == 6 && l.bytes().all(|b| b.is_ascii_digit()))
+            .expect("a 6-digit code on its own line")
+            .to_owned()
+    }
+
     pub async fn delivered_mail(&self, kind: &str, to: Option<&str>) -> DeliveredMail {
         let (id,): (i64,) = sqlx::query_as(
             "SELECT id FROM outbox WHERE kind = $1 AND ($2 = '' OR to_address = $2) ORDER BY id DESC LIMIT 1",
