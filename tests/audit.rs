@@ -523,9 +523,15 @@ async fn an_export_streams_every_entry_across_batches(app: &TestApp) {
             reason: None,
             details: json!({"i": i}),
         };
-        record(&mut tx, app.clock.now(), &RequestMeta::default(), event)
-            .await
-            .unwrap();
+        record(
+            &mut tx,
+            app.state.store.backend(),
+            app.clock.now(),
+            &RequestMeta::default(),
+            event,
+        )
+        .await
+        .unwrap();
     }
     tx.commit().await.unwrap();
     let text = admin

@@ -105,6 +105,7 @@ on_both!(
     v7_3_1_idle_timeout_holds_with_activity_written_behind,
     v8_3_1_forward_auth_refuses_unknown_hosts_roles_and_untrusted_peers,
     v3_7_2_rd_returns_only_to_enabled_applications,
+    a_sign_in_changes_no_cached_row,
 );
 
 async fn v7_4_1_revocation_bites_on_the_very_next_forward_auth_request(app: &TestApp) {
@@ -356,4 +357,97 @@ async fn v3_7_2_rd_returns_only_to_enabled_applications(app: &TestApp) {
         let location = sign_in(bad).await;
         assert_eq!(location, "/account", "rd {bad:?} was followed");
     }
+}
+
+/// The cache announcements written while `act` runs, besides this node's own sync markers:
+/// SQLite's `cache_events` rows, PostgreSQL's notifications on the cache channel (read up to a
+/// sentinel sent after `act`, so none still in flight is missed).
+async fn cache_announcements<F: std::future::Future<Output = ()>>(
+    app: &TestApp,
+    act: F,
+) -> Vec<String> {
+    match app.db {
+        Db::Sqlite => {
+            let mut conn = app.state.store.pool().acquire().await.unwrap();
+            let (before,): (i64,) = sqlx::query_as("SELECT COALESCE(MAX(id), 0) FROM cache_events")
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap();
+            act.await;
+            let rows: Vec<(String, String)> =
+                sqlx::query_as("SELECT kind, key FROM cache_events WHERE id > $1 ORDER BY id")
+                    .bind(before)
+                    .fetch_all(&mut *conn)
+                    .await
+                    .unwrap();
+            rows.into_iter()
+                .map(|(k, key)| format!("{k}:{key}"))
+                .collect()
+        }
+        Db::Postgres => {
+            let mut listener = sqlx::postgres::PgListener::connect(&app.database_url)
+                .await
+                .unwrap();
+            listener.listen("keywarden_cache").await.unwrap();
+            act.await;
+            let mut conn = app.state.store.pool().acquire().await.unwrap();
+            sqlx::query("SELECT pg_notify('keywarden_cache', 'test:end')")
+                .execute(&mut *conn)
+                .await
+                .unwrap();
+            let mut seen = Vec::new();
+            loop {
+                let n = tokio::time::timeout(Duration::from_secs(10), listener.recv())
+                    .await
+                    .expect("the sentinel arrives")
+                    .unwrap();
+                match n.payload() {
+                    "test:end" => break,
+                    p if p.starts_with("m:") => {}
+                    p => seen.push(p.to_owned()),
+                }
+            }
+            seen
+        }
+    }
+}
+
+/// The sign-in's unit of work skips the cache sync (`AuditedTx::changes_no_cached_rows`), which
+/// holds only while it changes no session, user or application row. Fresh browsers sign in: the
+/// first device, a new device (its alert and mail), a wrong password, and a compromised password
+/// (the reset task). Not one announcement may come of them.
+async fn a_sign_in_changes_no_cached_row(app: &TestApp) {
+    let admin = app.admin("root@example.org").await;
+    app.member("ada@example.org").await;
+    let seen = cache_announcements(app, async {
+        for password in [PASSWORD, PASSWORD, "not-the-password-1"] {
+            let r = app
+                .sign_in(&app.new_browser(), "ada@example.org", password)
+                .await;
+            assert!(r.status() == 200 || r.status() == 401, "{}", r.status());
+        }
+    })
+    .await;
+    assert!(
+        seen.is_empty(),
+        "a sign-in announced cache changes: {seen:?}"
+    );
+
+    assert_eq!(
+        app.compromise_user(&admin, "ada@example.org", false)
+            .await
+            .status(),
+        200
+    );
+    let seen = cache_announcements(app, async {
+        let r = app
+            .sign_in(&app.new_browser(), "ada@example.org", PASSWORD)
+            .await;
+        assert_eq!(r.status(), 200);
+    })
+    .await;
+    assert!(
+        seen.is_empty(),
+        "a sign-in to the reset task announced cache changes: {seen:?}"
+    );
 }

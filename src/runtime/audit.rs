@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 
 use crate::domain::{Actor, AuditAction, RequestMeta};
 use crate::storage::audit::{self, AuditRow};
-use crate::storage::{Conn, Store};
+use crate::storage::{Backend, Conn, Store};
 
 /// One audit entry to append.
 #[derive(Debug, Clone)]
@@ -42,6 +42,7 @@ pub fn entry_hash(row: &AuditRow) -> String {
 /// Appends one entry to the chain, inside the caller's transaction.
 pub async fn record(
     conn: &mut Conn,
+    backend: Backend,
     now: i64,
     meta: &RequestMeta,
     event: Event<'_>,
@@ -66,12 +67,9 @@ pub async fn record(
         hash: String::new(),
     };
     row.hash = entry_hash(&row);
-    audit::insert(conn, &row)
+    audit::insert_as_head(conn, backend, &row)
         .await
         .context("insert audit entry")?;
-    audit::set_head_hash(conn, &row.hash)
-        .await
-        .context("move audit head")?;
     Ok(seq)
 }
 

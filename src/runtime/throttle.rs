@@ -17,6 +17,7 @@ use crate::domain::{time, Actor, AuditAction, RequestMeta};
 use crate::error::{AppError, Result};
 use crate::storage::throttle::{self, Claim};
 use crate::storage::users::UserRow;
+use crate::storage::{Backend, Conn};
 
 /// Attempts allowed before the delays start.
 pub const THRESHOLD: i64 = 5;
@@ -50,6 +51,8 @@ pub struct Attempt {
     pub known_device: bool,
     /// Attempts without a success, this one included.
     pub attempts: i64,
+    /// The database clock when it was counted (see [`AppState::order_time`]).
+    pub clock: i64,
 }
 
 impl Attempt {
@@ -79,23 +82,37 @@ pub async fn admit(
 ) -> Result<Attempt> {
     let email = label(typed, normalized);
     let mut conn = state.conn().await?;
-    // Asked for unknown e-mails too (of no account), so both take the same steps.
-    let known_device = match meta.device.as_deref() {
-        Some(device) => throttle::is_known_device(&mut conn, user.map_or(-1, |u| u.id), device)
-            .await
-            .context("look up the device")?,
-        None => false,
-    };
+    // Both keys' rows and the device in one statement, asked for unknown e-mails too (of no
+    // account), so both take the same steps.
+    let device = meta.device.as_deref().unwrap_or("");
     let account_key = token::hash(&email);
-    let key = match (known_device, meta.device.as_deref()) {
-        (true, Some(device)) => token::hash(format!("{email}\n{device}")),
-        _ => account_key.clone(),
+    let device_key = match meta.device.as_deref() {
+        Some(device) => token::hash(format!("{email}\n{device}")),
+        None => account_key.clone(),
     };
+    let (known_device, seen) = throttle::first_look(
+        &mut conn,
+        user.map_or(-1, |u| u.id),
+        device,
+        &account_key,
+        &device_key,
+    )
+    .await
+    .context("read the sign-in throttle")?;
+    let key = if known_device {
+        device_key
+    } else {
+        account_key.clone()
+    };
+    let mut first = Some(seen.into_iter().find(|(k, _)| *k == key).map(|(_, r)| r));
     let user_id = user.map(|u| u.id);
     for _ in 0..CLAIM_TRIES {
-        let row = throttle::find(&mut conn, &key)
-            .await
-            .context("read the sign-in throttle")?;
+        let row = match first.take() {
+            Some(row) => row,
+            None => throttle::find(&mut conn, &key)
+                .await
+                .context("read the sign-in throttle")?,
+        };
         let now = state.now();
         if row
             .as_ref()
@@ -127,7 +144,7 @@ pub async fn admit(
             locked_until: now + delay_ms(attempts),
             now,
         };
-        if throttle::claim(&mut conn, row.as_ref(), claim)
+        if let Some(clock) = throttle::claim(&mut conn, state.store.backend(), row.as_ref(), claim)
             .await
             .context("count a sign-in attempt")?
         {
@@ -136,6 +153,7 @@ pub async fn admit(
                 account_key,
                 known_device,
                 attempts,
+                clock,
             });
         }
     }
@@ -145,20 +163,19 @@ pub async fn admit(
 }
 
 /// A correct password: the count starts again, for the account and (when it came from one) its
-/// known device.
-pub async fn succeeded(state: &AppState, attempt: &Attempt) -> Result<()> {
-    let mut conn = state.conn().await?;
-    let keys: &[&String] = if attempt.key == attempt.account_key {
-        &[&attempt.key]
-    } else {
-        &[&attempt.key, &attempt.account_key]
-    };
-    for key in keys {
-        throttle::reset(&mut conn, key)
+/// known device, in the caller's unit of work (the one that records the sign-in). Returns the
+/// user row as it is now in that unit of work.
+pub async fn succeeded(
+    conn: &mut Conn,
+    backend: Backend,
+    attempt: &Attempt,
+    user_id: i64,
+) -> Result<Option<UserRow>> {
+    Ok(
+        throttle::reset_and_reload(conn, backend, &attempt.key, &attempt.account_key, user_id)
             .await
-            .context("reset the sign-in throttle")?;
-    }
-    Ok(())
+            .context("reset the sign-in throttle")?,
+    )
 }
 
 /// Writes one audit entry for the refusals of `key` that began a window or more before `now`.

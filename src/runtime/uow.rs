@@ -23,6 +23,8 @@ pub struct AuditedTx<'a> {
     mail_queued: bool,
     security_changed: bool,
     applications_changed: bool,
+    /// The caller's promise that no cached row changes here (see [`Self::changes_no_cached_rows`]).
+    no_cached_rows: bool,
     /// Every entry recorded is attached to this incident (id, reference).
     incident: Option<(i64, String)>,
 }
@@ -39,6 +41,7 @@ impl<'a> AuditedTx<'a> {
             mail_queued: false,
             security_changed: false,
             applications_changed: false,
+            no_cached_rows: false,
             incident: meta.incident.clone(),
         })
     }
@@ -92,7 +95,14 @@ impl<'a> AuditedTx<'a> {
             reason,
             details,
         };
-        let seq = audit::record(&mut self.tx, self.now, self.meta, event).await?;
+        let seq = audit::record(
+            &mut self.tx,
+            self.state.store.backend(),
+            self.now,
+            self.meta,
+            event,
+        )
+        .await?;
         if let Some((incident_id, _)) = &self.incident {
             crate::storage::incidents::attach_audit(&mut self.tx, *incident_id, seq)
                 .await
@@ -155,6 +165,14 @@ impl<'a> AuditedTx<'a> {
         self.applications_changed = true;
     }
 
+    /// This unit of work changes no row the nodes cache (sessions, users, applications), so its
+    /// commit skips the cache sync (on PostgreSQL a marker round trip and its wait). Only for hot
+    /// paths whose every step is known, each with a test that fails when the promise breaks
+    /// (`a_sign_in_changes_no_cached_row` for the sign-in).
+    pub fn changes_no_cached_rows(&mut self) {
+        self.no_cached_rows = true;
+    }
+
     /// Commits, then runs the after-commit effects. Dropping an `AuditedTx` without committing
     /// rolls everything back and runs none of them.
     pub async fn commit(mut self) -> Result<()> {
@@ -173,6 +191,9 @@ impl<'a> AuditedTx<'a> {
         // Sessions ended and users changed in this transaction are forgotten by this node's
         // cache before the response: the very next request sees the change.
         // The change is committed whatever happens here: a failure clears the cache instead.
+        if self.no_cached_rows && !self.applications_changed {
+            return Ok(());
+        }
         if let Err(e) = self.state.sync_caches(self.applications_changed).await {
             tracing::error!(
                 error = format!("{e:#}"),

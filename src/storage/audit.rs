@@ -3,7 +3,7 @@
 
 use sqlx::FromRow;
 
-use super::Conn;
+use super::{Backend, Conn};
 
 #[derive(Debug, Clone, FromRow, PartialEq, Eq)]
 pub struct AuditRow {
@@ -46,26 +46,37 @@ pub async fn head(conn: &mut Conn) -> sqlx::Result<(i64, String)> {
         .await
 }
 
-pub async fn insert(conn: &mut Conn, row: &AuditRow) -> sqlx::Result<()> {
-    sqlx::query(&format!(
-        "INSERT INTO audit_log ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
-    ))
-    .bind(row.seq)
-    .bind(row.at)
-    .bind(&row.actor_kind)
-    .bind(row.actor_user_id)
-    .bind(&row.actor_label)
-    .bind(&row.action)
-    .bind(row.target_user_id)
-    .bind(&row.ip)
-    .bind(&row.user_agent)
-    .bind(&row.reason)
-    .bind(&row.details)
-    .bind(&row.prev_hash)
-    .bind(&row.hash)
-    .execute(conn)
-    .await
-    .map(|_| ())
+/// Inserts the entry the head was just advanced to and moves the head's hash to it: one
+/// statement on PostgreSQL (a round trip less for every audited change), two on SQLite.
+pub async fn insert_as_head(conn: &mut Conn, backend: Backend, row: &AuditRow) -> sqlx::Result<()> {
+    let values = "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
+    let sql = match backend {
+        Backend::Postgres => format!(
+            "WITH entry AS (INSERT INTO audit_log ({COLUMNS}) {values} RETURNING hash) \
+             UPDATE audit_head SET hash = (SELECT hash FROM entry) WHERE id = 1"
+        ),
+        Backend::Sqlite => format!("INSERT INTO audit_log ({COLUMNS}) {values}"),
+    };
+    sqlx::query(&sql)
+        .bind(row.seq)
+        .bind(row.at)
+        .bind(&row.actor_kind)
+        .bind(row.actor_user_id)
+        .bind(&row.actor_label)
+        .bind(&row.action)
+        .bind(row.target_user_id)
+        .bind(&row.ip)
+        .bind(&row.user_agent)
+        .bind(&row.reason)
+        .bind(&row.details)
+        .bind(&row.prev_hash)
+        .bind(&row.hash)
+        .execute(&mut *conn)
+        .await?;
+    if backend == Backend::Sqlite {
+        set_head_hash(conn, &row.hash).await?;
+    }
+    Ok(())
 }
 
 /// Entries after `after_seq` in chain order, a page at a time.

@@ -2,27 +2,55 @@
 
 use sqlx::FromRow;
 
-use super::Conn;
+use super::{Backend, Conn};
 
-/// Records a sign-in from a device; returns true when the user had never used it before. Insert
-/// first: of two concurrent sign-ins from one new device, exactly one sees it as new.
-pub async fn remember_device(
+/// What a sign-in from a device found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeviceSeen {
+    /// The user had signed in from some device before.
+    pub had_devices: bool,
+    /// This device is new for the user (this sign-in recorded it).
+    pub new_device: bool,
+}
+
+/// Records a sign-in from a device. PostgreSQL: one upsert, which returns whether it inserted
+/// and how many devices the user had before (its sub-select sees the rows as the statement
+/// began). SQLite: one read (the user's devices, and whether this is one), then the new row or the
+/// known row's `last_seen_at`. Of two concurrent sign-ins from one new device, exactly one inserts
+/// it and sees it as new.
+pub async fn record_device(
     conn: &mut Conn,
+    backend: Backend,
     user_id: i64,
     device_hash: &str,
     now: i64,
-) -> sqlx::Result<bool> {
-    let inserted = sqlx::query(
-        "INSERT INTO known_devices (user_id, device_hash, first_seen_at, last_seen_at) VALUES ($1, $2, $3, $3) \
-         ON CONFLICT (user_id, device_hash) DO NOTHING",
+) -> sqlx::Result<DeviceSeen> {
+    if backend == Backend::Postgres {
+        let (inserted, before): (bool, i64) = sqlx::query_as(
+            "INSERT INTO known_devices (user_id, device_hash, first_seen_at, last_seen_at) \
+             VALUES ($1, $2, $3, $3) ON CONFLICT (user_id, device_hash) \
+             DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at \
+             RETURNING (xmax = 0), (SELECT COUNT(*) FROM known_devices WHERE user_id = $1)",
+        )
+        .bind(user_id)
+        .bind(device_hash)
+        .bind(now)
+        .fetch_one(conn)
+        .await?;
+        return Ok(DeviceSeen {
+            had_devices: before > 0,
+            new_device: inserted,
+        });
+    }
+    let (devices, this_one): (i64, i64) = sqlx::query_as(
+        "SELECT COUNT(*), COUNT(CASE WHEN device_hash = $2 THEN 1 END) FROM known_devices \
+         WHERE user_id = $1",
     )
     .bind(user_id)
     .bind(device_hash)
-    .bind(now)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    if inserted == 0 {
+    .fetch_one(&mut *conn)
+    .await?;
+    let new_device = if this_one > 0 {
         sqlx::query(
             "UPDATE known_devices SET last_seen_at = $3 WHERE user_id = $1 AND device_hash = $2",
         )
@@ -31,8 +59,24 @@ pub async fn remember_device(
         .bind(now)
         .execute(conn)
         .await?;
-    }
-    Ok(inserted > 0)
+        false
+    } else {
+        sqlx::query(
+            "INSERT INTO known_devices (user_id, device_hash, first_seen_at, last_seen_at) \
+             VALUES ($1, $2, $3, $3) ON CONFLICT (user_id, device_hash) DO NOTHING",
+        )
+        .bind(user_id)
+        .bind(device_hash)
+        .bind(now)
+        .execute(conn)
+        .await?
+        .rows_affected()
+            > 0
+    };
+    Ok(DeviceSeen {
+        had_devices: devices > 0,
+        new_device,
+    })
 }
 
 /// Forgets a device (reported as not the user's): its next sign-in is new again.
@@ -43,14 +87,6 @@ pub async fn forget_device(conn: &mut Conn, user_id: i64, device_hash: &str) -> 
         .execute(conn)
         .await
         .map(|r| r.rows_affected())
-}
-
-pub async fn count_devices(conn: &mut Conn, user_id: i64) -> sqlx::Result<i64> {
-    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM known_devices WHERE user_id = $1")
-        .bind(user_id)
-        .fetch_one(conn)
-        .await?;
-    Ok(n)
 }
 
 pub async fn count_countries(conn: &mut Conn, user_id: i64) -> sqlx::Result<i64> {

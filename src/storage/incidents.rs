@@ -715,23 +715,47 @@ pub async fn session_addresses(
     .await
 }
 
+/// A subquery giving the elements of the JSON array of strings bound at `param`: one statement
+/// takes a whole list, however long, with one bound value (no SQL built from the values).
+fn json_texts(backend: Backend, param: &str) -> String {
+    match backend {
+        Backend::Postgres => format!("SELECT jsonb_array_elements_text(CAST({param} AS jsonb))"),
+        Backend::Sqlite => format!("SELECT value FROM json_each({param})"),
+    }
+}
+
+/// The same for a JSON array of integers.
+fn json_ids(backend: Backend, param: &str) -> String {
+    match backend {
+        Backend::Postgres => {
+            format!("SELECT CAST(jsonb_array_elements_text(CAST({param} AS jsonb)) AS BIGINT)")
+        }
+        Backend::Sqlite => format!("SELECT value FROM json_each({param})"),
+    }
+}
+
+/// Lists go to the database in slices this long (bounded statements, and progress between them).
+const LIST_SLICE: usize = 25_000;
+
 /// `(id, email_normalized, role)` of the users with these normalised addresses.
 pub async fn ids_by_email(
     conn: &mut Conn,
+    backend: Backend,
     normalized: &[String],
 ) -> sqlx::Result<Vec<(i64, String, String)>> {
+    let sql = format!(
+        "SELECT id, email_normalized, role FROM users WHERE email_normalized IN ({})",
+        json_texts(backend, "$1")
+    );
     let mut out = Vec::with_capacity(normalized.len());
-    for chunk in normalized.chunks(500) {
-        let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-        let sql = format!(
-            "SELECT id, email_normalized, role FROM users WHERE email_normalized IN ({})",
-            placeholders.join(", ")
+    for chunk in normalized.chunks(LIST_SLICE) {
+        let list = serde_json::to_string(chunk).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+        out.extend(
+            sqlx::query_as(&sql)
+                .bind(list)
+                .fetch_all(&mut *conn)
+                .await?,
         );
-        let mut q = sqlx::query_as(&sql);
-        for e in chunk {
-            q = q.bind(e);
-        }
-        out.extend(q.fetch_all(&mut *conn).await?);
     }
     Ok(out)
 }
@@ -754,19 +778,26 @@ pub async fn roles_of(conn: &mut Conn, user_ids: &[i64]) -> sqlx::Result<Vec<(i6
 
 /// How many of these users have a live session at `now`. The live test is written so that no
 /// index on `ended_at` can serve it: the planner then takes the user index, a few rows per id,
-/// instead of every live session of the instance once per chunk.
-pub async fn with_live_sessions(conn: &mut Conn, user_ids: &[i64], now: i64) -> sqlx::Result<i64> {
+/// instead of every live session of the instance.
+pub async fn with_live_sessions(
+    conn: &mut Conn,
+    backend: Backend,
+    user_ids: &[i64],
+    now: i64,
+) -> sqlx::Result<i64> {
+    let sql = format!(
+        "SELECT COUNT(DISTINCT user_id) FROM sessions WHERE user_id IN ({}) \
+         AND COALESCE(ended_at, 0) = 0 AND expires_at > $2",
+        json_ids(backend, "$1")
+    );
     let mut total = 0;
-    for chunk in user_ids.chunks(1000) {
-        let list: Vec<String> = chunk.iter().map(i64::to_string).collect();
-        let (n,): (i64,) = sqlx::query_as(&format!(
-            "SELECT COUNT(DISTINCT user_id) FROM sessions \
-             WHERE user_id IN ({}) AND COALESCE(ended_at, 0) = 0 AND expires_at > $1",
-            list.join(", ")
-        ))
-        .bind(now)
-        .fetch_one(&mut *conn)
-        .await?;
+    for chunk in user_ids.chunks(LIST_SLICE) {
+        let list = serde_json::to_string(chunk).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+        let (n,): (i64,) = sqlx::query_as(&sql)
+            .bind(list)
+            .bind(now)
+            .fetch_one(&mut *conn)
+            .await?;
         total += n;
     }
     Ok(total)

@@ -171,12 +171,19 @@ impl Store {
 /// `password_set_at`, session issue times), shared by every node and the CLI whatever their own
 /// clocks say.
 pub async fn now_ms(conn: &mut Conn, backend: Backend) -> sqlx::Result<i64> {
-    let sql = match backend {
-        Backend::Sqlite => "SELECT CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)",
-        Backend::Postgres => "SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)",
-    };
-    let (ms,): (i64,) = sqlx::query_as(sql).fetch_one(conn).await?;
+    let (ms,): (i64,) = sqlx::query_as(&format!("SELECT {}", now_ms_sql(backend)))
+        .fetch_one(conn)
+        .await?;
     Ok(ms)
+}
+
+/// The SQL expression [`now_ms`] reads, for a statement that returns the clock with its result
+/// (one round trip less).
+pub fn now_ms_sql(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)",
+        Backend::Postgres => "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)",
+    }
 }
 
 /// True when the error is a unique violation of the named constraint. SQLite does not report

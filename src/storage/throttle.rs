@@ -2,7 +2,8 @@
 
 use sqlx::FromRow;
 
-use super::Conn;
+use super::users::{UserRow, COLUMNS as USER_COLUMNS};
+use super::{now_ms_sql, Backend, Conn};
 
 #[derive(Debug, Clone, FromRow)]
 pub struct ThrottleRow {
@@ -33,52 +34,81 @@ pub struct Claim<'a> {
     pub now: i64,
 }
 
-/// Counts an attempt, if the row is still as `seen` (`None`: no row yet). Returns false when
-/// another attempt got there first (the caller reads again).
+/// Counts an attempt, if the row is still as `seen` (`None`: no row yet). Returns the database
+/// clock when counted, `None` when another attempt got there first (the caller reads again).
 pub async fn claim(
     conn: &mut Conn,
+    backend: Backend,
     seen: Option<&ThrottleRow>,
     c: Claim<'_>,
-) -> sqlx::Result<bool> {
-    let done = match seen {
-        None => sqlx::query(
+) -> sqlx::Result<Option<i64>> {
+    let now = now_ms_sql(backend);
+    let done: Option<(i64,)> = match seen {
+        None => sqlx::query_as(&format!(
             "INSERT INTO sign_in_throttle (throttle_key, user_id, email, failures, last_failure_at, locked_until) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (throttle_key) DO NOTHING",
-        )
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (throttle_key) DO NOTHING RETURNING {now}"
+        ))
         .bind(c.key)
         .bind(c.user_id)
         .bind(c.email)
         .bind(c.failures)
         .bind(c.now)
         .bind(c.locked_until)
-        .execute(conn)
+        .fetch_optional(conn)
         .await?,
-        Some(row) => sqlx::query(
+        Some(row) => sqlx::query_as(&format!(
             "UPDATE sign_in_throttle SET failures = $2, last_failure_at = $3, locked_until = $4, \
-             user_id = $5, version = version + 1 WHERE throttle_key = $1 AND version = $6",
-        )
+             user_id = $5, version = version + 1 WHERE throttle_key = $1 AND version = $6 \
+             RETURNING {now}"
+        ))
         .bind(c.key)
         .bind(c.failures)
         .bind(c.now)
         .bind(c.locked_until)
         .bind(c.user_id)
         .bind(row.version)
-        .execute(conn)
+        .fetch_optional(conn)
         .await?,
     };
-    Ok(done.rows_affected() == 1)
+    Ok(done.map(|(at,)| at))
 }
 
-/// A correct password: the count starts again.
-pub async fn reset(conn: &mut Conn, key: &str) -> sqlx::Result<()> {
-    sqlx::query(
+/// A correct password: the count starts again, for the account's key and (when the attempt came
+/// from a known device) the device's; and the user row as it is now, read in the same round trip
+/// on PostgreSQL (a statement with the reset in a `WITH`), in two statements on SQLite.
+pub async fn reset_and_reload(
+    conn: &mut Conn,
+    backend: Backend,
+    key: &str,
+    other_key: &str,
+    user_id: i64,
+) -> sqlx::Result<Option<UserRow>> {
+    let reset =
         "UPDATE sign_in_throttle SET failures = 0, locked_until = 0, version = version + 1 \
-         WHERE throttle_key = $1",
-    )
-    .bind(key)
-    .execute(conn)
-    .await
-    .map(|_| ())
+                 WHERE throttle_key IN ($1, $2)";
+    let user = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $3");
+    match backend {
+        Backend::Postgres => {
+            sqlx::query_as(&format!("WITH reset AS ({reset}) {user}"))
+                .bind(key)
+                .bind(other_key)
+                .bind(user_id)
+                .fetch_optional(conn)
+                .await
+        }
+        Backend::Sqlite => {
+            sqlx::query(reset)
+                .bind(key)
+                .bind(other_key)
+                .execute(&mut *conn)
+                .await?;
+            // The same numbered parameters as the PostgreSQL statement.
+            sqlx::query_as(&user.replace("$3", "$1"))
+                .bind(user_id)
+                .fetch_optional(conn)
+                .await
+        }
+    }
 }
 
 /// Counts an attempt refused while throttled. Returns when the key's unreported refusals began.
@@ -160,20 +190,55 @@ pub async fn sweep(conn: &mut Conn, before: i64) -> sqlx::Result<u64> {
         .map(|r| r.rows_affected())
 }
 
-/// Whether the account has signed in from this device before (`known_devices`).
-pub async fn is_known_device(
+/// What an attempt sees first, in one statement: whether the account has signed in from this
+/// device before (`known_devices`; `device` empty for none), and the throttle rows of the account's
+/// key and of the device's key (the same key when there is no device).
+pub async fn first_look(
     conn: &mut Conn,
     user_id: i64,
-    device_hash: &str,
-) -> sqlx::Result<bool> {
-    let (n,): (i64,) = sqlx::query_as(
-        "SELECT COUNT(*) FROM known_devices WHERE user_id = $1 AND device_hash = $2",
+    device: &str,
+    account_key: &str,
+    device_key: &str,
+) -> sqlx::Result<(bool, Vec<(String, ThrottleRow)>)> {
+    #[derive(FromRow)]
+    struct Look {
+        known: i64,
+        throttle_key: Option<String>,
+        failures: Option<i64>,
+        last_failure_at: Option<i64>,
+        locked_until: Option<i64>,
+        refused_since: Option<i64>,
+        version: Option<i64>,
+    }
+    let rows: Vec<Look> = sqlx::query_as(
+        "SELECT k.known, t.throttle_key, t.failures, t.last_failure_at, t.locked_until, \
+                t.refused_since, t.version \
+         FROM (SELECT COUNT(*) AS known FROM known_devices WHERE user_id = $1 AND device_hash = $2) k \
+         LEFT JOIN sign_in_throttle t ON t.throttle_key IN ($3, $4)",
     )
     .bind(user_id)
-    .bind(device_hash)
-    .fetch_one(conn)
+    .bind(device)
+    .bind(account_key)
+    .bind(device_key)
+    .fetch_all(conn)
     .await?;
-    Ok(n > 0)
+    let known = rows.first().is_some_and(|r| r.known > 0);
+    let found = rows
+        .into_iter()
+        .filter_map(|r| {
+            Some((
+                r.throttle_key?,
+                ThrottleRow {
+                    failures: r.failures?,
+                    last_failure_at: r.last_failure_at?,
+                    locked_until: r.locked_until?,
+                    refused_since: r.refused_since,
+                    version: r.version?,
+                },
+            ))
+        })
+        .collect();
+    Ok((known, found))
 }
 
 /// The argon2 hashes of up to `limit` accounts, newest first (the dummy hash's parameters).

@@ -158,13 +158,18 @@ pub async fn sign_up(
     Ok(())
 }
 
-/// A correct password, and when its session counts from.
+/// A correct password, and when its session counts from. Its audit entry and the throttle's
+/// fresh start are written by [`super::sign_in::complete_sign_in`], in the unit of work that opens
+/// the session: one transaction for the whole sign-in.
+#[must_use = "a correct password is recorded when the sign-in is completed"]
 pub struct Authenticated {
     /// The user row as read before the verification.
     pub user: users::UserRow,
     /// The time the verification started, after every watermark known then: a watermark set
     /// while the verification ran is later, so it catches the session.
     pub issued_at: i64,
+    /// The throttle count this attempt took (reset on completion).
+    pub attempt: throttle::Attempt,
 }
 
 /// Checks an e-mail and password. Unknown e-mail, wrong password and a disabled account all give
@@ -203,11 +208,8 @@ pub async fn authenticate_in(
         None => None,
     };
     let attempt = throttle::admit(state, email, normalized.as_deref(), user.as_ref(), meta).await?;
-    let issued_at = fresh_time(
-        state.order_time().await?,
-        user.as_ref(),
-        &state.security.get(),
-    );
+    // The database clock as the attempt was counted, just before the verification starts.
+    let issued_at = fresh_time(attempt.clock, user.as_ref(), &state.security.get());
     let ok = state
         .hasher
         .verify_reserved(
@@ -217,15 +219,17 @@ pub async fn authenticate_in(
         )
         .await?;
     let succeeded = ok && user.as_ref().is_some_and(|u| u.disabled_at.is_none());
-    if succeeded {
-        throttle::succeeded(state, &attempt).await?;
-    }
+    let user = match user {
+        Some(user) if succeeded => {
+            return Ok(Authenticated {
+                user,
+                issued_at,
+                attempt,
+            })
+        }
+        other => other,
+    };
     let (actor, action, mut details) = match &user {
-        Some(u) if succeeded => (
-            Actor::account(u.id, &u.email),
-            AuditAction::SignIn,
-            json!({"method": "password"}),
-        ),
         Some(u) => {
             let why = if u.disabled_at.is_some() {
                 "account disabled"
@@ -244,23 +248,20 @@ pub async fn authenticate_in(
             json!({"why": "unknown email", "email": normalized}),
         ),
     };
-    if !succeeded && attempt.wait_after_failure_secs() > 0 {
+    if attempt.wait_after_failure_secs() > 0 {
         // Every attempt that ran argon2 is recorded (the throttle bounds them); the refused ones
         // are reported together, once per window.
         details["attempts"] = json!(attempt.attempts);
         details["throttled_for_s"] = json!(attempt.wait_after_failure_secs());
     }
-    if attempt.known_device && !succeeded {
+    if attempt.known_device {
         details["known_device"] = json!(true);
     }
     let mut tx = AuditedTx::begin(state, meta).await?;
     tx.record(&actor, action, user.as_ref().map(|u| u.id), None, details)
         .await?;
     tx.commit().await?;
-    match user {
-        Some(user) if succeeded => Ok(Authenticated { user, issued_at }),
-        _ => Err(AppError::InvalidCredentials),
-    }
+    Err(AppError::InvalidCredentials)
 }
 
 /// Ends the session server-side; its cookie is refused from now on.

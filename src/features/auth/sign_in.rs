@@ -7,7 +7,6 @@
 //! signs in, a compromise committed meanwhile restricts the session, and the session is issued at
 //! the time its verification started, so a sign-out committed meanwhile catches it.
 
-use anyhow::Context;
 use serde_json::json;
 use tower_sessions::Session;
 
@@ -18,8 +17,7 @@ use crate::domain::{Actor, AuditAction, RequestMeta};
 use crate::error::{AppError, Result};
 use crate::features::sessions::ResetTask;
 use crate::runtime::security::password_compromise;
-use crate::runtime::{AppState, AuditedTx};
-use crate::storage::users;
+use crate::runtime::{throttle, AppState, AuditedTx};
 
 /// How a correct password signs in.
 pub enum SignedIn {
@@ -35,11 +33,38 @@ pub async fn complete_sign_in(
     meta: &RequestMeta,
 ) -> Result<SignedIn> {
     let mut tx = AuditedTx::begin(state, meta).await?;
-    let user = users::find_by_id(&mut tx, proved.user.id)
-        .await
-        .context("reload user")?
-        .filter(|u| u.disabled_at.is_none() && u.password_hash == proved.user.password_hash)
-        .ok_or(AppError::InvalidCredentials)?;
+    // Throttle, audit, devices, alert mail: no session or user row changes here (the session row
+    // is written by the session store after it), so the commit needs no cache sync.
+    tx.changes_no_cached_rows();
+    // The password was right: the throttle starts again (also when the account changed during
+    // the check), and the user row is read again in this transaction.
+    let backend = state.store.backend();
+    let user = throttle::succeeded(&mut tx, backend, &proved.attempt, proved.user.id)
+        .await?
+        .filter(|u| u.disabled_at.is_none() && u.password_hash == proved.user.password_hash);
+    let Some(user) = user else {
+        // Disabled, or the password changed, while this one was being checked.
+        let details = json!({"why": "account changed during the check"});
+        tx.record(
+            &Actor::Anonymous,
+            AuditAction::SignInFailed,
+            Some(proved.user.id),
+            None,
+            details,
+        )
+        .await?;
+        tx.commit().await?;
+        return Err(AppError::InvalidCredentials);
+    };
+    // Recorded in the transaction that remembers the device: one commit for the whole sign-in.
+    tx.record(
+        &Actor::account(user.id, &user.email),
+        AuditAction::SignIn,
+        Some(user.id),
+        None,
+        json!({"method": "password"}),
+    )
+    .await?;
     let snap = state.security.get();
     if password_compromise(&user, &snap).is_none() {
         record_and_start(tx, session, &user, None, proved.issued_at).await?;

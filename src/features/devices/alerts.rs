@@ -44,11 +44,10 @@ pub async fn record_sign_in(tx: &mut AuditedTx<'_>, s: SignIn<'_>) -> Result<boo
         return Ok(false);
     };
     let user_id = s.user.id;
-    let had_devices = devices::count_devices(conn, user_id)
-        .await
-        .context("count devices")?
-        > 0;
-    let new_device = devices::remember_device(conn, user_id, device, at)
+    let devices::DeviceSeen {
+        had_devices,
+        new_device,
+    } = devices::record_device(conn, state.store.backend(), user_id, device, at)
         .await
         .context("remember device")?;
     let mut new_country = false;

@@ -19,7 +19,7 @@ use crate::features::security::service::check_reason;
 use crate::geo::GeoIp;
 use crate::runtime::{AppState, AuditedTx};
 use crate::storage::incidents::{self, NewCohort, UserMatch};
-use crate::storage::Conn;
+use crate::storage::{Backend, Conn};
 
 /// How many matches a preview lists.
 pub const PREVIEW_FIRST: usize = 20;
@@ -47,7 +47,12 @@ fn address_matches(
         })
 }
 
-async fn resolve(conn: &mut Conn, geo: &GeoIp, c: &CohortCriteria) -> Result<Matched> {
+async fn resolve(
+    conn: &mut Conn,
+    backend: Backend,
+    geo: &GeoIp,
+    c: &CohortCriteria,
+) -> Result<Matched> {
     c.check()
         .map_err(|(field, message)| AppError::field(field, message))?;
     let window = |w: Option<crate::domain::Window>| w.map(|w| (w.from, w.to));
@@ -66,7 +71,7 @@ async fn resolve(conn: &mut Conn, geo: &GeoIp, c: &CohortCriteria) -> Result<Mat
             }
         }
         let normalized: Vec<String> = wanted.keys().cloned().collect();
-        let found = incidents::ids_by_email(conn, &normalized)
+        let found = incidents::ids_by_email(conn, backend, &normalized)
             .await
             .context("look up listed addresses")?;
         let found_emails: HashSet<&str> = found.iter().map(|(_, e, _)| e.as_str()).collect();
@@ -175,15 +180,16 @@ async fn resolve(conn: &mut Conn, geo: &GeoIp, c: &CohortCriteria) -> Result<Mat
 /// What applying these criteria would take now. Writes nothing.
 pub async fn preview(state: &AppState, criteria: &CohortCriteria) -> Result<CohortPreview> {
     let mut conn = state.conn().await?;
-    let matched = resolve(&mut conn, &state.geo, criteria).await?;
+    let matched = resolve(&mut conn, state.store.backend(), &state.geo, criteria).await?;
     let ids: Vec<i64> = matched.users.iter().map(|(id, _)| *id).collect();
     let first_ids: Vec<i64> = ids.iter().take(PREVIEW_FIRST).copied().collect();
     let first = incidents::emails_of(&mut conn, &first_ids)
         .await
         .context("load first matches")?;
-    let with_live_sessions = incidents::with_live_sessions(&mut conn, &ids, state.now())
-        .await
-        .context("count live sessions")?;
+    let with_live_sessions =
+        incidents::with_live_sessions(&mut conn, state.store.backend(), &ids, state.now())
+            .await
+            .context("count live sessions")?;
     let admins = matched
         .users
         .iter()
@@ -261,7 +267,7 @@ pub async fn apply_checked(
         ));
     }
     let mut tx = AuditedTx::begin(state, meta).await?;
-    let matched = resolve(&mut tx, &state.geo, criteria).await?;
+    let matched = resolve(&mut tx, state.store.backend(), &state.geo, criteria).await?;
     if strict && !(matched.unknown_emails.is_empty() && matched.unknown_ids.is_empty()) {
         let mut unknown: Vec<String> = matched.unknown_emails.clone();
         unknown.extend(matched.unknown_ids.iter().map(|id| format!("#{id}")));
