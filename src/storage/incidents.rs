@@ -836,18 +836,31 @@ pub async fn remediation(
     since: i64,
 ) -> sqlx::Result<Remediation> {
     let count = |sql: &'static str| sqlx::query_as::<_, (i64,)>(sql);
-    // One pass over the members for the three counts.
-    let (members, compromised_members, notified): (i64, i64, i64) = sqlx::query_as(
+    let (cohorts,) = count("SELECT COUNT(*) FROM incident_cohorts WHERE incident_id = $1")
+        .bind(incident_id)
+        .fetch_one(&mut *conn)
+        .await?;
+    // One pass over the members for the three counts. A member is in a cohort once (its key):
+    // with one cohort, plain counts (no sort of the members); with several, a member of two
+    // counts once.
+    let sql = if cohorts <= 1 {
+        "SELECT COUNT(*), \
+                COUNT(CASE WHEN c.compromise = 1 AND m.contained_at IS NOT NULL THEN 1 END), \
+                COUNT(m.outbox_id) \
+         FROM incident_members m JOIN incident_cohorts c ON c.id = m.cohort_id \
+         WHERE c.incident_id = $1"
+    } else {
         "SELECT COUNT(DISTINCT m.user_id), \
                 COUNT(DISTINCT CASE WHEN c.compromise = 1 AND m.contained_at IS NOT NULL \
                                     THEN m.user_id END), \
                 COUNT(m.outbox_id) \
          FROM incident_members m JOIN incident_cohorts c ON c.id = m.cohort_id \
-         WHERE c.incident_id = $1",
-    )
-    .bind(incident_id)
-    .fetch_one(&mut *conn)
-    .await?;
+         WHERE c.incident_id = $1"
+    };
+    let (members, compromised_members, notified): (i64, i64, i64) = sqlx::query_as(sql)
+        .bind(incident_id)
+        .fetch_one(&mut *conn)
+        .await?;
     // Per member: contained by a compromising cohort, then a password set after that. A member
     // of two such cohorts counts once, from the first.
     // Driven from the passwords set since the incident's first containment (an index range,
