@@ -275,10 +275,17 @@ async fn a_dead_workers_claimed_rows_are_sent_once_after_the_lease(_app: &TestAp
     let now = app.clock.now();
     let mut conn = app.state.store.pool().acquire().await.unwrap();
     assert_eq!(
-        outbox::claim(&mut conn, "dead", now, now + LEASE_MS, 10)
-            .await
-            .unwrap()
-            .len(),
+        outbox::claim(
+            &mut conn,
+            app.state.store.backend(),
+            "dead",
+            now,
+            now + LEASE_MS,
+            10
+        )
+        .await
+        .unwrap()
+        .len(),
         3
     );
     drop(conn);

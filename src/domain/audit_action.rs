@@ -59,6 +59,7 @@ actions! {
     IncidentCohortApplied => "incident.cohort_applied", "Cohort applied to an incident";
     IncidentCohortBatch => "incident.cohort_batch", "Cohort batch contained";
     IncidentCohortCancelled => "incident.cohort_cancelled", "Cohort job cancelled";
+    IncidentCohortSessionsEnded => "incident.cohort_sessions_ended", "Sessions of contained cohort members recorded as ended";
     IncidentCohortFinished => "incident.cohort_finished", "Cohort job finished";
     IncidentExported => "incident.exported", "Incident evidence bundle exported";
     IncidentContained => "incident.contained", "Incident contained (every cohort member's sessions invalid)";

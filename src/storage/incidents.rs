@@ -216,10 +216,15 @@ pub struct CohortRow {
     pub notified: i64,
     pub contained_at: Option<i64>,
     pub finished_at: Option<i64>,
+    /// The last member id contained (0: none yet); members are contained in id order.
+    pub contained_through: i64,
+    /// The last member id whose session rows the job has stamped as ended (0: none yet).
+    pub sessions_settled_through: i64,
 }
 
 const COHORT_COLUMNS: &str = "id, incident_id, criteria, compromise, sign_out, notify, reason, \
-    size, ids_sha256, created_by, created_at, state, contained, notified, contained_at, finished_at";
+    size, ids_sha256, created_by, created_at, state, contained, notified, contained_at, finished_at, \
+    contained_through, sessions_settled_through";
 
 pub struct NewCohort<'a> {
     pub incident_id: i64,
@@ -327,40 +332,59 @@ pub async fn lease(
 /// Which members a batch works on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
-    Contain,
+    /// Containment, after the last member id contained.
+    Contain(i64),
     Notify,
 }
 
-impl Phase {
-    fn done_column(self) -> &'static str {
-        match self {
-            Phase::Contain => "contained_at",
-            Phase::Notify => "notified_at",
-        }
-    }
-}
-
 /// The next members not done in `phase`, in id order (notices only to contained members).
+/// Containment goes from its cursor, the last member id it did (`after`), along the cohort's key;
+/// the notices from the index of the members not yet notified.
 pub async fn next_batch(
     conn: &mut Conn,
     cohort_id: i64,
     phase: Phase,
     limit: i64,
 ) -> sqlx::Result<Vec<i64>> {
-    let extra = match phase {
-        Phase::Contain => "",
-        Phase::Notify => " AND contained_at IS NOT NULL",
+    let sql = |filter: &str| {
+        format!(
+            "SELECT user_id FROM incident_members WHERE cohort_id = $1 AND {filter} \
+             ORDER BY user_id LIMIT $2"
+        )
     };
-    let rows: Vec<(i64,)> = sqlx::query_as(&format!(
-        "SELECT user_id FROM incident_members WHERE cohort_id = $1 AND {} IS NULL{extra} \
-         ORDER BY user_id LIMIT $2",
-        phase.done_column()
-    ))
-    .bind(cohort_id)
-    .bind(limit)
-    .fetch_all(conn)
-    .await?;
+    let rows: Vec<(i64,)> = match phase {
+        Phase::Contain(after) => {
+            sqlx::query_as(&sql("user_id > $3 AND contained_at IS NULL"))
+                .bind(cohort_id)
+                .bind(limit)
+                .bind(after)
+                .fetch_all(conn)
+                .await?
+        }
+        // No range here: it would make the planner walk the key instead of the partial index.
+        Phase::Notify => {
+            sqlx::query_as(&sql("notified_at IS NULL AND contained_at IS NOT NULL"))
+                .bind(cohort_id)
+                .bind(limit)
+                .fetch_all(conn)
+                .await?
+        }
+    };
     Ok(rows.into_iter().map(|(id,)| id).collect())
+}
+
+/// Lets this transaction's commit return before its write-ahead log reaches the disk (PostgreSQL;
+/// SQLite's commits are already not synced in WAL mode with `synchronous = NORMAL`). For a job
+/// batch: a crash of the database server may lose the last batches, whole, with their marks, and
+/// the job then does them again. The step that records the cohort contained commits normally,
+/// and its flush carries every batch before it.
+pub async fn commit_without_waiting(conn: &mut Conn, backend: Backend) -> sqlx::Result<()> {
+    if backend == Backend::Postgres {
+        sqlx::query("SET LOCAL synchronous_commit = off")
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Tables a cohort job fills in bulk.
@@ -404,12 +428,19 @@ pub struct Containment<'a> {
     /// Set the current password as compromised at this time (or at the password's own time when
     /// later), only forward, as the per-user action does: (at, by, reason).
     pub compromise: Option<(i64, &'a str, &'a str)>,
-    /// Raise the user's session watermark to this value, only forward: (watermark, reason code).
+    /// Raise the user's session watermark, only forward, to this value or past the user's own
+    /// floors (see [`contain_users`]): (watermark, reason code).
     pub revoke: Option<(i64, &'a str)>,
 }
 
 /// Applies a batch's containment to its members' user rows in one statement (each row written
 /// once, whatever the actions).
+///
+/// The session watermark covers every session the user has without reading them: a session's
+/// issue time is the database clock when it was issued, raised past the watermarks that applied
+/// then (`fresh_time`), and those only move forward. So the given value (the database clock now,
+/// past the instance's watermarks) raised past the row's own watermark and compromise time is at
+/// or after every issue time so far.
 pub async fn contain_users(conn: &mut Conn, ids: &[i64], c: &Containment<'_>) -> sqlx::Result<u64> {
     if ids.is_empty() || (c.compromise.is_none() && c.revoke.is_none()) {
         return Ok(0);
@@ -429,12 +460,15 @@ pub async fn contain_users(conn: &mut Conn, ids: &[i64], c: &Containment<'_>) ->
         ));
     }
     if c.revoke.is_some() {
-        let newer = "COALESCE(sessions_revoked_before, 0) < $4";
+        // The row's floor: one past its own watermark and compromise time (old values).
+        let own = "(CASE WHEN COALESCE(password_compromised_at, 0) > COALESCE(sessions_revoked_before, 0) \
+                    THEN COALESCE(password_compromised_at, 0) ELSE COALESCE(sessions_revoked_before, 0) END + 1)";
+        let w = format!("(CASE WHEN {own} > $4 THEN {own} ELSE $4 END)");
         sets.push(format!(
-            "sessions_revoked_reason = CASE WHEN {newer} THEN $5 ELSE sessions_revoked_reason END"
+            "sessions_revoked_reason = CASE WHEN COALESCE(sessions_revoked_before, 0) < {w} THEN $5 ELSE sessions_revoked_reason END"
         ));
         sets.push(format!(
-            "sessions_revoked_before = CASE WHEN {newer} THEN $4 ELSE sessions_revoked_before END"
+            "sessions_revoked_before = CASE WHEN COALESCE(sessions_revoked_before, 0) < {w} THEN {w} ELSE sessions_revoked_before END"
         ));
     }
     let (at, by, reason) = c.compromise.unwrap_or((0, "", ""));
@@ -457,41 +491,69 @@ pub async fn contain_users(conn: &mut Conn, ids: &[i64], c: &Containment<'_>) ->
     .map(|r| r.rows_affected())
 }
 
-/// The newest issue time among the sessions of these users (a revoke watermark must cover
-/// every one of them, even one a skewed node issued "in the future").
-pub async fn newest_session_issue(conn: &mut Conn, ids: &[i64]) -> sqlx::Result<Option<i64>> {
-    if ids.is_empty() {
-        return Ok(None);
-    }
-    let (newest,): (Option<i64>,) = sqlx::query_as(&format!(
-        "SELECT MAX(COALESCE(issued_at, created_at)) FROM sessions WHERE user_id IN {}",
-        id_list(ids)
-    ))
-    .fetch_one(conn)
+/// The next members after `after` (a member id), in id order, from the cohort's key.
+pub async fn members_after(
+    conn: &mut Conn,
+    cohort_id: i64,
+    after: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<i64>> {
+    let rows: Vec<(i64,)> = sqlx::query_as(
+        "SELECT user_id FROM incident_members WHERE cohort_id = $1 AND user_id > $2 \
+         ORDER BY user_id LIMIT $3",
+    )
+    .bind(cohort_id)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(conn)
     .await?;
-    Ok(newest)
+    Ok(rows.into_iter().map(|(id,)| id).collect())
 }
 
-/// Marks the live sessions of these users ended; returns how many.
-pub async fn end_sessions(
+/// Stamps as ended the session rows of these cohort members that their session watermark already
+/// made invalid (issued at or before it), at the member's containment time; a session issued
+/// after it (a sign-in with the new password) is left alone. Returns how many it stamped.
+pub async fn settle_sessions(
     conn: &mut Conn,
+    cohort_id: i64,
     ids: &[i64],
-    at: i64,
     reason_code: &str,
+    now: i64,
 ) -> sqlx::Result<u64> {
     if ids.is_empty() {
         return Ok(0);
     }
     sqlx::query(&format!(
-        "UPDATE sessions SET ended_at = $1, end_reason = $2 \
-         WHERE ended_at IS NULL AND user_id IN {}",
+        "UPDATE sessions SET end_reason = $2, ended_at = COALESCE((SELECT m.contained_at \
+           FROM incident_members m WHERE m.cohort_id = $1 AND m.user_id = sessions.user_id), $3) \
+         WHERE ended_at IS NULL AND user_id IN {} \
+           AND COALESCE(issued_at, created_at) <= (SELECT u.sessions_revoked_before FROM users u \
+                                                  WHERE u.id = sessions.user_id)",
         id_list(ids)
     ))
-    .bind(at)
+    .bind(cohort_id)
     .bind(reason_code)
+    .bind(now)
     .execute(conn)
     .await
     .map(|r| r.rows_affected())
+}
+
+/// Records how far the session stamping has gone.
+pub async fn set_sessions_settled_through(
+    conn: &mut Conn,
+    cohort_id: i64,
+    through: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE incident_cohorts SET sessions_settled_through = $2 \
+         WHERE id = $1 AND sessions_settled_through < $2",
+    )
+    .bind(cohort_id)
+    .bind(through)
+    .execute(conn)
+    .await
+    .map(|_| ())
 }
 
 /// Marks the batch's members contained; returns how many were not already.
@@ -518,12 +580,14 @@ pub async fn mark_contained(
     // The earliest containment time of the cohort: where its completed resets can start.
     sqlx::query(
         "UPDATE incident_cohorts SET contained = contained + $2, \
+         contained_through = CASE WHEN contained_through < $4 THEN $4 ELSE contained_through END, \
          first_contained_at = CASE WHEN first_contained_at IS NULL OR first_contained_at > $3 \
                               THEN $3 ELSE first_contained_at END WHERE id = $1",
     )
     .bind(cohort_id)
     .bind(n)
     .bind(at)
+    .bind(ids.iter().copied().max().unwrap_or(0))
     .execute(conn)
     .await?;
     Ok(n)
@@ -715,22 +779,26 @@ pub async fn session_addresses(
     .await
 }
 
-/// A subquery giving the elements of the JSON array of strings bound at `param`: one statement
+/// `column` is one of the elements of the JSON array of strings bound at `param`: one statement
 /// takes a whole list, however long, with one bound value (no SQL built from the values).
-fn json_texts(backend: Backend, param: &str) -> String {
+/// PostgreSQL gets the elements as one array, which its index scan sorts and walks in order (half
+/// the time of a join that probes the index once per element, in the list's order).
+fn in_json_texts(backend: Backend, column: &str, param: &str) -> String {
     match backend {
-        Backend::Postgres => format!("SELECT jsonb_array_elements_text(CAST({param} AS jsonb))"),
-        Backend::Sqlite => format!("SELECT value FROM json_each({param})"),
+        Backend::Postgres => format!(
+            "{column} = ANY(ARRAY(SELECT jsonb_array_elements_text(CAST({param} AS jsonb))))"
+        ),
+        Backend::Sqlite => format!("{column} IN (SELECT value FROM json_each({param}))"),
     }
 }
 
 /// The same for a JSON array of integers.
-fn json_ids(backend: Backend, param: &str) -> String {
+fn in_json_ids(backend: Backend, column: &str, param: &str) -> String {
     match backend {
-        Backend::Postgres => {
-            format!("SELECT CAST(jsonb_array_elements_text(CAST({param} AS jsonb)) AS BIGINT)")
-        }
-        Backend::Sqlite => format!("SELECT value FROM json_each({param})"),
+        Backend::Postgres => format!(
+            "{column} = ANY(ARRAY(SELECT CAST(jsonb_array_elements_text(CAST({param} AS jsonb)) AS BIGINT)))"
+        ),
+        Backend::Sqlite => format!("{column} IN (SELECT value FROM json_each({param}))"),
     }
 }
 
@@ -744,8 +812,8 @@ pub async fn ids_by_email(
     normalized: &[String],
 ) -> sqlx::Result<Vec<(i64, String, String)>> {
     let sql = format!(
-        "SELECT id, email_normalized, role FROM users WHERE email_normalized IN ({})",
-        json_texts(backend, "$1")
+        "SELECT id, email_normalized, role FROM users WHERE {}",
+        in_json_texts(backend, "email_normalized", "$1")
     );
     let mut out = Vec::with_capacity(normalized.len());
     for chunk in normalized.chunks(LIST_SLICE) {
@@ -786,9 +854,9 @@ pub async fn with_live_sessions(
     now: i64,
 ) -> sqlx::Result<i64> {
     let sql = format!(
-        "SELECT COUNT(DISTINCT user_id) FROM sessions WHERE user_id IN ({}) \
+        "SELECT COUNT(DISTINCT user_id) FROM sessions WHERE {} \
          AND COALESCE(ended_at, 0) = 0 AND expires_at > $2",
-        json_ids(backend, "$1")
+        in_json_ids(backend, "user_id", "$1")
     );
     let mut total = 0;
     for chunk in user_ids.chunks(LIST_SLICE) {
@@ -877,10 +945,13 @@ pub async fn remediation(
         None => Vec::new(),
         Some(since) => {
             sqlx::query_as(
+                // `CROSS JOIN` fixes SQLite's join order (the users first, by the index of
+                // `password_set_at`): without statistics it started from every member. PostgreSQL
+                // still plans the order itself.
                 "SELECT m.user_id, m.contained_at, u.password_set_at FROM users u \
-                 JOIN incident_members m ON m.user_id = u.id \
-                 JOIN incident_cohorts c ON c.id = m.cohort_id \
-                 WHERE u.password_set_at > $2 AND c.incident_id = $1 AND c.compromise = 1 \
+                 CROSS JOIN incident_members m CROSS JOIN incident_cohorts c \
+                 WHERE m.user_id = u.id AND c.id = m.cohort_id \
+                 AND u.password_set_at > $2 AND c.incident_id = $1 AND c.compromise = 1 \
                  AND m.contained_at IS NOT NULL AND u.password_set_at > m.contained_at",
             )
             .bind(incident_id)

@@ -4,7 +4,7 @@
 
 use sqlx::FromRow;
 
-use super::Conn;
+use super::{Backend, Conn};
 
 #[derive(Debug, Clone, FromRow)]
 pub struct OutboxRow {
@@ -102,6 +102,7 @@ pub async fn insert_many(
 /// Leases up to `limit` due rows to `owner` until `lease_until`, counting an attempt for each.
 pub async fn claim(
     conn: &mut Conn,
+    backend: Backend,
     owner: &str,
     now: i64,
     lease_until: i64,
@@ -109,9 +110,16 @@ pub async fn claim(
 ) -> sqlx::Result<Vec<OutboxRow>> {
     let due =
         "status = 'queued' AND next_attempt_at <= $2 AND (lease_until IS NULL OR lease_until < $2)";
+    // The oldest queued rows come from the index of exactly those, in id order. SQLite has to
+    // be told: it preferred the (status, next_attempt_at) index, then sorted every queued row
+    // (80 ms a claim with 100 000 queued, against under 1 ms).
+    let queued = match backend {
+        Backend::Sqlite => "outbox INDEXED BY outbox_queued_idx",
+        Backend::Postgres => "outbox",
+    };
     sqlx::query_as(&format!(
         "UPDATE outbox SET lease_owner = $1, lease_until = $3, attempts = attempts + 1 \
-         WHERE id IN (SELECT id FROM outbox WHERE {due} ORDER BY id LIMIT $4) AND {due} \
+         WHERE id IN (SELECT id FROM {queued} WHERE {due} ORDER BY id LIMIT $4) AND {due} \
          RETURNING {COLUMNS}"
     ))
     .bind(owner)
@@ -122,15 +130,21 @@ pub async fn claim(
     .await
 }
 
-/// Records delivery and deletes the body (links, codes) in the same statement: a delivered mail
-/// keeps only its recipient, kind, subject, times and state.
-pub async fn mark_sent(conn: &mut Conn, id: i64, owner: &str, now: i64) -> sqlx::Result<u64> {
-    sqlx::query(
-        "UPDATE outbox SET status = 'sent', sent_at = $3, lease_owner = NULL, lease_until = NULL, last_error = NULL, \
+/// Records delivery of these rows and deletes their bodies (links, codes) in the same
+/// statement: a delivered mail keeps only its recipient, kind, subject, times and state. One
+/// statement for many rows (ids from the database: nothing typed is written into the SQL).
+/// Returns how many were still this worker's.
+pub async fn mark_sent(conn: &mut Conn, ids: &[i64], owner: &str, now: i64) -> sqlx::Result<u64> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+    sqlx::query(&format!(
+        "UPDATE outbox SET status = 'sent', sent_at = $2, lease_owner = NULL, lease_until = NULL, last_error = NULL, \
                 html = '', text = '' \
-         WHERE id = $1 AND lease_owner = $2",
-    )
-    .bind(id)
+         WHERE id IN ({}) AND lease_owner = $1",
+        list.join(", ")
+    ))
     .bind(owner)
     .bind(now)
     .execute(conn)

@@ -59,7 +59,13 @@ impl Database {
         }
     }
 
+    /// Removes the database, unless `KEYWARDEN_BENCH_KEEP` is set (to study it afterwards: its
+    /// address goes to standard error).
     pub async fn drop_it(self) -> anyhow::Result<()> {
+        if std::env::var_os("KEYWARDEN_BENCH_KEEP").is_some() {
+            eprintln!("kept the benchmark database: {}", self.url);
+            return Ok(());
+        }
         if let Some((admin, name)) = &self.cleanup {
             use sqlx::Connection;
             let mut conn = sqlx::PgConnection::connect(admin).await?;

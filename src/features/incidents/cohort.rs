@@ -47,8 +47,12 @@ fn address_matches(
         })
 }
 
+/// Resolves the criteria on `conn`. With `spare` (a second connection, for a preview, which
+/// writes nothing), a pasted list is looked up in two halves at once, one on each: the database
+/// then works on two cores.
 async fn resolve(
     conn: &mut Conn,
+    spare: Option<&mut Conn>,
     backend: Backend,
     geo: &GeoIp,
     c: &CohortCriteria,
@@ -71,9 +75,21 @@ async fn resolve(
             }
         }
         let normalized: Vec<String> = wanted.keys().cloned().collect();
-        let found = incidents::ids_by_email(conn, backend, &normalized)
-            .await
-            .context("look up listed addresses")?;
+        let found = match spare {
+            Some(spare) if normalized.len() > 1 => {
+                let (a, b) = normalized.split_at(normalized.len() / 2);
+                let (mut a, b) = tokio::try_join!(
+                    incidents::ids_by_email(conn, backend, a),
+                    incidents::ids_by_email(spare, backend, b)
+                )
+                .context("look up listed addresses")?;
+                a.extend(b);
+                a
+            }
+            _ => incidents::ids_by_email(conn, backend, &normalized)
+                .await
+                .context("look up listed addresses")?,
+        };
         let found_emails: HashSet<&str> = found.iter().map(|(_, e, _)| e.as_str()).collect();
         unknown_emails.extend(
             wanted
@@ -179,17 +195,25 @@ async fn resolve(
 
 /// What applying these criteria would take now. Writes nothing.
 pub async fn preview(state: &AppState, criteria: &CohortCriteria) -> Result<CohortPreview> {
+    let backend = state.store.backend();
     let mut conn = state.conn().await?;
-    let matched = resolve(&mut conn, state.store.backend(), &state.geo, criteria).await?;
+    let mut spare = state.conn().await?;
+    let matched = resolve(&mut conn, Some(&mut spare), backend, &state.geo, criteria).await?;
     let ids: Vec<i64> = matched.users.iter().map(|(id, _)| *id).collect();
     let first_ids: Vec<i64> = ids.iter().take(PREVIEW_FIRST).copied().collect();
-    let first = incidents::emails_of(&mut conn, &first_ids)
-        .await
-        .context("load first matches")?;
-    let with_live_sessions =
-        incidents::with_live_sessions(&mut conn, state.store.backend(), &ids, state.now())
-            .await
-            .context("count live sessions")?;
+    let (a, b) = ids.split_at(ids.len() / 2);
+    let now = state.now();
+    // The live-session count in two halves too, one on each connection.
+    let ((first, live_a), live_b) = tokio::try_join!(
+        async {
+            let first = incidents::emails_of(&mut conn, &first_ids).await?;
+            let live = incidents::with_live_sessions(&mut conn, backend, a, now).await?;
+            Ok::<_, sqlx::Error>((first, live))
+        },
+        incidents::with_live_sessions(&mut spare, backend, b, now),
+    )
+    .context("count live sessions")?;
+    let with_live_sessions = live_a + live_b;
     let admins = matched
         .users
         .iter()
@@ -267,7 +291,7 @@ pub async fn apply_checked(
         ));
     }
     let mut tx = AuditedTx::begin(state, meta).await?;
-    let matched = resolve(&mut tx, state.store.backend(), &state.geo, criteria).await?;
+    let matched = resolve(&mut tx, None, state.store.backend(), &state.geo, criteria).await?;
     if strict && !(matched.unknown_emails.is_empty() && matched.unknown_ids.is_empty()) {
         let mut unknown: Vec<String> = matched.unknown_emails.clone();
         unknown.extend(matched.unknown_ids.iter().map(|id| format!("#{id}")));

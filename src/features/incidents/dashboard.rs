@@ -31,7 +31,11 @@ pub async fn page(state: &AppState, reference: &str) -> Result<IncidentPageData>
         .into_iter()
         .map(|e| {
             let details: Value = serde_json::from_str(&e.details).unwrap_or(Value::Null);
-            if e.action == AuditAction::IncidentCohortBatch.as_str() {
+            // Containment batches recorded the sessions they ended until the session rows
+            // were stamped in a phase of their own.
+            if e.action == AuditAction::IncidentCohortSessionsEnded.as_str()
+                || e.action == AuditAction::IncidentCohortBatch.as_str()
+            {
                 sessions_ended += details["sessions_ended"].as_i64().unwrap_or(0);
             }
             TimelineItem {

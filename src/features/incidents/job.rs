@@ -1,5 +1,6 @@
 //! The durable job that acts on a frozen cohort, in batches: containment first (every member
-//! compromised and/or signed out), then the notices. Each batch is one transaction that does the
+//! compromised and/or signed out, by their user rows: the session watermark makes every session
+//! of theirs invalid at once), then the session rows stamped as ended, then the notices. Each batch is one transaction that does the
 //! work, marks its members done and advances the counters, under the node's lease on the
 //! cohort: a batch either happened whole or not at all, so a re-run changes nothing twice and a
 //! job killed mid-way resumes where its last committed batch left it (the lease expires, then
@@ -16,6 +17,7 @@ use crate::email::MailKind;
 use crate::error::{AppError, Result};
 use crate::runtime::{AppState, AuditedTx};
 use crate::storage::incidents::{self, CohortRow, Phase};
+use crate::storage::security;
 
 /// Members contained per transaction: set-based statements, so a large batch stays short.
 pub const CONTAIN_BATCH: i64 = 5_000;
@@ -109,10 +111,17 @@ pub async fn step(state: &AppState, owner: &str, id: i64) -> Result<Step> {
         .context("load incident")?
         .context("incident vanished")?;
     tx.for_incident(Some((incident.id, incident.reference.clone())));
-    let batch = incidents::next_batch(&mut tx, id, Phase::Contain, CONTAIN_BATCH)
-        .await
-        .context("next batch to contain")?;
+    let batch = incidents::next_batch(
+        &mut tx,
+        id,
+        Phase::Contain(cohort.contained_through),
+        CONTAIN_BATCH,
+    )
+    .await
+    .context("next batch to contain")?;
+    let backend = state.store.backend();
     if !batch.is_empty() {
+        incidents::commit_without_waiting(&mut tx, backend).await?;
         contain(&mut tx, &cohort, &incident.reference, &batch).await?;
         tx.commit().await?;
         return Ok(Step::Progressed);
@@ -122,11 +131,24 @@ pub async fn step(state: &AppState, owner: &str, id: i64) -> Result<Step> {
         tx.commit().await?;
         return Ok(Step::Progressed);
     }
+    if cohort.sign_out != 0 {
+        let batch =
+            incidents::members_after(&mut tx, id, cohort.sessions_settled_through, CONTAIN_BATCH)
+                .await
+                .context("next batch of sessions to stamp")?;
+        if !batch.is_empty() {
+            incidents::commit_without_waiting(&mut tx, backend).await?;
+            settle(&mut tx, &cohort, &batch).await?;
+            tx.commit().await?;
+            return Ok(Step::Progressed);
+        }
+    }
     if cohort.notify != 0 {
         let batch = incidents::next_batch(&mut tx, id, Phase::Notify, NOTIFY_BATCH)
             .await
             .context("next batch to notify")?;
         if !batch.is_empty() {
+            // Synced as usual: a mail the worker sent must not come back as unsent after a crash.
             notify(&mut tx, &cohort, &incident, &batch).await?;
             tx.commit().await?;
             // The outbox grows by the cohort's size: its statistics are refreshed once the mail
@@ -182,13 +204,16 @@ async fn contain(
     } else {
         EndReason::SignedOutByAdmin
     };
-    // The watermark is `at`, or the newest issue time among the batch's sessions when later (a
-    // skewed node's session is covered too); every session it covers exists already.
+    // The watermark: the database clock now, past the instance's watermarks (a session issued
+    // just after one of them is stamped one past it), and past each member's own (in the
+    // statement). It covers every session issued so far without reading them.
     let revoke = if cohort.sign_out != 0 {
-        let newest = incidents::newest_session_issue(tx, batch)
-            .await
-            .context("newest session")?;
-        Some((at.max(newest.unwrap_or(0)), reason.as_str()))
+        let instance = security::load(tx).await.context("instance watermarks")?;
+        let floor = instance
+            .passwords_compromised_before
+            .max(instance.sessions_revoked_before)
+            + 1;
+        Some((at.max(floor), reason.as_str()))
     } else {
         None
     };
@@ -206,12 +231,6 @@ async fn contain(
     )
     .await
     .context("contain batch")?;
-    let mut ended = 0;
-    if cohort.sign_out != 0 {
-        ended = incidents::end_sessions(tx, batch, at, reason.as_str())
-            .await
-            .context("end sessions")?;
-    }
     let n = incidents::mark_contained(tx, cohort.id, batch, at)
         .await
         .context("mark batch contained")?;
@@ -225,9 +244,44 @@ async fn contain(
             "users": n,
             "first_user": batch.first(),
             "last_user": batch.last(),
-            "sessions_ended": ended,
             "compromised": cohort.compromise != 0,
             "signed_out": cohort.sign_out != 0,
+        }),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Stamps the session rows of a batch of contained members as ended (their watermark already
+/// made them invalid at containment), and records how far the stamping has gone.
+async fn settle(tx: &mut AuditedTx<'_>, cohort: &CohortRow, batch: &[i64]) -> Result<()> {
+    let reason = if cohort.compromise != 0 {
+        EndReason::PasswordCompromised
+    } else {
+        EndReason::SignedOutByAdmin
+    };
+    let now = tx.now();
+    let ended = incidents::settle_sessions(tx, cohort.id, batch, reason.as_str(), now)
+        .await
+        .context("stamp ended sessions")?;
+    let last = batch
+        .last()
+        .copied()
+        .unwrap_or(cohort.sessions_settled_through);
+    incidents::set_sessions_settled_through(tx, cohort.id, last)
+        .await
+        .context("record the stamping")?;
+    tx.record(
+        &Actor::System,
+        AuditAction::IncidentCohortSessionsEnded,
+        None,
+        None,
+        json!({
+            "cohort": cohort.id,
+            "users": batch.len(),
+            "first_user": batch.first(),
+            "last_user": last,
+            "sessions_ended": ended,
         }),
     )
     .await?;
