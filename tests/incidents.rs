@@ -18,6 +18,152 @@ on_both_databases!(
     a_cohort_can_be_chosen_by_sign_in_country,
 );
 
+/// On a node that runs no jobs itself: the test takes the job's steps.
+mod stepped_job {
+    use super::common::{skipped, Db, TestApp};
+
+    async fn spawn(db: Db) -> Option<TestApp> {
+        TestApp::spawn_with(db, |c| c.incident_worker_enabled = false).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        if let Some(app) = spawn(Db::Sqlite).await {
+            super::containment_ends_every_session_before_the_rows_are_stamped(&app).await;
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        match spawn(Db::Postgres).await {
+            Some(app) => {
+                super::containment_ends_every_session_before_the_rows_are_stamped(&app).await
+            }
+            None => skipped("PostgreSQL"),
+        }
+    }
+}
+
+/// Containment writes the members' user rows only: once the cohort says it is contained, none
+/// of their sessions counts any more, though the rows are not stamped yet. The next phase stamps
+/// them (at the member's containment time, with the reason), but never a session issued after
+/// the watermark; the incident page counts the sessions it ended.
+async fn containment_ends_every_session_before_the_rows_are_stamped(app: &TestApp) {
+    let ada = app.member("ada@example.org").await;
+    let bob = app.member("bob@example.org").await;
+    let cy = app.member("cy@example.org").await;
+    let reference = open(app, "Leaked list").await;
+    let criteria = CohortCriteria {
+        emails: vec!["ada@example.org".into(), "bob@example.org".into()],
+        ..Default::default()
+    };
+    let actions = CohortActions {
+        compromise: false,
+        sign_out: true,
+        notify: false,
+    };
+    let op = Actor::cli("tester");
+    let id = cohort::apply(
+        &app.state,
+        &op,
+        &reference,
+        &criteria,
+        actions,
+        "leak",
+        &RequestMeta::default(),
+    )
+    .await
+    .unwrap();
+    let owner = job::node_name();
+    let ada_id = app.user_id("ada@example.org").await;
+    let live_rows = |who: i64| {
+        format!("SELECT COUNT(*) FROM sessions WHERE user_id = {who} AND ended_at IS NULL")
+    };
+    // Step until the cohort is contained.
+    loop {
+        assert_eq!(
+            job::step(&app.state, &owner, id).await.unwrap(),
+            job::Step::Progressed
+        );
+        let (_, cohorts) = service::status(&app.state, &reference).await.unwrap();
+        if cohorts[0].contained_at.is_some() {
+            break;
+        }
+    }
+    assert_eq!(app.count(&live_rows(ada_id)).await, 1, "not stamped yet");
+    // No member's session counts by the validity rule's watermark. (Asking as ada or bob now
+    // would end the row on the spot, as any request with an invalid session does.)
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM sessions s JOIN users u ON u.id = s.user_id \
+             JOIN incident_members m ON m.user_id = s.user_id AND m.cohort_id = {id} \
+             WHERE s.ended_at IS NULL AND (u.sessions_revoked_before IS NULL \
+               OR COALESCE(s.issued_at, s.created_at) > u.sessions_revoked_before)"
+        ))
+        .await,
+        0
+    );
+
+    // A session issued after the watermark (a sign-in since) is not the job's to end.
+    let watermark: (i64,) =
+        sqlx::query_as("SELECT sessions_revoked_before FROM users WHERE id = $1")
+            .bind(ada_id)
+            .fetch_one(app.state.store.pool())
+            .await
+            .unwrap();
+    let now = app.state.now();
+    let mut conn = app.state.store.pool().acquire().await.unwrap();
+    keywarden::storage::sessions::insert(
+        &mut conn,
+        keywarden::storage::sessions::NewSession {
+            id_hash: "signed-in-since",
+            user_id: Some(ada_id),
+            data: "{}",
+            now,
+            issued_at: watermark.0 + 1,
+            expires_at: now + 3_600_000,
+            ip: None,
+            user_agent: None,
+            public_id: None,
+            device_hash: None,
+            location: None,
+        },
+    )
+    .await
+    .unwrap();
+    drop(conn);
+    while job::step(&app.state, &owner, id).await.unwrap() == job::Step::Progressed {}
+    assert_eq!(
+        app.count(&live_rows(ada_id)).await,
+        1,
+        "only the session issued since is live"
+    );
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) FROM sessions WHERE id_hash = 'signed-in-since' AND ended_at IS NULL"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM sessions s JOIN incident_members m \
+             ON m.user_id = s.user_id AND m.cohort_id = {id} \
+             WHERE s.end_reason = 'signed_out_by_admin' AND s.ended_at = m.contained_at"
+        ))
+        .await,
+        2,
+        "each member's old session stamped at the member's containment"
+    );
+    let page = keywarden::features::incidents::dashboard::page(&app.state, &reference)
+        .await
+        .unwrap();
+    assert_eq!(page.kpis.sessions_ended, 2);
+    assert!(app.whoami(&ada).await.is_null(), "ada signed out");
+    assert!(app.whoami(&bob).await.is_null(), "bob signed out");
+    assert!(!app.whoami(&cy).await.is_null(), "cy untouched");
+}
+
 /// On a node that runs no jobs itself: separate `keywarden serve` processes run (and die).
 mod killed_mid_job {
     use super::common::{skipped, Db, TestApp};

@@ -394,6 +394,10 @@ pub enum BulkTable {
     Members,
     /// Once its notices are being queued.
     Outbox,
+    /// Once every notice is queued: the statistics, and the pages of the new rows marked visible
+    /// to all, as autovacuum would do a little later. The incident page's count of notices by
+    /// state then reads the outbox index alone instead of visiting 100 000 rows (100 ms).
+    OutboxQueued,
 }
 
 /// PostgreSQL plans by table statistics, which autovacuum refreshes only some time after a bulk
@@ -409,6 +413,7 @@ pub async fn refresh_statistics(
         let sql = match table {
             BulkTable::Members => "ANALYZE incident_members",
             BulkTable::Outbox => "ANALYZE outbox",
+            BulkTable::OutboxQueued => "VACUUM (ANALYZE) outbox",
         };
         sqlx::query(sql).execute(conn).await?;
     }

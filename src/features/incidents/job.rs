@@ -172,7 +172,7 @@ pub async fn step(state: &AppState, owner: &str, id: i64) -> Result<Step> {
     .await?;
     tx.commit().await?;
     if cohort.notify != 0 {
-        refresh_statistics(state, incidents::BulkTable::Outbox).await;
+        refresh_statistics(state, incidents::BulkTable::OutboxQueued).await;
     }
     Ok(Step::Finished)
 }
