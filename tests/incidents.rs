@@ -18,30 +18,14 @@ on_both_databases!(
     a_cohort_can_be_chosen_by_sign_in_country,
 );
 
-/// On a node that runs no jobs itself: the test takes the job's steps.
-mod stepped_job {
-    use super::common::{skipped, Db, TestApp};
-
-    async fn spawn(db: Db) -> Option<TestApp> {
-        TestApp::spawn_with(db, |c| c.incident_worker_enabled = false).await
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn sqlite() {
-        if let Some(app) = spawn(Db::Sqlite).await {
-            super::containment_ends_every_session_before_the_rows_are_stamped(&app).await;
-        }
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn postgres() {
-        match spawn(Db::Postgres).await {
-            Some(app) => {
-                super::containment_ends_every_session_before_the_rows_are_stamped(&app).await
-            }
-            None => skipped("PostgreSQL"),
-        }
-    }
+/// On a node that runs no jobs itself: the test takes the job's steps, or separate
+/// `keywarden serve` processes run the job (and die).
+mod without_jobs {
+    crate::on_both_databases!(
+        configure = |c| c.incident_worker_enabled = false;
+        containment_ends_every_session_before_the_rows_are_stamped,
+        a_job_killed_mid_way_resumes_and_acts_on_each_member_exactly_once,
+    );
 }
 
 /// Containment writes the members' user rows only: once the cohort says it is contained, none
@@ -162,32 +146,6 @@ async fn containment_ends_every_session_before_the_rows_are_stamped(app: &TestAp
     assert!(app.whoami(&ada).await.is_null(), "ada signed out");
     assert!(app.whoami(&bob).await.is_null(), "bob signed out");
     assert!(!app.whoami(&cy).await.is_null(), "cy untouched");
-}
-
-/// On a node that runs no jobs itself: separate `keywarden serve` processes run (and die).
-mod killed_mid_job {
-    use super::common::{skipped, Db, TestApp};
-
-    async fn spawn(db: Db) -> Option<TestApp> {
-        TestApp::spawn_with(db, |c| c.incident_worker_enabled = false).await
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn sqlite() {
-        if let Some(app) = spawn(Db::Sqlite).await {
-            super::a_job_killed_mid_way_resumes_and_acts_on_each_member_exactly_once(&app).await;
-        }
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn postgres() {
-        match spawn(Db::Postgres).await {
-            Some(app) => {
-                super::a_job_killed_mid_way_resumes_and_acts_on_each_member_exactly_once(&app).await
-            }
-            None => skipped("incidents::killed_mid_job::postgres"),
-        }
-    }
 }
 
 fn stdout(out: &std::process::Output) -> String {

@@ -83,6 +83,14 @@ impl Worker {
         Ok(claimed)
     }
 
+    async fn conn(&self) -> anyhow::Result<sqlx::pool::PoolConnection<sqlx::Any>> {
+        self.store
+            .pool()
+            .acquire()
+            .await
+            .context("acquire connection")
+    }
+
     /// The bodies deleted by delivery must not linger in the database files either.
     pub async fn scrub(&self) {
         if let Err(e) = self.store.scrub_deleted().await {
@@ -97,12 +105,7 @@ impl Worker {
         // One UPDATE statement is atomic on its own: no explicit transaction (which on SQLite
         // would take the write lock every poll even when nothing is due).
         let rows = {
-            let mut conn = self
-                .store
-                .pool()
-                .acquire()
-                .await
-                .context("acquire connection")?;
+            let mut conn = self.conn().await?;
             outbox::claim(
                 &mut conn,
                 self.store.backend(),
@@ -164,12 +167,7 @@ impl Worker {
         let rows = std::mem::take(&mut delivered.sent);
         let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
         let marked = async {
-            let mut conn = self
-                .store
-                .pool()
-                .acquire()
-                .await
-                .context("acquire connection")?;
+            let mut conn = self.conn().await?;
             outbox::mark_sent(&mut conn, &ids, &self.owner, self.clock.now_ms())
                 .await
                 .context("mark sent")

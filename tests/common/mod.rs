@@ -23,9 +23,33 @@ pub enum Db {
     Postgres,
 }
 
-/// Runs each named test body once on SQLite and once on PostgreSQL.
+/// Runs each named test body once on SQLite and once on PostgreSQL. With `configure = …;` first,
+/// each node's configuration is changed by that closure before it starts.
 #[macro_export]
 macro_rules! on_both_databases {
+    (configure = $configure:expr; $($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(app) = $crate::common::TestApp::spawn_with($crate::common::Db::Sqlite, $configure).await {
+                        super::super::$name(&app).await;
+                    }
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    match $crate::common::TestApp::spawn_with($crate::common::Db::Postgres, $configure).await {
+                        Some(app) => super::super::$name(&app).await,
+                        None => $crate::common::skipped(concat!(module_path!(), "::", stringify!($name))),
+                    }
+                }
+            )*
+        }
+    };
     ($($name:ident),* $(,)?) => {
         mod sqlite {
             $(

@@ -190,6 +190,15 @@ pub(super) async fn refresh_statistics(state: &AppState, table: incidents::BulkT
     }
 }
 
+/// Why the cohort's sessions end: its password compromise, or the sign-out alone.
+fn end_reason(cohort: &CohortRow) -> EndReason {
+    if cohort.compromise != 0 {
+        EndReason::PasswordCompromised
+    } else {
+        EndReason::SignedOutByAdmin
+    }
+}
+
 /// Compromises and/or signs out the batch's members (none contained yet), and marks them.
 async fn contain(
     tx: &mut AuditedTx<'_>,
@@ -199,11 +208,7 @@ async fn contain(
 ) -> Result<()> {
     let at = tx.order_time().await?;
     let by = format!("incident {reference}");
-    let reason = if cohort.compromise != 0 {
-        EndReason::PasswordCompromised
-    } else {
-        EndReason::SignedOutByAdmin
-    };
+    let reason = end_reason(cohort);
     // The watermark: the database clock now, past the instance's watermarks (a session issued
     // just after one of them is stamped one past it), and past each member's own (in the
     // statement). It covers every session issued so far without reading them.
@@ -255,11 +260,7 @@ async fn contain(
 /// Stamps the session rows of a batch of contained members as ended (their watermark already
 /// made them invalid at containment), and records how far the stamping has gone.
 async fn settle(tx: &mut AuditedTx<'_>, cohort: &CohortRow, batch: &[i64]) -> Result<()> {
-    let reason = if cohort.compromise != 0 {
-        EndReason::PasswordCompromised
-    } else {
-        EndReason::SignedOutByAdmin
-    };
+    let reason = end_reason(cohort);
     let now = tx.now();
     let ended = incidents::settle_sessions(tx, cohort.id, batch, reason.as_str(), now)
         .await
