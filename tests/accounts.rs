@@ -182,6 +182,39 @@ async fn signing_in_issues_a_new_session_id(app: &TestApp) {
         viewer_with_cookie(app, &third).await["email"],
         "ada@example.org"
     );
+    // The replaced session's row ended once, as signed out, with the sign-in that replaced it;
+    // the session the other browser holds is untouched.
+    let ended =
+        "SELECT COUNT(*) FROM sessions WHERE ended_at IS NOT NULL AND end_reason = 'signed_out'";
+    assert_eq!(app.count(ended).await, 1);
+    assert_eq!(
+        viewer_with_cookie(app, &first).await["email"],
+        "ada@example.org"
+    );
+    // Each sign-in's entry took its place in the chain (on PostgreSQL the head is advanced by
+    // the statement that ends the replaced session).
+    let fourth = session_cookie(&app.sign_in(&b, "ada@example.org", PASSWORD).await).unwrap();
+    assert_eq!(app.count(ended).await, 2);
+    assert_eq!(viewer_with_cookie(app, &third).await, Value::Null);
+    assert_eq!(
+        viewer_with_cookie(app, &fourth).await["email"],
+        "ada@example.org"
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'auth.sign_in'")
+            .await,
+        4
+    );
+    let verdict = keywarden::runtime::audit::verify(&app.state.store)
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            verdict,
+            keywarden::runtime::audit::Verification::Intact { .. }
+        ),
+        "{verdict:?}"
+    );
 }
 
 /// `whoami` as seen by a request carrying exactly this session cookie.

@@ -21,6 +21,7 @@ on_both_databases!(
     an_export_streams_every_entry_across_batches,
     the_chain_can_be_verified_from_the_page,
     the_page_renders_the_filtered_entries_with_export_links_that_keep_the_filters,
+    a_head_advanced_for_an_entry_never_recorded_is_never_committed,
 );
 
 const ADMIN: &str = "root@example.org";
@@ -527,6 +528,7 @@ async fn an_export_streams_every_entry_across_batches(app: &TestApp) {
             &mut tx,
             app.state.store.backend(),
             app.clock.now(),
+            None,
             &RequestMeta::default(),
             event,
         )
@@ -614,4 +616,55 @@ async fn the_page_renders_the_filtered_entries_with_export_links_that_keep_the_f
     let r = member.get(app.url("/admin/audit")).send().await.unwrap();
     assert_eq!(r.status(), 403);
     assert!(r.text().await.unwrap().contains("Access denied"));
+}
+
+/// A statement that advances the audit head for the next entry (the sign-in's, on PostgreSQL)
+/// leaves a gap unless that entry is recorded: such a unit of work does not commit, and the head
+/// stays where it was.
+async fn a_head_advanced_for_an_entry_never_recorded_is_never_committed(app: &TestApp) {
+    app.member(ADA).await;
+    let head = "SELECT seq FROM audit_head WHERE id = 1";
+    let before = app.count(head).await;
+    let meta = RequestMeta::default();
+    let mut tx = keywarden::runtime::AuditedTx::begin(&app.state, &meta)
+        .await
+        .unwrap();
+    let (seq, prev_hash) = keywarden::storage::audit::advance_head(&mut tx)
+        .await
+        .unwrap();
+    tx.head_advanced(seq, prev_hash);
+    assert!(tx.commit().await.is_err(), "committed a gap in the chain");
+    assert_eq!(app.count(head).await, before);
+
+    // Recorded, it commits at exactly that place.
+    let mut tx = keywarden::runtime::AuditedTx::begin(&app.state, &meta)
+        .await
+        .unwrap();
+    let (seq, prev_hash) = keywarden::storage::audit::advance_head(&mut tx)
+        .await
+        .unwrap();
+    tx.head_advanced(seq, prev_hash);
+    let recorded = tx
+        .record(
+            &Actor::System,
+            AuditAction::EmailTemplateReset,
+            None,
+            None,
+            json!({}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(recorded, seq);
+    tx.commit().await.unwrap();
+    assert_eq!(app.count(head).await, before + 1);
+    let verdict = keywarden::runtime::audit::verify(&app.state.store)
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            verdict,
+            keywarden::runtime::audit::Verification::Intact { .. }
+        ),
+        "{verdict:?}"
+    );
 }

@@ -99,6 +99,7 @@ async fn containment_ends_every_session_before_the_rows_are_stamped(app: &TestAp
     let mut conn = app.state.store.pool().acquire().await.unwrap();
     keywarden::storage::sessions::insert(
         &mut conn,
+        app.state.store.backend(),
         keywarden::storage::sessions::NewSession {
             id_hash: "signed-in-since",
             user_id: Some(ada_id),

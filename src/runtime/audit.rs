@@ -39,17 +39,23 @@ pub fn entry_hash(row: &AuditRow) -> String {
     hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
 }
 
-/// Appends one entry to the chain, inside the caller's transaction.
+/// Appends one entry to the chain at `now`, inside the caller's transaction: at the head the
+/// caller advanced in this transaction when given (seq, previous hash), else at the head advanced
+/// here.
 pub async fn record(
     conn: &mut Conn,
     backend: Backend,
     now: i64,
+    advanced: Option<(i64, String)>,
     meta: &RequestMeta,
     event: Event<'_>,
 ) -> anyhow::Result<i64> {
-    let (seq, prev_hash) = audit::advance_head(conn)
-        .await
-        .context("advance audit head")?;
+    let (seq, prev_hash) = match advanced {
+        Some(head) => head,
+        None => audit::advance_head(conn)
+            .await
+            .context("advance audit head")?,
+    };
     let (actor_kind, actor_user_id, actor_label) = event.actor.parts();
     let mut row = AuditRow {
         seq,

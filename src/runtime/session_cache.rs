@@ -40,6 +40,8 @@ use crate::storage::{applications, Backend, Conn, Store};
 /// it clears the cache instead.
 const SYNC_TIMEOUT: Duration = Duration::from_secs(2);
 /// Cache events are kept this long (a node that could not read them for longer clears its cache).
+/// Bound of [`SessionCache::ended_by_commit`]'s set.
+const ENDED_BY_COMMIT_MAX: usize = 1024;
 pub const EVENTS_KEPT_MS: i64 = 60 * 60 * 1000;
 
 /// A live session as the cache holds it: its row without what judging it does not need (address,
@@ -127,6 +129,9 @@ struct Inner {
     next_marker: AtomicU64,
     node: String,
     enabled: bool,
+    /// Sessions ended by a transaction this node committed, whose id the session layer is about
+    /// to cycle (see [`SessionCache::ended_by_commit`]).
+    ended_by_commit: Mutex<std::collections::HashSet<String>>,
 }
 
 /// Shared by every request of this node.
@@ -192,6 +197,7 @@ impl SessionCache {
                 next_marker: AtomicU64::new(0),
                 node: crate::runtime::token::random_hex(8),
                 enabled,
+                ended_by_commit: Mutex::new(std::collections::HashSet::new()),
             }),
         }
     }
@@ -286,10 +292,46 @@ impl SessionCache {
         Ok(Some(loaded))
     }
 
+    /// A session this node has just written (a sign-in's): kept at once, so the requests that
+    /// follow it (the page a sign-in leads to) need no read. Nobody else knows its id yet, so no
+    /// change to it can have been missed.
+    pub fn remember_new_session(&self, session: CachedSession) {
+        if self.inner.enabled {
+            let id_hash = session.row.id_hash.clone();
+            self.inner.sessions.insert(id_hash, Arc::new(session));
+        }
+    }
+
     /// Forgets one session (ended or changed here).
     pub fn forget_session(&self, id_hash: &str) {
         self.inner.epoch.fetch_add(1, Ordering::SeqCst);
         self.inner.sessions.remove(id_hash);
+    }
+
+    /// A session ended by a transaction of this node that has committed (a sign-in ends the
+    /// session it replaces): forgotten here at once, and the session store's `delete` of its id
+    /// that follows (the id cycles) writes nothing. Whether the cache is on or off.
+    pub fn ended_by_commit(&self, id_hash: &str) {
+        self.forget_session(id_hash);
+        let mut ended = self
+            .inner
+            .ended_by_commit
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        // Only a failure between the commit and the cycle leaves an entry behind: bounded.
+        if ended.len() >= ENDED_BY_COMMIT_MAX {
+            ended.clear();
+        }
+        ended.insert(id_hash.to_owned());
+    }
+
+    /// Whether `id_hash` was ended by a commit of this node and not yet deleted (taken once).
+    pub fn take_ended_by_commit(&self, id_hash: &str) -> bool {
+        self.inner
+            .ended_by_commit
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id_hash)
     }
 
     pub fn forget_user(&self, id: i64) {

@@ -17,7 +17,6 @@ use crate::domain::{time, Actor, AuditAction, RequestMeta};
 use crate::error::{AppError, Result};
 use crate::storage::throttle::{self, Claim};
 use crate::storage::users::UserRow;
-use crate::storage::{Backend, Conn};
 
 /// Attempts allowed before the delays start.
 pub const THRESHOLD: i64 = 5;
@@ -71,41 +70,39 @@ fn label(typed: &str, normalized: Option<&str>) -> String {
     }
 }
 
-/// Counts a sign-in attempt before its password is checked, or refuses it with the wait
-/// ([`AppError::Throttled`]) while its key is throttled.
+/// Looks up the account of the e-mail and counts a sign-in attempt before its password is
+/// checked, or refuses it with the wait ([`AppError::Throttled`]) while its key is throttled.
+/// Returns the account (`None` for an unknown e-mail) and the counted attempt.
 pub async fn admit(
     state: &AppState,
     typed: &str,
     normalized: Option<&str>,
-    user: Option<&UserRow>,
     meta: &RequestMeta,
-) -> Result<Attempt> {
+) -> Result<(Option<UserRow>, Attempt)> {
     let email = label(typed, normalized);
     let mut conn = state.conn().await?;
-    // Both keys' rows and the device in one statement, asked for unknown e-mails too (of no
-    // account), so both take the same steps.
+    // The account, both keys' rows and the device in one statement, asked for unknown e-mails
+    // too (of no account), so both take the same steps.
     let device = meta.device.as_deref().unwrap_or("");
     let account_key = token::hash(&email);
     let device_key = match meta.device.as_deref() {
         Some(device) => token::hash(format!("{email}\n{device}")),
         None => account_key.clone(),
     };
-    let (known_device, seen) = throttle::first_look(
-        &mut conn,
-        user.map_or(-1, |u| u.id),
-        device,
-        &account_key,
-        &device_key,
-    )
-    .await
-    .context("read the sign-in throttle")?;
+    let throttle::FirstLook {
+        user,
+        known_device,
+        seen,
+    } = throttle::first_look(&mut conn, normalized, device, &account_key, &device_key)
+        .await
+        .context("look up the account and its sign-in throttle")?;
     let key = if known_device {
         device_key
     } else {
         account_key.clone()
     };
     let mut first = Some(seen.into_iter().find(|(k, _)| *k == key).map(|(_, r)| r));
-    let user_id = user.map(|u| u.id);
+    let user_id = user.as_ref().map(|u| u.id);
     for _ in 0..CLAIM_TRIES {
         let row = match first.take() {
             Some(row) => row,
@@ -148,13 +145,14 @@ pub async fn admit(
             .await
             .context("count a sign-in attempt")?
         {
-            return Ok(Attempt {
+            let attempt = Attempt {
                 key,
                 account_key,
                 known_device,
                 attempts,
                 clock,
-            });
+            };
+            return Ok((user, attempt));
         }
     }
     Err(AppError::Throttled {
@@ -163,19 +161,32 @@ pub async fn admit(
 }
 
 /// A correct password: the count starts again, for the account and (when it came from one) its
-/// known device, in the caller's unit of work (the one that records the sign-in). Returns the
-/// user row as it is now in that unit of work.
+/// known device, and the session it `replaces` ends, in the caller's unit of work (the one that
+/// records the sign-in). Returns the user row as it is now in that unit of work; on PostgreSQL the
+/// audit head is advanced for the sign-in's entry in the same round trip.
 pub async fn succeeded(
-    conn: &mut Conn,
-    backend: Backend,
+    tx: &mut AuditedTx<'_>,
     attempt: &Attempt,
     user_id: i64,
+    replaces: Option<&str>,
 ) -> Result<Option<UserRow>> {
-    Ok(
-        throttle::reset_and_reload(conn, backend, &attempt.key, &attempt.account_key, user_id)
-            .await
-            .context("reset the sign-in throttle")?,
-    )
+    let backend = tx.state().store.backend();
+    let settle = throttle::Settle {
+        keys: (&attempt.key, &attempt.account_key),
+        user_id,
+        replaces,
+        now: tx.now(),
+    };
+    let settled = throttle::settle_sign_in(tx, backend, settle)
+        .await
+        .context("reset the sign-in throttle")?;
+    if let Some((seq, prev_hash)) = settled.head {
+        tx.head_advanced(seq, prev_hash);
+    }
+    if let Some(id_hash) = replaces.filter(|_| settled.replaced) {
+        tx.session_ended(id_hash);
+    }
+    Ok(settled.user)
 }
 
 /// Writes one audit entry for the refusals of `key` that began a window or more before `now`.

@@ -27,6 +27,10 @@ pub struct AuditedTx<'a> {
     no_cached_rows: bool,
     /// Every entry recorded is attached to this incident (id, reference).
     incident: Option<(i64, String)>,
+    /// The audit head, advanced by the caller's statement for the next entry (seq, previous hash).
+    advanced_head: Option<(i64, String)>,
+    /// Sessions ended here that this node forgets at commit (see [`Self::session_ended`]).
+    ended_sessions: Vec<String>,
 }
 
 impl<'a> AuditedTx<'a> {
@@ -43,6 +47,8 @@ impl<'a> AuditedTx<'a> {
             applications_changed: false,
             no_cached_rows: false,
             incident: meta.incident.clone(),
+            advanced_head: None,
+            ended_sessions: Vec::new(),
         })
     }
 
@@ -74,6 +80,21 @@ impl<'a> AuditedTx<'a> {
         self.meta
     }
 
+    /// The caller's statement advanced the audit head in this transaction (to `seq`, after the
+    /// entry hashed `prev_hash`): the next entry recorded takes that place. Committing before one
+    /// does is refused, since the chain would have a gap.
+    pub fn head_advanced(&mut self, seq: i64, prev_hash: String) {
+        self.advanced_head = Some((seq, prev_hash));
+    }
+
+    /// A session whose row ended in this transaction: this node forgets it at commit and the
+    /// session store's `delete` of its id writes nothing (see
+    /// [`crate::runtime::session_cache::SessionCache::ended_by_commit`]). Other nodes hear of it
+    /// from the row's change.
+    pub fn session_ended(&mut self, id_hash: &str) {
+        self.ended_sessions.push(id_hash.to_owned());
+    }
+
     /// Appends an audit entry to the chain, inside this transaction.
     pub async fn record(
         &mut self,
@@ -99,6 +120,7 @@ impl<'a> AuditedTx<'a> {
             &mut self.tx,
             self.state.store.backend(),
             self.now,
+            self.advanced_head.take(),
             self.meta,
             event,
         )
@@ -176,12 +198,20 @@ impl<'a> AuditedTx<'a> {
     /// Commits, then runs the after-commit effects. Dropping an `AuditedTx` without committing
     /// rolls everything back and runs none of them.
     pub async fn commit(mut self) -> Result<()> {
+        if self.advanced_head.is_some() {
+            return Err(
+                anyhow::anyhow!("the audit head was advanced for an entry never recorded").into(),
+            );
+        }
         if self.security_changed {
             security::announce_change(&mut self.tx, self.state.store.backend())
                 .await
                 .context("announce the change to other nodes")?;
         }
         self.tx.commit().await.context("commit")?;
+        for id_hash in &self.ended_sessions {
+            self.state.session_cache.ended_by_commit(id_hash);
+        }
         if self.mail_queued {
             self.state.mail_wake.notify_one();
         }

@@ -2,7 +2,7 @@
 
 use sqlx::FromRow;
 
-use super::Conn;
+use super::{Backend, Conn};
 use crate::domain::EndReason;
 
 #[derive(Debug, Clone, FromRow)]
@@ -41,12 +41,40 @@ pub struct NewSession<'a> {
     pub location: Option<&'a str>,
 }
 
-/// Inserts a new row; fails with a unique violation if the id is taken.
-pub async fn insert(conn: &mut Conn, s: NewSession<'_>) -> sqlx::Result<()> {
-    sqlx::query(
+impl NewSession<'_> {
+    /// The row [`insert`] writes, as [`find`] would read it back.
+    pub fn as_row(&self) -> SessionRow {
+        let owned = |v: Option<&str>| v.map(str::to_owned);
+        SessionRow {
+            id_hash: self.id_hash.to_owned(),
+            user_id: self.user_id,
+            data: self.data.to_owned(),
+            created_at: self.now,
+            last_seen_at: self.now,
+            expires_at: self.expires_at,
+            ip: owned(self.ip),
+            user_agent: owned(self.user_agent),
+            ended_at: None,
+            end_reason: None,
+            public_id: owned(self.public_id),
+            device_hash: owned(self.device_hash),
+            location: owned(self.location),
+            issued_at: Some(self.issued_at),
+        }
+    }
+}
+
+/// Inserts a new row; fails with a unique violation if the id is taken. Its own transaction,
+/// committed without waiting for the flush ([`super::unflushed_commit`]): a row lost in a crash
+/// only signs its holder out.
+pub async fn insert(conn: &mut Conn, backend: Backend, s: NewSession<'_>) -> sqlx::Result<()> {
+    let returning = super::unflushed_commit(backend)
+        .map(|e| format!(" RETURNING {e}"))
+        .unwrap_or_default();
+    sqlx::query(&format!(
         "INSERT INTO sessions (id_hash, user_id, data, created_at, last_seen_at, expires_at, ip, user_agent, \
-         public_id, device_hash, location, issued_at) VALUES ($1, $2, $3, $4, $4, $5, $6, $7, $8, $9, $10, $11)",
-    )
+         public_id, device_hash, location, issued_at) VALUES ($1, $2, $3, $4, $4, $5, $6, $7, $8, $9, $10, $11){returning}",
+    ))
     .bind(s.id_hash)
     .bind(s.user_id)
     .bind(s.data)

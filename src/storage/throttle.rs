@@ -2,8 +2,9 @@
 
 use sqlx::FromRow;
 
-use super::users::{UserRow, COLUMNS as USER_COLUMNS};
+use super::users::{self, UserRow, COLUMNS as USER_COLUMNS};
 use super::{now_ms_sql, Backend, Conn};
+use crate::domain::EndReason;
 
 #[derive(Debug, Clone, FromRow)]
 pub struct ThrottleRow {
@@ -42,7 +43,12 @@ pub async fn claim(
     seen: Option<&ThrottleRow>,
     c: Claim<'_>,
 ) -> sqlx::Result<Option<i64>> {
-    let now = now_ms_sql(backend);
+    // The clock first (the only column read); the count's commit does not wait for the flush:
+    // the audit entry of this attempt, committed normally moments later, flushes it.
+    let now = match super::unflushed_commit(backend) {
+        Some(unflushed) => format!("{}, {unflushed}", now_ms_sql(backend)),
+        None => now_ms_sql(backend).to_owned(),
+    };
     let done: Option<(i64,)> = match seen {
         None => sqlx::query_as(&format!(
             "INSERT INTO sign_in_throttle (throttle_key, user_id, email, failures, last_failure_at, locked_until) \
@@ -73,42 +79,107 @@ pub async fn claim(
     Ok(done.map(|(at,)| at))
 }
 
-/// A correct password: the count starts again, for the account's key and (when the attempt came
-/// from a known device) the device's; and the user row as it is now, read in the same round trip
-/// on PostgreSQL (a statement with the reset in a `WITH`), in two statements on SQLite.
-pub async fn reset_and_reload(
+/// What a correct password writes first, in the transaction that records the sign-in.
+pub struct Settle<'a> {
+    /// The attempt's throttle key and the account's (the same when the device is unknown): both
+    /// counts start again.
+    pub keys: (&'a str, &'a str),
+    pub user_id: i64,
+    /// The id hash of the session the browser had: the new one replaces it (ended as signed out
+    /// at `now`).
+    pub replaces: Option<&'a str>,
+    pub now: i64,
+}
+
+/// The sign-in's first writes done.
+#[derive(Debug)]
+pub struct Settled {
+    /// The user row as it is now, in the transaction.
+    pub user: Option<UserRow>,
+    /// Whether the replaced session was live and is now ended.
+    pub replaced: bool,
+    /// PostgreSQL: the audit head, advanced for the sign-in's entry (its seq, the previous hash).
+    pub head: Option<(i64, String)>,
+}
+
+/// A correct password: the throttle counts start again, the session it replaces ends, and the
+/// user row is read again. On PostgreSQL this is one statement that also advances the audit head
+/// for the entry that records the sign-in (a round trip each, on the hottest path); its locks are
+/// taken in the order of every other writer (throttle and session rows, then the head: the head's
+/// condition reads the other two first). On SQLite, where a statement costs no round trip, these
+/// are separate statements and the head advances when the entry is recorded.
+pub async fn settle_sign_in(
     conn: &mut Conn,
     backend: Backend,
-    key: &str,
-    other_key: &str,
-    user_id: i64,
-) -> sqlx::Result<Option<UserRow>> {
+    s: Settle<'_>,
+) -> sqlx::Result<Settled> {
+    use sqlx::Row;
     let reset =
         "UPDATE sign_in_throttle SET failures = 0, locked_until = 0, version = version + 1 \
                  WHERE throttle_key IN ($1, $2)";
-    let user = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $3");
-    match backend {
-        Backend::Postgres => {
-            sqlx::query_as(&format!("WITH reset AS ({reset}) {user}"))
-                .bind(key)
-                .bind(other_key)
-                .bind(user_id)
-                .fetch_optional(conn)
-                .await
-        }
-        Backend::Sqlite => {
-            sqlx::query(reset)
-                .bind(key)
-                .bind(other_key)
-                .execute(&mut *conn)
-                .await?;
+    let end = "UPDATE sessions SET ended_at = $4, end_reason = $5 \
+               WHERE id_hash = $6 AND ended_at IS NULL";
+    let reason = EndReason::SignedOut.as_str();
+    if backend == Backend::Sqlite {
+        sqlx::query(reset)
+            .bind(s.keys.0)
+            .bind(s.keys.1)
+            .execute(&mut *conn)
+            .await?;
+        let mut replaced = false;
+        if let Some(id_hash) = s.replaces {
             // The same numbered parameters as the PostgreSQL statement.
-            sqlx::query_as(&user.replace("$3", "$1"))
-                .bind(user_id)
-                .fetch_optional(conn)
-                .await
+            let end = end
+                .replace("$4", "$1")
+                .replace("$5", "$2")
+                .replace("$6", "$3");
+            replaced = sqlx::query(&end)
+                .bind(s.now)
+                .bind(reason)
+                .bind(id_hash)
+                .execute(&mut *conn)
+                .await?
+                .rows_affected()
+                > 0;
         }
+        let user = sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
+            .bind(s.user_id)
+            .fetch_optional(conn)
+            .await?;
+        return Ok(Settled {
+            user,
+            replaced,
+            head: None,
+        });
     }
+    let sql = format!(
+        "WITH reset AS ({reset} RETURNING 1), ended AS ({end} RETURNING 1), \
+              head AS (UPDATE audit_head SET seq = seq + 1 WHERE id = 1 \
+                       AND (SELECT COUNT(*) FROM reset) + (SELECT COUNT(*) FROM ended) >= 0 \
+                       RETURNING seq, hash) \
+         SELECT {users}, head.seq AS head_seq, head.hash AS head_hash, \
+                (SELECT COUNT(*) FROM ended) AS replaced \
+         FROM head LEFT JOIN users u ON u.id = $3",
+        users = users::COLUMNS_OF_U.as_str()
+    );
+    let row = sqlx::query(&sql)
+        .bind(s.keys.0)
+        .bind(s.keys.1)
+        .bind(s.user_id)
+        .bind(s.now)
+        .bind(reason)
+        .bind(s.replaces)
+        .fetch_one(conn)
+        .await?;
+    let user = match row.try_get::<Option<i64>, _>("id")? {
+        Some(_) => Some(UserRow::from_row(&row)?),
+        None => None,
+    };
+    Ok(Settled {
+        user,
+        replaced: row.try_get::<i64, _>("replaced")? > 0,
+        head: Some((row.try_get("head_seq")?, row.try_get("head_hash")?)),
+    })
 }
 
 /// Counts an attempt refused while throttled. Returns when the key's unreported refusals began.
@@ -190,55 +261,70 @@ pub async fn sweep(conn: &mut Conn, before: i64) -> sqlx::Result<u64> {
         .map(|r| r.rows_affected())
 }
 
-/// What an attempt sees first, in one statement: whether the account has signed in from this
-/// device before (`known_devices`; `device` empty for none), and the throttle rows of the account's
-/// key and of the device's key (the same key when there is no device).
+/// What an attempt sees first.
+#[derive(Debug)]
+pub struct FirstLook {
+    /// The account of the e-mail, if there is one.
+    pub user: Option<UserRow>,
+    /// Whether that account has signed in from this device before (`known_devices`).
+    pub known_device: bool,
+    /// The throttle rows found of the account's key and of the device's key.
+    pub seen: Vec<(String, ThrottleRow)>,
+}
+
+/// What an attempt sees first, in one statement: the account of the e-mail (`None` for an
+/// address that does not parse), whether it has signed in from this device before (`device`
+/// empty for none), and the throttle rows of the account's key and of the device's key (the same
+/// key when there is no device). Asked alike for unknown e-mails, so both take the same steps.
 pub async fn first_look(
     conn: &mut Conn,
-    user_id: i64,
+    email_normalized: Option<&str>,
     device: &str,
     account_key: &str,
     device_key: &str,
-) -> sqlx::Result<(bool, Vec<(String, ThrottleRow)>)> {
-    #[derive(FromRow)]
-    struct Look {
-        known: i64,
-        throttle_key: Option<String>,
-        failures: Option<i64>,
-        last_failure_at: Option<i64>,
-        locked_until: Option<i64>,
-        refused_since: Option<i64>,
-        version: Option<i64>,
-    }
-    let rows: Vec<Look> = sqlx::query_as(
-        "SELECT k.known, t.throttle_key, t.failures, t.last_failure_at, t.locked_until, \
-                t.refused_since, t.version \
-         FROM (SELECT COUNT(*) AS known FROM known_devices WHERE user_id = $1 AND device_hash = $2) k \
+) -> sqlx::Result<FirstLook> {
+    use sqlx::Row;
+    let sql = format!(
+        "SELECT {users}, \
+                (SELECT COUNT(*) FROM known_devices d \
+                 WHERE d.user_id = u.id AND d.device_hash = $2) AS known, \
+                t.throttle_key, t.failures, t.last_failure_at, t.locked_until, t.refused_since, \
+                t.version \
+         FROM (SELECT 1 AS one) o \
+         LEFT JOIN users u ON u.email_normalized = $1 \
          LEFT JOIN sign_in_throttle t ON t.throttle_key IN ($3, $4)",
-    )
-    .bind(user_id)
-    .bind(device)
-    .bind(account_key)
-    .bind(device_key)
-    .fetch_all(conn)
-    .await?;
-    let known = rows.first().is_some_and(|r| r.known > 0);
-    let found = rows
-        .into_iter()
-        .filter_map(|r| {
-            Some((
-                r.throttle_key?,
-                ThrottleRow {
-                    failures: r.failures?,
-                    last_failure_at: r.last_failure_at?,
-                    locked_until: r.locked_until?,
-                    refused_since: r.refused_since,
-                    version: r.version?,
-                },
-            ))
-        })
-        .collect();
-    Ok((known, found))
+        users = users::COLUMNS_OF_U.as_str()
+    );
+    let rows = sqlx::query(&sql)
+        .bind(email_normalized)
+        .bind(device)
+        .bind(account_key)
+        .bind(device_key)
+        .fetch_all(conn)
+        .await?;
+    let mut look = FirstLook {
+        user: None,
+        known_device: false,
+        seen: Vec::new(),
+    };
+    for row in &rows {
+        if look.user.is_none() && row.try_get::<Option<i64>, _>("id")?.is_some() {
+            look.user = Some(UserRow::from_row(row)?);
+            look.known_device = row.try_get::<Option<i64>, _>("known")?.unwrap_or(0) > 0;
+        }
+        let Some(key) = row.try_get::<Option<String>, _>("throttle_key")? else {
+            continue;
+        };
+        let seen = ThrottleRow {
+            failures: row.try_get("failures")?,
+            last_failure_at: row.try_get("last_failure_at")?,
+            locked_until: row.try_get("locked_until")?,
+            refused_since: row.try_get("refused_since")?,
+            version: row.try_get("version")?,
+        };
+        look.seen.push((key, seen));
+    }
+    Ok(look)
 }
 
 /// The argon2 hashes of up to `limit` accounts, newest first (the dummy hash's parameters).

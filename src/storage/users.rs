@@ -58,6 +58,16 @@ impl std::fmt::Debug for UserRow {
 pub const COLUMNS: &str = "id, email, name, role, password_hash, password_set_at, created_at, disabled_at, \
     password_compromised_at, password_compromised_by, password_compromised_reason, sessions_revoked_before, sessions_revoked_reason";
 
+/// [`COLUMNS`] of a join's `u` (`u.id, u.email, …`), for statements that read a user beside
+/// other rows.
+pub static COLUMNS_OF_U: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    COLUMNS
+        .split(',')
+        .map(|c| format!("u.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
+});
+
 pub struct NewUser<'a> {
     pub email: &'a str,
     pub email_normalized: &'a str,

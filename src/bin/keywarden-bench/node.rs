@@ -171,6 +171,7 @@ pub async fn real_session(state: &AppState, user_id: i64) -> anyhow::Result<Stri
     let id_hash = hash_session_id(&id);
     sessions::insert(
         &mut conn,
+        state.store.backend(),
         sessions::NewSession {
             id_hash: &id_hash,
             user_id: Some(user_id),

@@ -198,16 +198,8 @@ pub async fn authenticate_in(
     meta: &RequestMeta,
 ) -> Result<Authenticated> {
     let normalized = Email::parse(email).map(|e| e.normalized()).ok();
-    let user = match &normalized {
-        Some(n) => {
-            let mut conn = state.conn().await?;
-            users::find_by_email(&mut conn, n)
-                .await
-                .context("look up user")?
-        }
-        None => None,
-    };
-    let attempt = throttle::admit(state, email, normalized.as_deref(), user.as_ref(), meta).await?;
+    // The account is looked up with the throttle's first look (one round trip).
+    let (user, attempt) = throttle::admit(state, email, normalized.as_deref(), meta).await?;
     // The database clock as the attempt was counted, just before the verification starts.
     let issued_at = fresh_time(attempt.clock, user.as_ref(), &state.security.get());
     let ok = state

@@ -15,7 +15,7 @@ use super::session_start::record_and_start;
 use super::task;
 use crate::domain::{Actor, AuditAction, RequestMeta};
 use crate::error::{AppError, Result};
-use crate::features::sessions::ResetTask;
+use crate::features::sessions::{hash_session_id, ResetTask};
 use crate::runtime::security::password_compromise;
 use crate::runtime::{throttle, AppState, AuditedTx};
 
@@ -33,15 +33,23 @@ pub async fn complete_sign_in(
     meta: &RequestMeta,
 ) -> Result<SignedIn> {
     let mut tx = AuditedTx::begin(state, meta).await?;
-    // Throttle, audit, devices, alert mail: no session or user row changes here (the session row
-    // is written by the session store after it), so the commit needs no cache sync.
+    // Throttle, audit, devices, alert mail, and the end of the session this browser had: no user
+    // row changes here, and the one session row that may end is forgotten by this node at commit
+    // (other nodes hear of it from the row's change); the new session's row is written by the
+    // session store after it. So the commit needs no cache sync.
     tx.changes_no_cached_rows();
     // The password was right: the throttle starts again (also when the account changed during
-    // the check), and the user row is read again in this transaction.
-    let backend = state.store.backend();
-    let user = throttle::succeeded(&mut tx, backend, &proved.attempt, proved.user.id)
-        .await?
-        .filter(|u| u.disabled_at.is_none() && u.password_hash == proved.user.password_hash);
+    // the check), the session this browser had ends (replaced), and the user row is read again
+    // in this transaction.
+    let replaces = session.id().map(|id| hash_session_id(&id));
+    let user = throttle::succeeded(
+        &mut tx,
+        &proved.attempt,
+        proved.user.id,
+        replaces.as_deref(),
+    )
+    .await?
+    .filter(|u| u.disabled_at.is_none() && u.password_hash == proved.user.password_hash);
     let Some(user) = user else {
         // Disabled, or the password changed, while this one was being checked.
         let details = json!({"why": "account changed during the check"});

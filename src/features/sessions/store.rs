@@ -193,8 +193,14 @@ impl SessionStore for DbSessionStore {
                 device_hash: auth.as_ref().and_then(|a| a.device.as_deref()),
                 location: auth.as_ref().and_then(|a| a.location.as_deref()),
             };
-            match sessions::insert(&mut conn, row).await {
-                Ok(()) => return Ok(()),
+            let stored = self.cache.enabled().then(|| row.as_row());
+            match sessions::insert(&mut conn, self.store.backend(), row).await {
+                Ok(()) => {
+                    if let Some(stored) = stored {
+                        self.cache.remember_new_session(CachedSession::new(stored));
+                    }
+                    return Ok(());
+                }
                 Err(e) if storage::is_unique_violation(&e, "sessions_pkey") => {
                     record.id = Id::default()
                 }
@@ -238,7 +244,12 @@ impl SessionStore for DbSessionStore {
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
-        self.end(&hash_session_id(id), EndReason::SignedOut)
+        let id_hash = hash_session_id(id);
+        // A sign-in ended the session it replaces in its own transaction (already forgotten).
+        if self.cache.take_ended_by_commit(&id_hash) {
+            return Ok(());
+        }
+        self.end(&id_hash, EndReason::SignedOut)
             .await
             .map_err(backend)
     }
