@@ -39,7 +39,7 @@ pub enum Backend {
 }
 
 /// A pooled connection idle for longer than this is checked (a round trip) before it is handed
-/// out; one in steady use is not (the check doubled the round trips of a sign-in). A connection
+/// out; one in steady use is not (the check added six round trips to a sign-in). A connection
 /// that broke meanwhile fails its statement and is closed, not returned to the pool.
 const CHECK_IDLE_CONNECTION_AFTER: Duration = Duration::from_secs(30);
 
