@@ -205,16 +205,7 @@ async fn signing_in_issues_a_new_session_id(app: &TestApp) {
             .await,
         4
     );
-    let verdict = keywarden::runtime::audit::verify(&app.state.store)
-        .await
-        .unwrap();
-    assert!(
-        matches!(
-            verdict,
-            keywarden::runtime::audit::Verification::Intact { .. }
-        ),
-        "{verdict:?}"
-    );
+    app.assert_audit_chain_intact().await;
 }
 
 /// `whoami` as seen by a request carrying exactly this session cookie.

@@ -618,6 +618,22 @@ async fn the_page_renders_the_filtered_entries_with_export_links_that_keep_the_f
     assert!(r.text().await.unwrap().contains("Access denied"));
 }
 
+/// A unit of work whose audit head was advanced by a statement of its own, as the sign-in's is;
+/// and the seq it advanced to.
+async fn unit_of_work_with_the_head_advanced<'a>(
+    app: &'a TestApp,
+    meta: &'a RequestMeta,
+) -> (keywarden::runtime::AuditedTx<'a>, i64) {
+    let mut tx = keywarden::runtime::AuditedTx::begin(&app.state, meta)
+        .await
+        .unwrap();
+    let (seq, prev_hash) = keywarden::storage::audit::advance_head(&mut tx)
+        .await
+        .unwrap();
+    tx.head_advanced(seq, prev_hash);
+    (tx, seq)
+}
+
 /// A statement that advances the audit head for the next entry (the sign-in's, on PostgreSQL)
 /// leaves a gap unless that entry is recorded: such a unit of work does not commit, and the head
 /// stays where it was.
@@ -626,24 +642,12 @@ async fn a_head_advanced_for_an_entry_never_recorded_is_never_committed(app: &Te
     let head = "SELECT seq FROM audit_head WHERE id = 1";
     let before = app.count(head).await;
     let meta = RequestMeta::default();
-    let mut tx = keywarden::runtime::AuditedTx::begin(&app.state, &meta)
-        .await
-        .unwrap();
-    let (seq, prev_hash) = keywarden::storage::audit::advance_head(&mut tx)
-        .await
-        .unwrap();
-    tx.head_advanced(seq, prev_hash);
+    let (tx, _) = unit_of_work_with_the_head_advanced(app, &meta).await;
     assert!(tx.commit().await.is_err(), "committed a gap in the chain");
     assert_eq!(app.count(head).await, before);
 
     // Recorded, it commits at exactly that place.
-    let mut tx = keywarden::runtime::AuditedTx::begin(&app.state, &meta)
-        .await
-        .unwrap();
-    let (seq, prev_hash) = keywarden::storage::audit::advance_head(&mut tx)
-        .await
-        .unwrap();
-    tx.head_advanced(seq, prev_hash);
+    let (mut tx, seq) = unit_of_work_with_the_head_advanced(app, &meta).await;
     let recorded = tx
         .record(
             &Actor::System,
@@ -657,14 +661,5 @@ async fn a_head_advanced_for_an_entry_never_recorded_is_never_committed(app: &Te
     assert_eq!(recorded, seq);
     tx.commit().await.unwrap();
     assert_eq!(app.count(head).await, before + 1);
-    let verdict = keywarden::runtime::audit::verify(&app.state.store)
-        .await
-        .unwrap();
-    assert!(
-        matches!(
-            verdict,
-            keywarden::runtime::audit::Verification::Intact { .. }
-        ),
-        "{verdict:?}"
-    );
+    app.assert_audit_chain_intact().await;
 }

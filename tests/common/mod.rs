@@ -450,6 +450,19 @@ impl TestApp {
             .expect("count query");
         n
     }
+    /// Fails unless `audit verify` finds the whole chain intact.
+    pub async fn assert_audit_chain_intact(&self) {
+        let verdict = keywarden::runtime::audit::verify(&self.state.store)
+            .await
+            .expect("verify the audit chain");
+        assert!(
+            matches!(
+                verdict,
+                keywarden::runtime::audit::Verification::Intact { .. }
+            ),
+            "{verdict:?}"
+        );
+    }
 }
 
 impl Drop for TestApp {
